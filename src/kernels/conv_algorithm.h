@@ -1,0 +1,52 @@
+// The convolution kernel table: one row per algorithm, read by the selector, by the tests
+// that hold every algorithm equal to the reference, and by the benchmarks.
+//
+// Kernels are plain noexcept functions on raw data that trust their geometry; validation
+// happens at the door (src/ops). Each pass overwrites its output:
+//   forward          y  = conv(x, w) (+ b if b != nullptr)
+//   backward_data    dx = conv^T(dy, w)           (also the forward of transposed conv)
+//   backward_weight  dw = sum_n corr(x, dy)
+// `workspace` holds workspace_floats(geometry, pass) floats (may be null when that is 0).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "kernels/conv_geometry.h"
+
+namespace fovea::kernels {
+
+enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
+
+std::string_view to_string(ConvPass pass);
+
+using ConvForwardFn = void (*)(const ConvGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, float* workspace);
+using ConvBackwardDataFn = void (*)(const ConvGeometry& g, const float* dy, const float* w,
+                                    float* dx, float* workspace);
+using ConvBackwardWeightFn = void (*)(const ConvGeometry& g, const float* x, const float* dy,
+                                      float* dw, float* workspace);
+
+struct ConvAlgorithm {
+  std::string_view name;  // "reference", "im2col_gemm", ...
+  bool (*supports)(const ConvGeometry& g, ConvPass pass);
+  size_t (*workspace_floats)(const ConvGeometry& g, ConvPass pass);
+  ConvForwardFn forward;
+  ConvBackwardDataFn backward_data;
+  ConvBackwardWeightFn backward_weight;
+};
+
+// Every algorithm Fovea has, reference first.
+std::span<const ConvAlgorithm> conv_algorithms();
+
+// The algorithm for this shape and pass. With a non-empty `forced` name, that algorithm if it
+// exists and supports the shape, else nullptr; otherwise the heuristic choice (never null:
+// the reference supports everything).
+const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced);
+
+// db[c] = sum over n and p of dy[n, c, p] for dy (N, C, P): the bias gradient of every
+// convolution and transposed convolution, shared by all algorithms.
+void conv_backward_bias(int64_t N, int64_t C, int64_t P, const float* dy, float* db) noexcept;
+
+}  // namespace fovea::kernels

@@ -1,0 +1,357 @@
+// The door of every convolution: validate (throw with op, argument, expected, given), build
+// the one ConvGeometry, pick an algorithm from the kernel table, run it.
+#include "fovea/functional/conv.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "fovea/error.h"
+#include "kernels/conv_algorithm.h"
+#include "ops/workspace.h"
+
+namespace fovea {
+namespace {
+
+std::string& forced_algorithm() {
+  static std::string name;
+  return name;
+}
+
+}  // namespace
+
+void set_conv_algorithm(std::string_view name) {
+  if (!name.empty()) {
+    auto all = kernels::conv_algorithms();
+    if (std::ranges::find(all, name, &kernels::ConvAlgorithm::name) == all.end())
+      throw ValueError(fmt::format("set_conv_algorithm: name expects one of {}, got '{}'",
+                                   fmt::join(conv_algorithm_names(), ", "), name));
+  }
+  forced_algorithm() = name;
+}
+
+const std::string& conv_algorithm() {
+  return forced_algorithm();
+}
+
+std::vector<std::string> conv_algorithm_names() {
+  std::vector<std::string> names;
+  for (const auto& a : kernels::conv_algorithms()) names.emplace_back(a.name);
+  return names;
+}
+
+}  // namespace fovea
+
+namespace fovea::functional {
+namespace {
+
+using kernels::ConvGeometry;
+using kernels::ConvPass;
+
+// A validated call: the geometry and how to shape the result.
+struct ConvCall {
+  ConvGeometry g;
+  bool unbatched = false;  // input had no batch axis; strip it from results
+  std::string_view op;
+};
+
+void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
+  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
+}
+
+// Accepts (N, C, *spatial) or unbatched (C, *spatial); returns whether it was unbatched.
+template <int D>
+bool check_input(std::string_view op, const Tensor& x) {
+  check_defined(op, "input", x);
+  if (x.dim() != D + 2 && x.dim() != D + 1)
+    throw ShapeError(fmt::format(
+        "{}: input expects {} dimensions (N, C, {}) or {} unbatched, got {} with shape {}", op,
+        D + 2,
+        D == 1   ? "L"
+        : D == 2 ? "H, W"
+                 : "D, H, W",
+        D + 1, x.dim(), shape_str(x.shape())));
+  return x.dim() == D + 1;
+}
+
+template <int D>
+void check_weight(std::string_view op, const Tensor& w, std::string_view layout) {
+  check_defined(op, "weight", w);
+  if (w.dim() != D + 2)
+    throw ShapeError(fmt::format("{}: weight expects {} dimensions ({}), got {} with shape {}", op,
+                                 D + 2, layout, w.dim(), shape_str(w.shape())));
+}
+
+void check_groups(std::string_view op, int64_t groups, std::string_view what, int64_t channels) {
+  if (groups < 1)
+    throw ValueError(fmt::format("{}: groups expects a value >= 1, got {}", op, groups));
+  if (channels % groups != 0)
+    throw ValueError(
+        fmt::format("{}: groups expects a divisor of {} ({}), got {}", op, what, channels, groups));
+}
+
+void check_bias(std::string_view op, const std::optional<Tensor>& b, int64_t channels) {
+  if (!b) return;
+  check_defined(op, "bias", *b);
+  if (b->dim() != 1 || b->size(0) != channels)
+    throw ShapeError(fmt::format("{}: bias expects shape [{}] (one per output channel), got {}", op,
+                                 channels, shape_str(b->shape())));
+}
+
+// Fills the batch, channel and kernel fields common to both directions. Spatial axis a of a
+// D-dimensional op lands at index 3 - D + a of the (D, H, W) triples.
+template <int D>
+ConvCall begin_call(std::string_view op, const Tensor& x, const Tensor& w) {
+  ConvCall c;
+  c.op = op;
+  c.unbatched = check_input<D>(op, x);
+  c.g.spatial_dims = D;
+  c.g.N = c.unbatched ? 1 : x.size(0);
+  for (int a = 0; a < D; ++a) {
+    c.g.in[3 - D + a] = x.size(x.dim() - D + a);
+    c.g.kernel[3 - D + a] = w.size(2 + a);
+  }
+  return c;
+}
+
+template <int D>
+ConvCall conv_call(std::string_view op, const Tensor& x, const Tensor& w,
+                   const std::optional<Tensor>& b, const ConvOptions<D>& o) {
+  check_weight<D>(op, w, "out_channels, in_channels/groups, *kernel");
+  ConvCall c = begin_call<D>(op, x, w);
+  ConvGeometry& g = c.g;
+  g.C_in = x.size(c.unbatched ? 0 : 1);
+  g.C_out = w.size(0);
+  g.groups = o.groups;
+  check_groups(op, o.groups, "out_channels (weight size 0)", g.C_out);
+  if (w.size(1) * o.groups != g.C_in)
+    throw ShapeError(fmt::format(
+        "{}: weight expects {} input channels per group ({} in all with groups={}), input has {}",
+        op, w.size(1), w.size(1) * o.groups, o.groups, g.C_in));
+  check_bias(op, b, g.C_out);
+  for (int a = 0; a < D; ++a) {
+    const int i = 3 - D + a;
+    g.stride[i] = o.stride[a];
+    g.dilation[i] = o.dilation[a];
+    if (g.stride[i] < 1)
+      throw ValueError(fmt::format("{}: stride expects values >= 1, got {}", op, g.stride[i]));
+    if (g.dilation[i] < 1)
+      throw ValueError(fmt::format("{}: dilation expects values >= 1, got {}", op, g.dilation[i]));
+    const PadAmount p = resolve_padding(o.padding.mode(), o.padding.lo()[a], o.padding.hi()[a],
+                                        g.kernel[i], g.dilation[i], g.stride[i], op);
+    g.pad_lo[i] = p.lo;
+    g.pad_hi[i] = p.hi;
+    g.out[i] = conv_output_size(g.in[i], g.kernel[i], g.stride[i], p, g.dilation[i], op);
+  }
+  return c;
+}
+
+// A transposed convolution is described by the geometry of the convolution it is the
+// adjoint of: that convolution's input is our output, its output our input, and its weight
+// (C_out_conv = our C_in, C_in_conv/groups = our C_out/groups, *k) is our weight as stored.
+template <int D>
+ConvCall conv_transpose_call(std::string_view op, const Tensor& x, const Tensor& w,
+                             const std::optional<Tensor>& b, const ConvTransposeOptions<D>& o) {
+  check_weight<D>(op, w, "in_channels, out_channels/groups, *kernel");
+  ConvCall c = begin_call<D>(op, x, w);
+  ConvGeometry& g = c.g;
+  const int64_t c_in = x.size(c.unbatched ? 0 : 1);
+  check_groups(op, o.groups, "in_channels", c_in);
+  if (w.size(0) != c_in)
+    throw ShapeError(fmt::format(
+        "{}: weight expects in_channels (size 0) equal to the input's {} channels, got {}", op,
+        c_in, w.size(0)));
+  g.groups = o.groups;
+  g.C_out = c_in;
+  g.C_in = w.size(1) * o.groups;
+  check_bias(op, b, g.C_in);
+  for (int a = 0; a < D; ++a) {
+    const int i = 3 - D + a;
+    g.stride[i] = o.stride[a];
+    g.dilation[i] = o.dilation[a];
+    g.pad_lo[i] = o.padding[a];
+    g.out[i] = g.in[i];  // our input is the adjoint convolution's output
+    g.in[i] = conv_transpose_output_size(g.out[i], g.kernel[i], g.stride[i], o.padding[a],
+                                         o.output_padding[a], g.dilation[i], op);
+    g.pad_hi[i] = o.padding[a] - o.output_padding[a];
+  }
+  return c;
+}
+
+Shape activation_shape(const ConvCall& c, int64_t channels, const kernels::Dims3& spatial) {
+  Shape s;
+  if (!c.unbatched) s.push_back(c.g.N);
+  s.push_back(channels);
+  for (int i = 3 - c.g.spatial_dims; i < 3; ++i) s.push_back(spatial[i]);
+  return s;
+}
+Shape conv_input_shape(const ConvCall& c) {
+  return activation_shape(c, c.g.C_in, c.g.in);
+}
+Shape conv_output_shape(const ConvCall& c) {
+  return activation_shape(c, c.g.C_out, c.g.out);
+}
+
+const kernels::ConvAlgorithm& pick(const ConvCall& c, ConvPass pass) {
+  const std::string& forced = conv_algorithm();
+  const kernels::ConvAlgorithm* a = kernels::select_conv(c.g, pass, forced);
+  if (a == nullptr)
+    throw UnsupportedError(
+        fmt::format("{}: the forced algorithm '{}' does not support this shape for the {} pass; "
+                    "call set_conv_algorithm(\"\") to let Fovea choose",
+                    c.op, forced, kernels::to_string(pass)));
+  return *a;
+}
+
+float* workspace_for(const kernels::ConvAlgorithm& a, const ConvCall& c, ConvPass pass) {
+  return ops::thread_workspace(a.workspace_floats(c.g, pass));
+}
+
+// The three passes of the convolution described by c.g, on raw buffers of the right sizes.
+void conv_forward(const ConvCall& c, const float* x, const float* w, const float* b, float* y) {
+  const auto& a = pick(c, ConvPass::kForward);
+  a.forward(c.g, x, w, b, y, workspace_for(a, c, ConvPass::kForward));
+}
+void conv_backward_data(const ConvCall& c, const float* dy, const float* w, float* dx) {
+  const auto& a = pick(c, ConvPass::kBackwardData);
+  a.backward_data(c.g, dy, w, dx, workspace_for(a, c, ConvPass::kBackwardData));
+}
+void conv_backward_weight(const ConvCall& c, const float* x, const float* dy, float* dw) {
+  const auto& a = pick(c, ConvPass::kBackwardWeight);
+  a.backward_weight(c.g, x, dy, dw, workspace_for(a, c, ConvPass::kBackwardWeight));
+}
+
+// Reversing every spatial axis of a (C0, C1, *kernel) weight reverses each contiguous
+// kernel block: true convolution is cross-correlation with this weight.
+Tensor flip_kernel(const Tensor& w) {
+  Tensor f = w.clone();
+  const int64_t block = shape_numel(std::span(w.shape()).subspan(2));
+  for (int64_t i = 0; i < f.numel(); i += block) std::reverse(f.data() + i, f.data() + i + block);
+  return f;
+}
+
+void check_grad_output(const ConvCall& c, const Tensor& dy, const Shape& expected) {
+  check_defined(c.op, "grad_output", dy);
+  if (dy.shape() != expected)
+    throw ShapeError(fmt::format("{}: grad_output expects the forward output's shape {}, got {}",
+                                 c.op, shape_str(expected), shape_str(dy.shape())));
+}
+
+template <int D>
+Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
+               const std::optional<Tensor>& b, const ConvOptions<D>& o) {
+  const ConvCall c = conv_call<D>(op, x, w, b, o);
+  Tensor y = Tensor::empty(conv_output_shape(c));
+  const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
+  conv_forward(c, x.data(), wk.data(), b ? b->data() : nullptr, y.data());
+  return y;
+}
+
+template <int D>
+ConvGradients conv_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x,
+                               const Tensor& w, bool has_bias, const ConvOptions<D>& o) {
+  const ConvCall c = conv_call<D>(op, x, w, std::nullopt, o);
+  check_grad_output(c, dy, conv_output_shape(c));
+  ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
+  const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
+  conv_backward_data(c, dy.data(), wk.data(), grads.input.data());
+  conv_backward_weight(c, x.data(), dy.data(), grads.weight.data());
+  if (o.flip_kernel) grads.weight = flip_kernel(grads.weight);
+  if (has_bias) {
+    grads.bias = Tensor::empty({c.g.C_out});
+    kernels::conv_backward_bias(c.g.N, c.g.C_out, c.g.out_pixels(), dy.data(), grads.bias.data());
+  }
+  return grads;
+}
+
+template <int D>
+Tensor conv_transpose_nd(std::string_view op, const Tensor& x, const Tensor& w,
+                         const std::optional<Tensor>& b, const ConvTransposeOptions<D>& o) {
+  const ConvCall c = conv_transpose_call<D>(op, x, w, b, o);
+  Tensor y = Tensor::empty(conv_input_shape(c));
+  conv_backward_data(c, x.data(), w.data(), y.data());
+  if (b) {
+    const int64_t P = c.g.in_pixels();
+    for (int64_t n = 0; n < c.g.N; ++n)
+      for (int64_t ch = 0; ch < c.g.C_in; ++ch) {
+        float* plane = y.data() + (n * c.g.C_in + ch) * P;
+        const float bias = b->data()[ch];
+        for (int64_t p = 0; p < P; ++p) plane[p] += bias;
+      }
+  }
+  return y;
+}
+
+template <int D>
+ConvGradients conv_transpose_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x,
+                                         const Tensor& w, bool has_bias,
+                                         const ConvTransposeOptions<D>& o) {
+  const ConvCall c = conv_transpose_call<D>(op, x, w, std::nullopt, o);
+  check_grad_output(c, dy, conv_input_shape(c));
+  ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
+  // Our dy is the adjoint convolution's input, our x its output gradient.
+  conv_forward(c, dy.data(), w.data(), nullptr, grads.input.data());
+  conv_backward_weight(c, dy.data(), x.data(), grads.weight.data());
+  if (has_bias) {
+    grads.bias = Tensor::empty({c.g.C_in});
+    kernels::conv_backward_bias(c.g.N, c.g.C_in, c.g.in_pixels(), dy.data(), grads.bias.data());
+  }
+  return grads;
+}
+
+}  // namespace
+
+Tensor conv1d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+              const Conv1dOptions& o) {
+  return conv_nd<1>("conv1d", x, w, b, o);
+}
+Tensor conv2d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+              const Conv2dOptions& o) {
+  return conv_nd<2>("conv2d", x, w, b, o);
+}
+Tensor conv3d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+              const Conv3dOptions& o) {
+  return conv_nd<3>("conv3d", x, w, b, o);
+}
+
+ConvGradients conv1d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,
+                              const Conv1dOptions& o) {
+  return conv_nd_backward<1>("conv1d_backward", dy, x, w, has_bias, o);
+}
+ConvGradients conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,
+                              const Conv2dOptions& o) {
+  return conv_nd_backward<2>("conv2d_backward", dy, x, w, has_bias, o);
+}
+ConvGradients conv3d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,
+                              const Conv3dOptions& o) {
+  return conv_nd_backward<3>("conv3d_backward", dy, x, w, has_bias, o);
+}
+
+Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+                        const ConvTranspose1dOptions& o) {
+  return conv_transpose_nd<1>("conv_transpose1d", x, w, b, o);
+}
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+                        const ConvTranspose2dOptions& o) {
+  return conv_transpose_nd<2>("conv_transpose2d", x, w, b, o);
+}
+Tensor conv_transpose3d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+                        const ConvTranspose3dOptions& o) {
+  return conv_transpose_nd<3>("conv_transpose3d", x, w, b, o);
+}
+
+ConvGradients conv_transpose1d_backward(const Tensor& dy, const Tensor& x, const Tensor& w,
+                                        bool has_bias, const ConvTranspose1dOptions& o) {
+  return conv_transpose_nd_backward<1>("conv_transpose1d_backward", dy, x, w, has_bias, o);
+}
+ConvGradients conv_transpose2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w,
+                                        bool has_bias, const ConvTranspose2dOptions& o) {
+  return conv_transpose_nd_backward<2>("conv_transpose2d_backward", dy, x, w, has_bias, o);
+}
+ConvGradients conv_transpose3d_backward(const Tensor& dy, const Tensor& x, const Tensor& w,
+                                        bool has_bias, const ConvTranspose3dOptions& o) {
+  return conv_transpose_nd_backward<3>("conv_transpose3d_backward", dy, x, w, has_bias, o);
+}
+
+}  // namespace fovea::functional

@@ -1,0 +1,11 @@
+// Each subcommand registers itself on the CLI11 app; main.cpp only wires them together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace fovea::cli {
+
+// `fovea examples`: the course notes' worked examples, computed by the library.
+void add_examples_command(CLI::App& app);
+
+}  // namespace fovea::cli
