@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "fovea/error.h"
 #include "kernels/conv_algorithm.h"
+#include "ops/conv_call.h"
 #include "ops/workspace.h"
 
 namespace fovea {
@@ -46,151 +48,29 @@ std::vector<std::string> conv_algorithm_names() {
 namespace fovea::functional {
 namespace {
 
-using kernels::ConvGeometry;
 using kernels::ConvPass;
-
-// A validated call: the geometry and how to shape the result.
-struct ConvCall {
-  ConvGeometry g;
-  bool unbatched = false;  // input had no batch axis; strip it from results
-  std::string_view op;
-};
+using ops::ConvCall;
 
 void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
   if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
 }
 
-// Accepts (N, C, *spatial) or unbatched (C, *spatial); returns whether it was unbatched.
-template <int D>
-bool check_input(std::string_view op, const Tensor& x) {
-  check_defined(op, "input", x);
-  if (x.dim() != D + 2 && x.dim() != D + 1)
-    throw ShapeError(fmt::format(
-        "{}: input expects {} dimensions (N, C, {}) or {} unbatched, got {} with shape {}", op,
-        D + 2,
-        D == 1   ? "L"
-        : D == 2 ? "H, W"
-                 : "D, H, W",
-        D + 1, x.dim(), shape_str(x.shape())));
-  return x.dim() == D + 1;
-}
-
-template <int D>
-void check_weight(std::string_view op, const Tensor& w, std::string_view layout) {
-  check_defined(op, "weight", w);
-  if (w.dim() != D + 2)
-    throw ShapeError(fmt::format("{}: weight expects {} dimensions ({}), got {} with shape {}", op,
-                                 D + 2, layout, w.dim(), shape_str(w.shape())));
-}
-
-void check_groups(std::string_view op, int64_t groups, std::string_view what, int64_t channels) {
-  if (groups < 1)
-    throw ValueError(fmt::format("{}: groups expects a value >= 1, got {}", op, groups));
-  if (channels % groups != 0)
-    throw ValueError(
-        fmt::format("{}: groups expects a divisor of {} ({}), got {}", op, what, channels, groups));
-}
-
-void check_bias(std::string_view op, const std::optional<Tensor>& b, int64_t channels) {
-  if (!b) return;
+std::optional<Shape> shape_of(std::string_view op, const std::optional<Tensor>& b) {
+  if (!b) return std::nullopt;
   check_defined(op, "bias", *b);
-  if (b->dim() != 1 || b->size(0) != channels)
-    throw ShapeError(fmt::format("{}: bias expects shape [{}] (one per output channel), got {}", op,
-                                 channels, shape_str(b->shape())));
+  return b->shape();
 }
 
-// Fills the batch, channel and kernel fields common to both directions. Spatial axis a of a
-// D-dimensional op lands at index 3 - D + a of the (D, H, W) triples.
-template <int D>
-ConvCall begin_call(std::string_view op, const Tensor& x, const Tensor& w) {
-  ConvCall c;
-  c.op = op;
-  c.unbatched = check_input<D>(op, x);
-  c.g.spatial_dims = D;
-  c.g.N = c.unbatched ? 1 : x.size(0);
-  for (int a = 0; a < D; ++a) {
-    c.g.in[3 - D + a] = x.size(x.dim() - D + a);
-    c.g.kernel[3 - D + a] = w.size(2 + a);
-  }
-  return c;
-}
-
-template <int D>
-ConvCall conv_call(std::string_view op, const Tensor& x, const Tensor& w,
-                   const std::optional<Tensor>& b, const ConvOptions<D>& o) {
-  check_weight<D>(op, w, "out_channels, in_channels/groups, *kernel");
-  ConvCall c = begin_call<D>(op, x, w);
-  ConvGeometry& g = c.g;
-  g.C_in = x.size(c.unbatched ? 0 : 1);
-  g.C_out = w.size(0);
-  g.groups = o.groups;
-  check_groups(op, o.groups, "out_channels (weight size 0)", g.C_out);
-  if (w.size(1) * o.groups != g.C_in)
-    throw ShapeError(fmt::format(
-        "{}: weight expects {} input channels per group ({} in all with groups={}), input has {}",
-        op, w.size(1), w.size(1) * o.groups, o.groups, g.C_in));
-  check_bias(op, b, g.C_out);
-  for (int a = 0; a < D; ++a) {
-    const int i = 3 - D + a;
-    g.stride[i] = o.stride[a];
-    g.dilation[i] = o.dilation[a];
-    if (g.stride[i] < 1)
-      throw ValueError(fmt::format("{}: stride expects values >= 1, got {}", op, g.stride[i]));
-    if (g.dilation[i] < 1)
-      throw ValueError(fmt::format("{}: dilation expects values >= 1, got {}", op, g.dilation[i]));
-    const PadAmount p = resolve_padding(o.padding.mode(), o.padding.lo()[a], o.padding.hi()[a],
-                                        g.kernel[i], g.dilation[i], g.stride[i], op);
-    g.pad_lo[i] = p.lo;
-    g.pad_hi[i] = p.hi;
-    g.out[i] = conv_output_size(g.in[i], g.kernel[i], g.stride[i], p, g.dilation[i], op);
-  }
-  return c;
-}
-
-// A transposed convolution is described by the geometry of the convolution it is the
-// adjoint of: that convolution's input is our output, its output our input, and its weight
-// (C_out_conv = our C_in, C_in_conv/groups = our C_out/groups, *k) is our weight as stored.
-template <int D>
-ConvCall conv_transpose_call(std::string_view op, const Tensor& x, const Tensor& w,
-                             const std::optional<Tensor>& b, const ConvTransposeOptions<D>& o) {
-  check_weight<D>(op, w, "in_channels, out_channels/groups, *kernel");
-  ConvCall c = begin_call<D>(op, x, w);
-  ConvGeometry& g = c.g;
-  const int64_t c_in = x.size(c.unbatched ? 0 : 1);
-  check_groups(op, o.groups, "in_channels", c_in);
-  if (w.size(0) != c_in)
-    throw ShapeError(fmt::format(
-        "{}: weight expects in_channels (size 0) equal to the input's {} channels, got {}", op,
-        c_in, w.size(0)));
-  g.groups = o.groups;
-  g.C_out = c_in;
-  g.C_in = w.size(1) * o.groups;
-  check_bias(op, b, g.C_in);
-  for (int a = 0; a < D; ++a) {
-    const int i = 3 - D + a;
-    g.stride[i] = o.stride[a];
-    g.dilation[i] = o.dilation[a];
-    g.pad_lo[i] = o.padding[a];
-    g.out[i] = g.in[i];  // our input is the adjoint convolution's output
-    g.in[i] = conv_transpose_output_size(g.out[i], g.kernel[i], g.stride[i], o.padding[a],
-                                         o.output_padding[a], g.dilation[i], op);
-    g.pad_hi[i] = o.padding[a] - o.output_padding[a];
-  }
-  return c;
-}
-
-Shape activation_shape(const ConvCall& c, int64_t channels, const kernels::Dims3& spatial) {
-  Shape s;
-  if (!c.unbatched) s.push_back(c.g.N);
-  s.push_back(channels);
-  for (int i = 3 - c.g.spatial_dims; i < 3; ++i) s.push_back(spatial[i]);
-  return s;
-}
-Shape conv_input_shape(const ConvCall& c) {
-  return activation_shape(c, c.g.C_in, c.g.in);
-}
-Shape conv_output_shape(const ConvCall& c) {
-  return activation_shape(c, c.g.C_out, c.g.out);
+// Validates and returns the geometry of a convolution or transposed convolution call.
+template <int D, class Options>
+ConvCall make_call(std::string_view op, const Tensor& x, const Tensor& w,
+                   const std::optional<Tensor>& b, const Options& o) {
+  check_defined(op, "input", x);
+  check_defined(op, "weight", w);
+  if constexpr (std::is_same_v<Options, ConvOptions<D>>)
+    return ops::conv_call<D>(op, x.shape(), w.shape(), shape_of(op, b), o);
+  else
+    return ops::conv_transpose_call<D>(op, x.shape(), w.shape(), shape_of(op, b), o);
 }
 
 const kernels::ConvAlgorithm& pick(const ConvCall& c, ConvPass pass) {
@@ -241,8 +121,8 @@ void check_grad_output(const ConvCall& c, const Tensor& dy, const Shape& expecte
 template <int D>
 Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
                const std::optional<Tensor>& b, const ConvOptions<D>& o) {
-  const ConvCall c = conv_call<D>(op, x, w, b, o);
-  Tensor y = Tensor::empty(conv_output_shape(c));
+  const ConvCall c = make_call<D>(op, x, w, b, o);
+  Tensor y = Tensor::empty(ops::conv_output_shape(c));
   const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
   conv_forward(c, x.data(), wk.data(), b ? b->data() : nullptr, y.data());
   return y;
@@ -251,8 +131,8 @@ Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
 template <int D>
 ConvGradients conv_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x,
                                const Tensor& w, bool has_bias, const ConvOptions<D>& o) {
-  const ConvCall c = conv_call<D>(op, x, w, std::nullopt, o);
-  check_grad_output(c, dy, conv_output_shape(c));
+  const ConvCall c = make_call<D>(op, x, w, std::nullopt, o);
+  check_grad_output(c, dy, ops::conv_output_shape(c));
   ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
   const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
   conv_backward_data(c, dy.data(), wk.data(), grads.input.data());
@@ -268,8 +148,8 @@ ConvGradients conv_nd_backward(std::string_view op, const Tensor& dy, const Tens
 template <int D>
 Tensor conv_transpose_nd(std::string_view op, const Tensor& x, const Tensor& w,
                          const std::optional<Tensor>& b, const ConvTransposeOptions<D>& o) {
-  const ConvCall c = conv_transpose_call<D>(op, x, w, b, o);
-  Tensor y = Tensor::empty(conv_input_shape(c));
+  const ConvCall c = make_call<D>(op, x, w, b, o);
+  Tensor y = Tensor::empty(ops::conv_input_shape(c));
   conv_backward_data(c, x.data(), w.data(), y.data());
   if (b) {
     const int64_t P = c.g.in_pixels();
@@ -287,8 +167,8 @@ template <int D>
 ConvGradients conv_transpose_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x,
                                          const Tensor& w, bool has_bias,
                                          const ConvTransposeOptions<D>& o) {
-  const ConvCall c = conv_transpose_call<D>(op, x, w, std::nullopt, o);
-  check_grad_output(c, dy, conv_input_shape(c));
+  const ConvCall c = make_call<D>(op, x, w, std::nullopt, o);
+  check_grad_output(c, dy, ops::conv_input_shape(c));
   ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
   // Our dy is the adjoint convolution's input, our x its output gradient.
   conv_forward(c, dy.data(), w.data(), nullptr, grads.input.data());
