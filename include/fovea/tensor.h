@@ -23,6 +23,10 @@ std::string shape_str(std::span<const int64_t> shape);
 int64_t shape_numel(std::span<const int64_t> shape);
 
 class Generator;
+namespace autograd {
+struct Meta;
+class Node;
+}  // namespace autograd
 
 class Tensor {
  public:
@@ -71,12 +75,34 @@ class Tensor {
     return at(idx);
   }
 
-  // Same data, new shape; one size may be -1 (inferred). Shares storage.
+  // Same data, new shape; one size may be -1 (inferred). Shares storage. Differentiable.
   Tensor reshape(Shape shape) const;
+  // A copy of the data. Differentiable (the gradient passes through).
   Tensor clone() const;
+  // In-place fill; not recorded by autograd (like PyTorch's in-place ops on leaves in no-grad).
   Tensor& fill_(float value);
   // True when both share the same storage.
   bool is_same(const Tensor& other) const { return storage_ == other.storage_; }
+
+  // --- autograd (see fovea/autograd.h) ---
+  // Marks a leaf tensor as a parameter whose gradient backward() accumulates in grad().
+  Tensor& requires_grad_(bool on = true);
+  // True for leaves marked with requires_grad_ and for results of recorded operations.
+  bool requires_grad() const;
+  // The accumulated gradient (undefined until a backward pass reaches this leaf).
+  Tensor grad() const;
+  void set_grad(const Tensor& grad);
+  // The node that produced this tensor, or null for leaves.
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  bool is_leaf() const { return grad_fn() == nullptr; }
+  // Same storage, cut from the graph: no grad_fn, does not require grad.
+  Tensor detach() const;
+  // Backpropagates from this tensor. `grad` defaults to 1 for a one-element tensor; other
+  // shapes need it given. retain_graph keeps saved tensors for another backward pass.
+  void backward() const;
+  void backward(const Tensor& grad, bool retain_graph = false) const;
+  // The autograd state shared by every handle to this tensor (created on first use).
+  const std::shared_ptr<autograd::Meta>& autograd_meta() const;
 
   // Multi-line, PyTorch-like printing; long tensors are summarised.
   std::string to_string() const;
@@ -87,6 +113,9 @@ class Tensor {
   std::shared_ptr<float[]> storage_;
   Shape shape_;
   int64_t numel_ = 0;
+  // Created with the storage and shared by every copy of this handle, so a parameter's
+  // gradient is seen by all of them.
+  std::shared_ptr<autograd::Meta> meta_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

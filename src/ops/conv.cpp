@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/conv_call.h"
@@ -118,6 +119,38 @@ void check_grad_output(const ConvCall& c, const Tensor& dy, const Shape& expecte
                                  c.op, shape_str(expected), shape_str(dy.shape())));
 }
 
+// Which gradients a backward call computes: autograd skips the ones nobody needs (the
+// input gradient of a network's first layer, for instance).
+struct Needs {
+  bool input = true, weight = true, bias = true;
+};
+
+Needs needs_from(const std::vector<bool>& needs) {
+  return {needs[0], needs[1], needs[2]};
+}
+
+template <int D>
+ConvGradients conv_grads(const ConvCall& c, const Tensor& dy, const Tensor& x, const Tensor& w,
+                         Needs needs, bool flip) {
+  check_grad_output(c, dy, ops::conv_output_shape(c));
+  ConvGradients grads;
+  if (needs.input) {
+    grads.input = Tensor::empty(x.shape());
+    const Tensor wk = flip ? flip_kernel(w) : w;
+    conv_backward_data(c, dy.data(), wk.data(), grads.input.data());
+  }
+  if (needs.weight) {
+    grads.weight = Tensor::empty(w.shape());
+    conv_backward_weight(c, x.data(), dy.data(), grads.weight.data());
+    if (flip) grads.weight = flip_kernel(grads.weight);
+  }
+  if (needs.bias) {
+    grads.bias = Tensor::empty({c.g.C_out});
+    kernels::conv_backward_bias(c.g.N, c.g.C_out, c.g.out_pixels(), dy.data(), grads.bias.data());
+  }
+  return grads;
+}
+
 template <int D>
 Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
                const std::optional<Tensor>& b, const ConvOptions<D>& o) {
@@ -125,6 +158,12 @@ Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
   Tensor y = Tensor::empty(ops::conv_output_shape(c));
   const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
   conv_forward(c, x.data(), wk.data(), b ? b->data() : nullptr, y.data());
+  autograd::record(std::string(op), {x, w, b.value_or(Tensor())}, y,
+                   [c, x = x.detach(), w = w.detach(), flip = o.flip_kernel](
+                       const Tensor& dy, const std::vector<bool>& needs) {
+                     ConvGradients g = conv_grads<D>(c, dy, x, w, needs_from(needs), flip);
+                     return std::vector<Tensor>{g.input, g.weight, g.bias};
+                   });
   return y;
 }
 
@@ -132,15 +171,26 @@ template <int D>
 ConvGradients conv_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x,
                                const Tensor& w, bool has_bias, const ConvOptions<D>& o) {
   const ConvCall c = make_call<D>(op, x, w, std::nullopt, o);
-  check_grad_output(c, dy, ops::conv_output_shape(c));
-  ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
-  const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
-  conv_backward_data(c, dy.data(), wk.data(), grads.input.data());
-  conv_backward_weight(c, x.data(), dy.data(), grads.weight.data());
-  if (o.flip_kernel) grads.weight = flip_kernel(grads.weight);
-  if (has_bias) {
-    grads.bias = Tensor::empty({c.g.C_out});
-    kernels::conv_backward_bias(c.g.N, c.g.C_out, c.g.out_pixels(), dy.data(), grads.bias.data());
+  check_defined(op, "grad_output", dy);
+  return conv_grads<D>(c, dy, x, w, {.bias = has_bias}, o.flip_kernel);
+}
+
+// Our dy is the adjoint convolution's input, our x its output gradient.
+ConvGradients conv_transpose_grads(const ConvCall& c, const Tensor& dy, const Tensor& x,
+                                   const Tensor& w, Needs needs) {
+  check_grad_output(c, dy, ops::conv_input_shape(c));
+  ConvGradients grads;
+  if (needs.input) {
+    grads.input = Tensor::empty(x.shape());
+    conv_forward(c, dy.data(), w.data(), nullptr, grads.input.data());
+  }
+  if (needs.weight) {
+    grads.weight = Tensor::empty(w.shape());
+    conv_backward_weight(c, dy.data(), x.data(), grads.weight.data());
+  }
+  if (needs.bias) {
+    grads.bias = Tensor::empty({c.g.C_in});
+    kernels::conv_backward_bias(c.g.N, c.g.C_in, c.g.in_pixels(), dy.data(), grads.bias.data());
   }
   return grads;
 }
@@ -160,6 +210,12 @@ Tensor conv_transpose_nd(std::string_view op, const Tensor& x, const Tensor& w,
         for (int64_t p = 0; p < P; ++p) plane[p] += bias;
       }
   }
+  autograd::record(
+      std::string(op), {x, w, b.value_or(Tensor())}, y,
+      [c, x = x.detach(), w = w.detach()](const Tensor& dy, const std::vector<bool>& needs) {
+        ConvGradients g = conv_transpose_grads(c, dy, x, w, needs_from(needs));
+        return std::vector<Tensor>{g.input, g.weight, g.bias};
+      });
   return y;
 }
 
@@ -168,16 +224,8 @@ ConvGradients conv_transpose_nd_backward(std::string_view op, const Tensor& dy, 
                                          const Tensor& w, bool has_bias,
                                          const ConvTransposeOptions<D>& o) {
   const ConvCall c = make_call<D>(op, x, w, std::nullopt, o);
-  check_grad_output(c, dy, ops::conv_input_shape(c));
-  ConvGradients grads{Tensor::empty(x.shape()), Tensor::empty(w.shape()), {}};
-  // Our dy is the adjoint convolution's input, our x its output gradient.
-  conv_forward(c, dy.data(), w.data(), nullptr, grads.input.data());
-  conv_backward_weight(c, dy.data(), x.data(), grads.weight.data());
-  if (has_bias) {
-    grads.bias = Tensor::empty({c.g.C_in});
-    kernels::conv_backward_bias(c.g.N, c.g.C_in, c.g.in_pixels(), dy.data(), grads.bias.data());
-  }
-  return grads;
+  check_defined(op, "grad_output", dy);
+  return conv_transpose_grads(c, dy, x, w, {.bias = has_bias});
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "fovea/random.h"
 
@@ -49,7 +50,10 @@ int64_t shape_numel(std::span<const int64_t> shape) {
 }
 
 Tensor::Tensor(std::shared_ptr<float[]> storage, Shape shape)
-    : storage_(std::move(storage)), shape_(std::move(shape)), numel_(shape_numel(shape_)) {}
+    : storage_(std::move(storage)),
+      shape_(std::move(shape)),
+      numel_(shape_numel(shape_)),
+      meta_(std::make_shared<autograd::Meta>()) {}
 
 Tensor Tensor::empty(Shape shape) {
   check_shape(shape);
@@ -157,13 +161,66 @@ Tensor Tensor::reshape(Shape shape) const {
   if (shape_numel(shape) != numel_)
     throw ShapeError(fmt::format("reshape: shape {} expects {} elements, tensor {} has {}",
                                  shape_str(shape), shape_numel(shape), shape_str(shape_), numel_));
-  return Tensor(storage_, std::move(shape));
+  Tensor view(storage_, std::move(shape));
+  autograd::record("reshape", {*this}, view,
+                   [in_shape = shape_](const Tensor& g, const std::vector<bool>&) {
+                     return std::vector<Tensor>{g.reshape(in_shape)};
+                   });
+  return view;
 }
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape_);
   std::copy_n(data(), numel_, t.data());
+  autograd::record("clone", {*this}, t, [](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g};
+  });
   return t;
+}
+
+Tensor& Tensor::requires_grad_(bool on) {
+  if (!defined()) throw ValueError("requires_grad_: tensor is undefined");
+  if (!is_leaf())
+    throw ValueError(
+        "requires_grad_: expects a leaf tensor, got the result of an operation; use detach() "
+        "first");
+  meta_->requires_grad = on;
+  return *this;
+}
+
+bool Tensor::requires_grad() const {
+  return meta_ && (meta_->requires_grad || meta_->grad_fn);
+}
+
+Tensor Tensor::grad() const {
+  return meta_ ? meta_->grad : Tensor();
+}
+
+void Tensor::set_grad(const Tensor& grad) {
+  if (!defined()) throw ValueError("set_grad: tensor is undefined");
+  if (grad.defined() && grad.shape() != shape_)
+    throw ShapeError(fmt::format("set_grad: grad expects shape {}, got {}", shape_str(shape_),
+                                 shape_str(grad.shape())));
+  meta_->grad = grad;
+}
+
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  return meta_ ? meta_->grad_fn : nullptr;
+}
+
+Tensor Tensor::detach() const {
+  if (!defined()) return {};
+  return Tensor(storage_, shape_);
+}
+
+void Tensor::backward() const { autograd::backward(*this, Tensor(), false); }
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  autograd::backward(*this, grad, retain_graph);
+}
+
+const std::shared_ptr<autograd::Meta>& Tensor::autograd_meta() const {
+  return meta_;
 }
 
 Tensor& Tensor::fill_(float value) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up and runs all of Fovea's tests on a fresh Debian machine:
+#   1. installs the Debian packages the build needs (scripts/install_deps.sh),
+#   2. Release build (native CPU flags, warnings are errors) and the whole CTest suite,
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer build and the unit tests again.
+# Build trees go to build/release and build/sanitize. Set FOVEA_SKIP_SANITIZE=1 to skip 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+bash scripts/install_deps.sh
+
+echo "== Release build"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DFOVEA_WERROR=ON >/dev/null
+cmake --build build/release -j"$jobs"
+echo "== Release tests"
+ctest --test-dir build/release --output-on-failure -j"$jobs"
+
+if [ "${FOVEA_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== ASan+UBSan build"
+  cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Release -DFOVEA_SANITIZE=ON -DFOVEA_WERROR=ON \
+    -DFOVEA_BUILD_BENCH=OFF >/dev/null
+  cmake --build build/sanitize -j"$jobs"
+  echo "== ASan+UBSan tests"
+  ctest --test-dir build/sanitize --output-on-failure -j"$jobs"
+fi
