@@ -36,7 +36,7 @@ void check_groups(std::string_view op, int64_t groups, std::string_view what, in
     throw ValueError(fmt::format("{}: groups expects a value >= 1, got {}", op, groups));
   if (channels % groups != 0)
     throw ValueError(
-        fmt::format("{}: groups expects a divisor of {} ({}), got {}", op, what, channels, groups));
+        fmt::format("{}: groups expects a divisor of {} = {}, got {}", op, what, channels, groups));
 }
 
 void check_bias(std::string_view op, const std::optional<Shape>& b, int64_t channels) {
@@ -80,7 +80,7 @@ ConvCall conv_call(std::string_view op, const Shape& x, const Shape& w,
   g.C_in = x[c.unbatched ? 0 : 1];
   g.C_out = w[0];
   g.groups = o.groups;
-  check_groups(op, o.groups, "out_channels (weight size 0)", g.C_out);
+  check_groups(op, o.groups, "out_channels (weight.size(0))", g.C_out);
   if (w[1] * o.groups != g.C_in)
     throw ShapeError(fmt::format(
         "{}: weight expects {} input channels per group ({} in all with groups={}), input has {}",
