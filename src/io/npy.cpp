@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <bit>
+#include <cctype>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -25,22 +25,41 @@ struct Header {
   Shape shape;
 };
 
-// Parses the Python-literal dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// The value text after 'key': in the header's Python-literal dict, e.g.
+// {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }. Empty when the key is absent.
+std::string header_value(const std::string& text, const std::string& key) {
+  const size_t k = text.find("'" + key + "'");
+  if (k == std::string::npos) return "";
+  size_t v = text.find(':', k);
+  if (v == std::string::npos) return "";
+  v = text.find_first_not_of(' ', v + 1);
+  if (v == std::string::npos) return "";
+  const char open = text[v];
+  const char close = open == '\'' ? '\'' : open == '(' ? ')' : ',';
+  const size_t end = text.find(close, v + 1);
+  if (end == std::string::npos) return "";
+  return open == '\'' || open == '(' ? text.substr(v + 1, end - v - 1) : text.substr(v, end - v);
+}
+
 Header parse_header(const std::string& text, const std::string& file) {
   Header h;
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
-    throw IoError(fmt::format("load_npy: '{}' header has no 'descr'", file));
-  h.descr = m[1];
-  if (!std::regex_search(text, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
-    throw IoError(fmt::format("load_npy: '{}' header has no 'fortran_order'", file));
-  h.fortran_order = m[1] == "True";
-  if (!std::regex_search(text, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
-    throw IoError(fmt::format("load_npy: '{}' header has no 'shape'", file));
-  const std::string dims = m[1];
-  const std::regex number(R"(\d+)");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    h.shape.push_back(std::stoll(it->str()));
+  h.descr = header_value(text, "descr");
+  const std::string fortran = header_value(text, "fortran_order");
+  const bool has_shape = text.find("'shape'") != std::string::npos;
+  if (h.descr.empty() || (fortran != "True" && fortran != "False") || !has_shape)
+    throw IoError(fmt::format(
+        "load_npy: '{}' header expects 'descr', 'fortran_order' and 'shape', got {}", file, text));
+  h.fortran_order = fortran == "True";
+  const std::string dims = header_value(text, "shape");
+  for (size_t i = 0; i < dims.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(dims[i]))) {
+      ++i;
+      continue;
+    }
+    size_t used = 0;
+    h.shape.push_back(std::stoll(dims.substr(i), &used));
+    i += used;
+  }
   return h;
 }
 

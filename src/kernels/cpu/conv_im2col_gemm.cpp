@@ -64,12 +64,13 @@ void im2col(const ConvGeometry& g, const float* x_g, float* col, bool parallel) 
           std::fill_n(dst, g.out[2], 0.0f);
           continue;
         }
-        const float* row = src + (id * g.in[1] + ih) * g.in[2] + off_w;
+        // Input column of output ow is ow*stride + off_w (off_w may be negative).
+        const float* row = src + (id * g.in[1] + ih) * g.in[2];
         std::fill_n(dst, w_lo, 0.0f);
         if (g.stride[2] == 1) {
-          std::copy(row + w_lo, row + w_hi, dst + w_lo);
+          std::copy(row + w_lo + off_w, row + w_hi + off_w, dst + w_lo);
         } else {
-          for (int64_t ow = w_lo; ow < w_hi; ++ow) dst[ow] = row[ow * g.stride[2]];
+          for (int64_t ow = w_lo; ow < w_hi; ++ow) dst[ow] = row[ow * g.stride[2] + off_w];
         }
         std::fill(dst + w_hi, dst + g.out[2], 0.0f);
       }
@@ -97,8 +98,8 @@ void col2im(const ConvGeometry& g, const float* col, float* dx_g, bool parallel)
         for (int64_t oh = 0; oh < g.out[1]; ++oh, src += g.out[2]) {
           const int64_t ih = oh * g.stride[1] - g.pad_lo[1] + kh * g.dilation[1];
           if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) continue;
-          float* row = dst + (id * g.in[1] + ih) * g.in[2] + off_w;
-          for (int64_t ow = w_lo; ow < w_hi; ++ow) row[ow * g.stride[2]] += src[ow];
+          float* row = dst + (id * g.in[1] + ih) * g.in[2];
+          for (int64_t ow = w_lo; ow < w_hi; ++ow) row[ow * g.stride[2] + off_w] += src[ow];
         }
       }
     }
@@ -176,9 +177,14 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
   const int64_t dw_size = g.C_out * K;
   float* col_base = g.is_pointwise() ? nullptr : workspace;
   float* partial_base = split ? workspace + (g.is_pointwise() ? 0 : threads * K * P) : nullptr;
+  // The team may be smaller than omp_get_max_threads() (OMP_DYNAMIC, thread limits): only the
+  // partial sums of threads that ran are added.
+  int64_t team = 1;
 #pragma omp parallel if (split)
   {
     const int64_t t = split ? omp_get_thread_num() : 0;
+#pragma omp single
+    team = omp_get_num_threads();
     float* my_dw = t == 0 ? dw : partial_base + (t - 1) * dw_size;
     float* col = col_base ? col_base + t * K * P : nullptr;
     std::fill_n(my_dw, dw_size, 0.0f);
@@ -193,7 +199,7 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
       }
     }
   }
-  for (int64_t t = 1; t < threads; ++t) {
+  for (int64_t t = 1; t < team; ++t) {
     const float* part = partial_base + (t - 1) * dw_size;
     for (int64_t i = 0; i < dw_size; ++i) dw[i] += part[i];
   }
