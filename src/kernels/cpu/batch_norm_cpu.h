@@ -1,0 +1,23 @@
+// Batch normalisation for training on this CPU: the same contracts as the reference kernels
+// (reference/batch_norm_reference.h), with OpenMP over channels (statistics, backward) or
+// over (n, c) planes (forward) and vectorisable inner loops over the contiguous P values.
+// Sums are accumulated in double; the statistics take one pass over x, summing x - shift
+// and (x - shift)^2 with shift = the channel's first value, which keeps the one-pass variance
+// free of cancellation whenever the values sit far from zero.
+#pragma once
+
+#include "kernels/batch_norm_geometry.h"
+
+namespace fovea::kernels {
+
+void batch_norm_stats_cpu(const BatchNormGeometry& g, const float* x, float* mean,
+                          float* var) noexcept;
+
+void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const float* mean,
+                            const float* invstd, const float* w, const float* b, float* y) noexcept;
+
+void batch_norm_backward_cpu(const BatchNormGeometry& g, const float* dy, const float* x,
+                             const float* mean, const float* invstd, const float* w, bool training,
+                             float* dx, float* dw, float* db) noexcept;
+
+}  // namespace fovea::kernels
