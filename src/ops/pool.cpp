@@ -1,0 +1,361 @@
+// The door of every pooling op: validate (throw with op, argument, expected, given), build the
+// one PoolGeometry, run the kernel. Max and average pools run the fast CPU kernels; the rarer
+// pools run the reference kernels, which are fast enough for their use.
+#include "fovea/functional/pool.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+
+#include "fovea/error.h"
+#include "kernels/cpu/pool_cpu.h"
+#include "kernels/reference/pool_reference.h"
+#include "ops/pool_call.h"
+#include "ops/workspace.h"
+
+namespace fovea::functional {
+namespace {
+
+using ops::PoolCall;
+
+void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
+  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
+}
+
+void check_shape(std::string_view op, std::string_view arg, const Tensor& t, const Shape& expected,
+                 std::string_view what) {
+  check_defined(op, arg, t);
+  if (t.shape() != expected)
+    throw ShapeError(fmt::format("{}: {} expects {} {}, got {}", op, arg, what, shape_str(expected),
+                                 shape_str(t.shape())));
+}
+
+// Kernels index memory with the indices: each must be an integer position inside a plane.
+void check_indices(std::string_view op, const Tensor& indices, int64_t plane) {
+  const float* v = indices.data();
+  for (int64_t i = 0; i < indices.numel(); ++i)
+    if (!(v[i] >= 0.0f && v[i] < static_cast<float>(plane) && v[i] == std::floor(v[i])))
+      throw ValueError(fmt::format(
+          "{}: indices expects integer positions in [0, {}) within a plane, got {} at element {}",
+          op, plane, v[i], i));
+}
+
+void check_norm_type(std::string_view op, double p) {
+  if (!std::isfinite(p) || p == 0.0)
+    throw ValueError(fmt::format("{}: norm_type expects a finite nonzero value, got {}", op, p));
+}
+
+// --- max ---
+MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
+  const Shape out = ops::pool_output_shape(c);
+  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
+  kernels::max_pool_forward_cpu(c.g, x.data(), r.output.data(), r.indices.data());
+  return r;
+}
+
+// The backward of max_pool and adaptive_max_pool: scatter grad_output to the argmax positions.
+Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices) {
+  const Shape out = ops::pool_output_shape(c);
+  check_shape(c.op, "grad_output", dy, out, "the forward output's shape");
+  check_shape(c.op, "indices", indices, out, "the forward output's shape");
+  check_indices(c.op, indices, c.g.in_pixels());
+  Tensor dx = Tensor::empty(ops::pool_input_shape(c));
+  kernels::max_pool_backward_cpu(c.g, dy.data(), indices.data(), dx.data());
+  return dx;
+}
+
+template <int D>
+MaxPoolResult max_pool_nd(std::string_view op, const Tensor& x, const MaxPoolOptions<D>& o) {
+  check_defined(op, "input", x);
+  return max_pool_run(ops::max_pool_call<D>(op, x.shape(), o), x);
+}
+
+template <int D>
+Tensor max_pool_nd_backward(std::string_view op, const Tensor& dy, const Shape& input_shape,
+                            const Tensor& indices, const MaxPoolOptions<D>& o) {
+  return max_backward_run(ops::max_pool_call<D>(op, input_shape, o, "input_shape"), dy, indices);
+}
+
+// --- average ---
+template <int D>
+Tensor avg_pool_nd(std::string_view op, const Tensor& x, const AvgPoolOptions<D>& o) {
+  check_defined(op, "input", x);
+  const PoolCall c = ops::avg_pool_call<D>(op, x.shape(), o);
+  Tensor y = Tensor::empty(ops::pool_output_shape(c));
+  kernels::avg_pool_forward_cpu(c.g, x.data(), y.data());
+  return y;
+}
+
+template <int D>
+Tensor avg_pool_nd_backward(std::string_view op, const Tensor& dy, const Shape& input_shape,
+                            const AvgPoolOptions<D>& o) {
+  const PoolCall c = ops::avg_pool_call<D>(op, input_shape, o, "input_shape");
+  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(input_shape);
+  kernels::avg_pool_backward_cpu(c.g, dy.data(), dx.data());
+  return dx;
+}
+
+// --- lp ---
+template <int D>
+Tensor lp_pool_nd(std::string_view op, const Tensor& x, double p, const LpPoolOptions<D>& o) {
+  check_defined(op, "input", x);
+  check_norm_type(op, p);
+  const PoolCall c = ops::lp_pool_call<D>(op, x.shape(), o);
+  Tensor y = Tensor::empty(ops::pool_output_shape(c));
+  float* workspace = ops::thread_workspace(x.numel());
+  kernels::lp_pool_forward_reference(c.g, static_cast<float>(p), x.data(), y.data(), workspace);
+  return y;
+}
+
+template <int D>
+Tensor lp_pool_nd_backward(std::string_view op, const Tensor& dy, const Tensor& x, double p,
+                           const LpPoolOptions<D>& o) {
+  check_defined(op, "input", x);
+  check_norm_type(op, p);
+  const PoolCall c = ops::lp_pool_call<D>(op, x.shape(), o);
+  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(x.shape());
+  float* workspace = ops::thread_workspace(dy.numel());
+  kernels::lp_pool_backward_reference(c.g, static_cast<float>(p), x.data(), dy.data(), dx.data(),
+                                      workspace);
+  return dx;
+}
+
+// --- adaptive and global ---
+Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
+  Tensor y = Tensor::empty(ops::pool_output_shape(c));
+  kernels::adaptive_avg_pool_forward_reference(c.g, x.data(), y.data());
+  return y;
+}
+
+Tensor adaptive_avg_backward_run(const PoolCall& c, const Tensor& dy) {
+  check_shape(c.op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(ops::pool_input_shape(c));
+  kernels::adaptive_avg_pool_backward_reference(c.g, dy.data(), dx.data());
+  return dx;
+}
+
+MaxPoolResult adaptive_max_run(const PoolCall& c, const Tensor& x) {
+  const Shape out = ops::pool_output_shape(c);
+  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
+  kernels::adaptive_max_pool_forward_reference(c.g, x.data(), r.output.data(), r.indices.data());
+  return r;
+}
+
+template <int D>
+PoolCall adaptive_call(std::string_view op, const Tensor& x, const ExpandingArray<D>& size) {
+  check_defined(op, "input", x);
+  return ops::adaptive_pool_call<D>(op, x.shape(), size);
+}
+
+// An adaptive backward pass learns the output size from grad_output's trailing axes.
+template <int D>
+PoolCall adaptive_backward_call(std::string_view op, const Tensor& dy, const Shape& input_shape) {
+  check_defined(op, "grad_output", dy);
+  if (dy.dim() != static_cast<int64_t>(input_shape.size()))
+    throw ShapeError(
+        fmt::format("{}: grad_output expects as many dimensions as input_shape {}, "
+                    "got shape {}",
+                    op, shape_str(input_shape), shape_str(dy.shape())));
+  std::array<int64_t, D> size{};
+  for (int a = 0; a < D && dy.dim() >= D; ++a) size[a] = dy.size(dy.dim() - D + a);
+  return ops::adaptive_pool_call<D>(op, input_shape, size, "input_shape");
+}
+
+PoolCall global_call(std::string_view op, const Tensor& x) {
+  check_defined(op, "input", x);
+  return ops::global_pool_call(op, x.shape());
+}
+
+// --- unpool ---
+template <int D>
+Tensor max_unpool_nd(std::string_view op, const Tensor& x, const Tensor& indices,
+                     const MaxUnpoolOptions<D>& o) {
+  check_defined(op, "input", x);
+  const PoolCall c = ops::max_unpool_call<D>(op, x.shape(), o);
+  check_shape(op, "indices", indices, x.shape(), "the input's shape");
+  check_indices(op, indices, c.g.out_pixels());
+  Tensor y = Tensor::empty(ops::pool_output_shape(c));
+  kernels::max_unpool_forward_reference(c.g, x.data(), indices.data(), y.data());
+  return y;
+}
+
+template <int D>
+Tensor max_unpool_nd_backward(std::string_view op, const Tensor& dy, const Tensor& indices,
+                              const MaxUnpoolOptions<D>& o) {
+  check_defined(op, "indices", indices);
+  const PoolCall c = ops::max_unpool_call<D>(op, indices.shape(), o, "indices");
+  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  check_indices(op, indices, c.g.out_pixels());
+  Tensor dx = Tensor::empty(indices.shape());
+  kernels::max_unpool_backward_reference(c.g, dy.data(), indices.data(), dx.data());
+  return dx;
+}
+
+}  // namespace
+
+Tensor max_pool1d(const Tensor& x, const MaxPool1dOptions& o) {
+  return max_pool_nd<1>("max_pool1d", x, o).output;
+}
+Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& o) {
+  return max_pool_nd<2>("max_pool2d", x, o).output;
+}
+Tensor max_pool3d(const Tensor& x, const MaxPool3dOptions& o) {
+  return max_pool_nd<3>("max_pool3d", x, o).output;
+}
+MaxPoolResult max_pool1d_with_indices(const Tensor& x, const MaxPool1dOptions& o) {
+  return max_pool_nd<1>("max_pool1d_with_indices", x, o);
+}
+MaxPoolResult max_pool2d_with_indices(const Tensor& x, const MaxPool2dOptions& o) {
+  return max_pool_nd<2>("max_pool2d_with_indices", x, o);
+}
+MaxPoolResult max_pool3d_with_indices(const Tensor& x, const MaxPool3dOptions& o) {
+  return max_pool_nd<3>("max_pool3d_with_indices", x, o);
+}
+Tensor max_pool1d_backward(const Tensor& dy, const Shape& input_shape, const Tensor& indices,
+                           const MaxPool1dOptions& o) {
+  return max_pool_nd_backward<1>("max_pool1d_backward", dy, input_shape, indices, o);
+}
+Tensor max_pool2d_backward(const Tensor& dy, const Shape& input_shape, const Tensor& indices,
+                           const MaxPool2dOptions& o) {
+  return max_pool_nd_backward<2>("max_pool2d_backward", dy, input_shape, indices, o);
+}
+Tensor max_pool3d_backward(const Tensor& dy, const Shape& input_shape, const Tensor& indices,
+                           const MaxPool3dOptions& o) {
+  return max_pool_nd_backward<3>("max_pool3d_backward", dy, input_shape, indices, o);
+}
+
+Tensor avg_pool1d(const Tensor& x, const AvgPool1dOptions& o) {
+  return avg_pool_nd<1>("avg_pool1d", x, o);
+}
+Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& o) {
+  return avg_pool_nd<2>("avg_pool2d", x, o);
+}
+Tensor avg_pool3d(const Tensor& x, const AvgPool3dOptions& o) {
+  return avg_pool_nd<3>("avg_pool3d", x, o);
+}
+Tensor avg_pool1d_backward(const Tensor& dy, const Shape& input_shape, const AvgPool1dOptions& o) {
+  return avg_pool_nd_backward<1>("avg_pool1d_backward", dy, input_shape, o);
+}
+Tensor avg_pool2d_backward(const Tensor& dy, const Shape& input_shape, const AvgPool2dOptions& o) {
+  return avg_pool_nd_backward<2>("avg_pool2d_backward", dy, input_shape, o);
+}
+Tensor avg_pool3d_backward(const Tensor& dy, const Shape& input_shape, const AvgPool3dOptions& o) {
+  return avg_pool_nd_backward<3>("avg_pool3d_backward", dy, input_shape, o);
+}
+
+Tensor lp_pool1d(const Tensor& x, double p, const LpPool1dOptions& o) {
+  return lp_pool_nd<1>("lp_pool1d", x, p, o);
+}
+Tensor lp_pool2d(const Tensor& x, double p, const LpPool2dOptions& o) {
+  return lp_pool_nd<2>("lp_pool2d", x, p, o);
+}
+Tensor lp_pool3d(const Tensor& x, double p, const LpPool3dOptions& o) {
+  return lp_pool_nd<3>("lp_pool3d", x, p, o);
+}
+Tensor lp_pool1d_backward(const Tensor& dy, const Tensor& x, double p, const LpPool1dOptions& o) {
+  return lp_pool_nd_backward<1>("lp_pool1d_backward", dy, x, p, o);
+}
+Tensor lp_pool2d_backward(const Tensor& dy, const Tensor& x, double p, const LpPool2dOptions& o) {
+  return lp_pool_nd_backward<2>("lp_pool2d_backward", dy, x, p, o);
+}
+Tensor lp_pool3d_backward(const Tensor& dy, const Tensor& x, double p, const LpPool3dOptions& o) {
+  return lp_pool_nd_backward<3>("lp_pool3d_backward", dy, x, p, o);
+}
+
+Tensor adaptive_avg_pool1d(const Tensor& x, const ExpandingArray<1>& size) {
+  return adaptive_avg_run(adaptive_call<1>("adaptive_avg_pool1d", x, size), x);
+}
+Tensor adaptive_avg_pool2d(const Tensor& x, const ExpandingArray<2>& size) {
+  return adaptive_avg_run(adaptive_call<2>("adaptive_avg_pool2d", x, size), x);
+}
+Tensor adaptive_avg_pool3d(const Tensor& x, const ExpandingArray<3>& size) {
+  return adaptive_avg_run(adaptive_call<3>("adaptive_avg_pool3d", x, size), x);
+}
+Tensor adaptive_avg_pool1d_backward(const Tensor& dy, const Shape& input_shape) {
+  return adaptive_avg_backward_run(
+      adaptive_backward_call<1>("adaptive_avg_pool1d_backward", dy, input_shape), dy);
+}
+Tensor adaptive_avg_pool2d_backward(const Tensor& dy, const Shape& input_shape) {
+  return adaptive_avg_backward_run(
+      adaptive_backward_call<2>("adaptive_avg_pool2d_backward", dy, input_shape), dy);
+}
+Tensor adaptive_avg_pool3d_backward(const Tensor& dy, const Shape& input_shape) {
+  return adaptive_avg_backward_run(
+      adaptive_backward_call<3>("adaptive_avg_pool3d_backward", dy, input_shape), dy);
+}
+
+Tensor adaptive_max_pool1d(const Tensor& x, const ExpandingArray<1>& size) {
+  return adaptive_max_run(adaptive_call<1>("adaptive_max_pool1d", x, size), x).output;
+}
+Tensor adaptive_max_pool2d(const Tensor& x, const ExpandingArray<2>& size) {
+  return adaptive_max_run(adaptive_call<2>("adaptive_max_pool2d", x, size), x).output;
+}
+Tensor adaptive_max_pool3d(const Tensor& x, const ExpandingArray<3>& size) {
+  return adaptive_max_run(adaptive_call<3>("adaptive_max_pool3d", x, size), x).output;
+}
+MaxPoolResult adaptive_max_pool1d_with_indices(const Tensor& x, const ExpandingArray<1>& size) {
+  return adaptive_max_run(adaptive_call<1>("adaptive_max_pool1d_with_indices", x, size), x);
+}
+MaxPoolResult adaptive_max_pool2d_with_indices(const Tensor& x, const ExpandingArray<2>& size) {
+  return adaptive_max_run(adaptive_call<2>("adaptive_max_pool2d_with_indices", x, size), x);
+}
+MaxPoolResult adaptive_max_pool3d_with_indices(const Tensor& x, const ExpandingArray<3>& size) {
+  return adaptive_max_run(adaptive_call<3>("adaptive_max_pool3d_with_indices", x, size), x);
+}
+Tensor adaptive_max_pool1d_backward(const Tensor& dy, const Shape& input_shape,
+                                    const Tensor& indices) {
+  return max_backward_run(
+      adaptive_backward_call<1>("adaptive_max_pool1d_backward", dy, input_shape), dy, indices);
+}
+Tensor adaptive_max_pool2d_backward(const Tensor& dy, const Shape& input_shape,
+                                    const Tensor& indices) {
+  return max_backward_run(
+      adaptive_backward_call<2>("adaptive_max_pool2d_backward", dy, input_shape), dy, indices);
+}
+Tensor adaptive_max_pool3d_backward(const Tensor& dy, const Shape& input_shape,
+                                    const Tensor& indices) {
+  return max_backward_run(
+      adaptive_backward_call<3>("adaptive_max_pool3d_backward", dy, input_shape), dy, indices);
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  return adaptive_avg_run(global_call("global_avg_pool", x), x);
+}
+Tensor global_avg_pool_backward(const Tensor& dy, const Shape& input_shape) {
+  return adaptive_avg_backward_run(
+      ops::global_pool_call("global_avg_pool_backward", input_shape, "input_shape"), dy);
+}
+Tensor global_max_pool(const Tensor& x) {
+  return adaptive_max_run(global_call("global_max_pool", x), x).output;
+}
+MaxPoolResult global_max_pool_with_indices(const Tensor& x) {
+  return adaptive_max_run(global_call("global_max_pool_with_indices", x), x);
+}
+Tensor global_max_pool_backward(const Tensor& dy, const Shape& input_shape, const Tensor& indices) {
+  return max_backward_run(
+      ops::global_pool_call("global_max_pool_backward", input_shape, "input_shape"), dy, indices);
+}
+
+Tensor max_unpool1d(const Tensor& x, const Tensor& indices, const MaxUnpool1dOptions& o) {
+  return max_unpool_nd<1>("max_unpool1d", x, indices, o);
+}
+Tensor max_unpool2d(const Tensor& x, const Tensor& indices, const MaxUnpool2dOptions& o) {
+  return max_unpool_nd<2>("max_unpool2d", x, indices, o);
+}
+Tensor max_unpool3d(const Tensor& x, const Tensor& indices, const MaxUnpool3dOptions& o) {
+  return max_unpool_nd<3>("max_unpool3d", x, indices, o);
+}
+Tensor max_unpool1d_backward(const Tensor& dy, const Tensor& indices, const MaxUnpool1dOptions& o) {
+  return max_unpool_nd_backward<1>("max_unpool1d_backward", dy, indices, o);
+}
+Tensor max_unpool2d_backward(const Tensor& dy, const Tensor& indices, const MaxUnpool2dOptions& o) {
+  return max_unpool_nd_backward<2>("max_unpool2d_backward", dy, indices, o);
+}
+Tensor max_unpool3d_backward(const Tensor& dy, const Tensor& indices, const MaxUnpool3dOptions& o) {
+  return max_unpool_nd_backward<3>("max_unpool3d_backward", dy, indices, o);
+}
+
+}  // namespace fovea::functional

@@ -1,0 +1,167 @@
+// The fast CPU pooling kernels held bit-for-bit equal to the reference kernels on a sweep of
+// window geometries (1D/2D/3D, every stride, padding, dilation and ceil_mode combination in a
+// small range, plus the 2x2/2 and 3x3/2 pad 1 shapes of real networks), on inputs with ties,
+// NaN and -inf. Outputs start as NaN so an element a kernel fails to write shows.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/pool_cpu.h"
+#include "kernels/reference/pool_reference.h"
+#include "ops/pool_call.h"
+
+namespace fovea {
+namespace {
+
+using kernels::PoolGeometry;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::string describe(const PoolGeometry& g) {
+  return fmt::format("N{} C{} in {} out {} k {} s {} p {} d {} include_pad {} divisor {}", g.N, g.C,
+                     fmt::join(g.in, "x"), fmt::join(g.out, "x"), fmt::join(g.kernel, "x"),
+                     fmt::join(g.stride, "x"), fmt::join(g.pad, "x"), fmt::join(g.dilation, "x"),
+                     g.count_include_pad, g.divisor_override);
+}
+
+// Geometry from per-axis values for the last D of (D, H, W); false when the door would reject
+// it (no output, or a window reading only padding).
+bool make_geometry(PoolGeometry& g, int D, const kernels::Dims3& in, const kernels::Dims3& k,
+                   const kernels::Dims3& s, const kernels::Dims3& p, const kernels::Dims3& d,
+                   bool ceil_mode) {
+  g.spatial_dims = D;
+  for (int i = 0; i < 3; ++i) {
+    const bool used = i >= 3 - D;
+    g.in[i] = used ? in[i] : 1;
+    g.kernel[i] = used ? k[i] : 1;
+    g.stride[i] = used ? s[i] : 1;
+    g.pad[i] = used ? p[i] : 0;
+    g.dilation[i] = used ? d[i] : 1;
+    g.out[i] = ops::pool_output_size(g.in[i], g.kernel[i], g.stride[i], g.pad[i], g.dilation[i],
+                                     ceil_mode);
+    if (g.out[i] < 1 || !ops::pool_windows_read_input(g.in[i], g.kernel[i], g.stride[i], g.pad[i],
+                                                      g.dilation[i], g.out[i]))
+      return false;
+  }
+  return true;
+}
+
+// The shapes of real networks first, then a seeded sweep of everything else; dilation only when
+// `dilated` (average pools have none).
+std::vector<PoolGeometry> geometries(bool dilated) {
+  std::vector<PoolGeometry> all;
+  const auto add = [&](int64_t N, int64_t C, int D, kernels::Dims3 in, int64_t k, int64_t s,
+                       int64_t p, bool ceil) {
+    PoolGeometry g;
+    g.N = N;
+    g.C = C;
+    if (make_geometry(g, D, in, {k, k, k}, {s, s, s}, {p, p, p}, {1, 1, 1}, ceil)) all.push_back(g);
+  };
+  for (bool ceil : {false, true})
+    for (int64_t n : {7, 8, 33, 56}) {
+      add(2, 3, 2, {1, n, n}, 2, 2, 0, ceil);      // VGG / LeNet
+      add(2, 3, 2, {1, n, n + 1}, 3, 2, 1, ceil);  // ResNet stem
+      add(1, 2, 2, {1, n, n}, 3, 1, 1, ceil);      // Inception branches
+    }
+  add(4, 16, 2, {1, 28, 28}, 2, 2, 0, false);  // many planes: every thread busy
+
+  std::mt19937 rng(42);
+  const auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  while (all.size() < 400) {
+    const int D = static_cast<int>(uniform(1, 3));
+    kernels::Dims3 in, k, s, p, d;
+    for (int i = 0; i < 3; ++i) {
+      k[i] = uniform(1, D == 3 ? 3 : 4);
+      s[i] = uniform(1, 3);
+      p[i] = uniform(0, k[i] / 2);
+      d[i] = dilated ? uniform(1, 2) : 1;
+      in[i] = uniform(1, D == 3 ? 7 : D == 2 ? 12 : 20);
+    }
+    PoolGeometry g;
+    g.N = uniform(1, 2);
+    g.C = uniform(1, 3);
+    if (make_geometry(g, D, in, k, s, p, d, uniform(0, 1) == 1)) all.push_back(g);
+  }
+  return all;
+}
+
+// Random values; with ties (small integers) or NaN/-inf sprinkled in, by `kind`.
+std::vector<float> input(int64_t n, int kind, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(n);
+  for (float& x : v) {
+    x = normal(rng);
+    if (kind == 1) x = std::round(x);
+    if (kind == 2 && rng() % 13 == 0)
+      x = rng() % 2 ? kNaN : -std::numeric_limits<float>::infinity();
+  }
+  return v;
+}
+
+// Bitwise equal, or both NaN.
+void expect_identical(const std::vector<float>& actual, const std::vector<float>& expected,
+                      const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i)
+    if (!(actual[i] == expected[i] || (std::isnan(actual[i]) && std::isnan(expected[i])))) {
+      ADD_FAILURE() << what << ": element " << i << " is " << actual[i] << ", reference "
+                    << expected[i];
+      return;
+    }
+}
+
+std::vector<float> nans(int64_t n) {
+  return std::vector<float>(n, kNaN);
+}
+
+TEST(PoolKernels, MaxPoolCpuEqualsReference) {
+  std::mt19937 rng(1);
+  for (const PoolGeometry& g : geometries(true))
+    for (int kind = 0; kind < 3; ++kind) {
+      SCOPED_TRACE(describe(g) + " input kind " + std::to_string(kind));
+      const int64_t n_in = g.planes() * g.in_pixels(), n_out = g.planes() * g.out_pixels();
+      const std::vector<float> x = input(n_in, kind, rng), dy = input(n_out, 0, rng);
+      std::vector<float> y_ref = nans(n_out), i_ref = nans(n_out), y = nans(n_out), i = nans(n_out);
+      kernels::max_pool_forward_reference(g, x.data(), y_ref.data(), i_ref.data());
+      kernels::max_pool_forward_cpu(g, x.data(), y.data(), i.data());
+      expect_identical(y, y_ref, "y");
+      expect_identical(i, i_ref, "indices");
+
+      std::vector<float> dx_ref = nans(n_in), dx = nans(n_in);
+      kernels::max_pool_backward_reference(g, dy.data(), i_ref.data(), dx_ref.data());
+      kernels::max_pool_backward_cpu(g, dy.data(), i_ref.data(), dx.data());
+      expect_identical(dx, dx_ref, "dx");
+    }
+}
+
+TEST(PoolKernels, AvgPoolCpuEqualsReference) {
+  std::mt19937 rng(2);
+  int variant = 0;
+  for (PoolGeometry g : geometries(false)) {
+    g.count_include_pad = variant % 2 == 0;
+    g.divisor_override = variant % 5 == 4 ? 3 : 0;
+    ++variant;
+    SCOPED_TRACE(describe(g));
+    const int64_t n_in = g.planes() * g.in_pixels(), n_out = g.planes() * g.out_pixels();
+    const std::vector<float> x = input(n_in, 0, rng), dy = input(n_out, 0, rng);
+    std::vector<float> y_ref = nans(n_out), y = nans(n_out);
+    kernels::avg_pool_forward_reference(g, x.data(), y_ref.data());
+    kernels::avg_pool_forward_cpu(g, x.data(), y.data());
+    expect_identical(y, y_ref, "y");
+
+    std::vector<float> dx_ref = nans(n_in), dx = nans(n_in);
+    kernels::avg_pool_backward_reference(g, dy.data(), dx_ref.data());
+    kernels::avg_pool_backward_cpu(g, dy.data(), dx.data());
+    expect_identical(dx, dx_ref, "dx");
+  }
+}
+
+}  // namespace
+}  // namespace fovea
