@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/activation_cpu.h"
 #include "kernels/reference/softmax_reference.h"
@@ -34,19 +37,24 @@ void check_same_shape(std::string_view op, const Tensor& grad_output, std::strin
                                  shape_str(grad_output.shape())));
 }
 
-Tensor activation_forward(std::string_view op, const Tensor& x, const Activation& a) {
-  check_defined(op, "input", x);
-  Tensor y = Tensor::empty(x.shape());
-  kernels::activation_forward_cpu(a, x.numel(), x.data(), y.data());
-  return y;
-}
-
 Tensor activation_backward(std::string_view op, const Tensor& dy, const Tensor& saved,
                            const Activation& a) {
   check_same_shape(op, dy, kernels::backward_reads_output(a.kind) ? "output" : "input", saved);
   Tensor dx = Tensor::empty(dy.shape());
   kernels::activation_backward_cpu(a, dy.numel(), dy.data(), saved.data(), dx.data());
   return dx;
+}
+
+Tensor activation_forward(std::string_view op, const Tensor& x, const Activation& a) {
+  check_defined(op, "input", x);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::activation_forward_cpu(a, x.numel(), x.data(), y.data());
+  const Tensor saved = (kernels::backward_reads_output(a.kind) ? y : x).detach();
+  autograd::record(std::string(op), {x}, y,
+                   [op, a, saved](const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{activation_backward(op, dy, saved, a)};
+                   });
+  return y;
 }
 
 Activation gelu_activation(std::string_view op, const GeluOptions& o) {
@@ -73,14 +81,6 @@ kernels::SoftmaxGeometry softmax_geometry(std::string_view op, const Tensor& t, 
           .log = log};
 }
 
-Tensor run_softmax(std::string_view op, const Tensor& x, int64_t dim, bool log) {
-  check_defined(op, "input", x);
-  const kernels::SoftmaxGeometry g = softmax_geometry(op, x, dim, log);
-  Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward_reference(g, x.data(), y.data());
-  return y;
-}
-
 Tensor run_softmax_backward(std::string_view op, const Tensor& dy, const Tensor& y, int64_t dim,
                             bool log) {
   check_same_shape(op, dy, "output", y);
@@ -88,6 +88,18 @@ Tensor run_softmax_backward(std::string_view op, const Tensor& dy, const Tensor&
   Tensor dx = Tensor::empty(y.shape());
   kernels::softmax_backward_reference(g, dy.data(), y.data(), dx.data());
   return dx;
+}
+
+Tensor run_softmax(std::string_view op, const Tensor& x, int64_t dim, bool log) {
+  check_defined(op, "input", x);
+  const kernels::SoftmaxGeometry g = softmax_geometry(op, x, dim, log);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::softmax_forward_reference(g, x.data(), y.data());
+  autograd::record(std::string(op), {x}, y,
+                   [op, dim, log, saved = y.detach()](const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{run_softmax_backward(op, dy, saved, dim, log)};
+                   });
+  return y;
 }
 
 }  // namespace

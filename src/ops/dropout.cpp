@@ -5,6 +5,7 @@
 
 #include <string_view>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/reference/dropout_reference.h"
 
@@ -27,6 +28,9 @@ DropoutForward dropout(const Tensor& x, const DropoutOptions& o, Generator* gene
   kernels::dropout_mask_reference(mask.numel(), static_cast<float>(o.p), mask.data(), mask.data());
   Tensor y = Tensor::empty(x.shape());
   kernels::dropout_apply_reference(x.numel(), x.data(), mask.data(), y.data());
+  autograd::record("dropout", {x}, y, [mask](const Tensor& dy, const std::vector<bool>&) {
+    return std::vector<Tensor>{dropout_backward(dy, mask)};
+  });
   return {y, mask};
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/batch_norm_cpu.h"
 #include "kernels/reference/batch_norm_reference.h"
@@ -99,8 +100,20 @@ BatchNormForward batch_norm_forward(const Tensor& x, Tensor running_mean, Tensor
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                   const std::optional<Tensor>& weight, const std::optional<Tensor>& bias,
                   const BatchNormOptions& o) {
-  return batch_norm_forward(x, std::move(running_mean), std::move(running_var), weight, bias, o)
-      .output;
+  BatchNormForward f =
+      batch_norm_forward(x, std::move(running_mean), std::move(running_var), weight, bias, o);
+  const auto detached = [](const std::optional<Tensor>& t) {
+    return t ? std::optional<Tensor>(t->detach()) : std::nullopt;
+  };
+  autograd::record("batch_norm", {x, weight.value_or(Tensor()), bias.value_or(Tensor())}, f.output,
+                   [x = x.detach(), w = detached(weight), mean = f.save_mean,
+                    invstd = f.save_invstd, o](const Tensor& dy, const std::vector<bool>& needs) {
+                     BatchNormGradients g = batch_norm_backward(dy, x, w, mean, invstd, o);
+                     return std::vector<Tensor>{needs[0] ? g.input : Tensor(),
+                                                needs[1] ? g.weight : Tensor(),
+                                                needs[2] ? g.bias : Tensor()};
+                   });
+  return f.output;
 }
 
 BatchNormGradients batch_norm_backward(const Tensor& dy, const Tensor& x,
