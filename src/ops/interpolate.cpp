@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 #include <algorithm>
 #include <cmath>
 #include <string_view>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/reference/interpolate_reference.h"
 
@@ -143,15 +146,6 @@ Shape output_shape(const InterpolateGeometry& g) {
 }
 
 template <int D>
-Tensor interpolate_nd(const Tensor& x, const InterpolateOptions<D>& o) {
-  if (!x.defined()) throw ValueError("interpolate: input is undefined");
-  const InterpolateGeometry g = make_geometry<D>("interpolate", x.shape(), o);
-  Tensor y = Tensor::empty(output_shape(g));
-  kernels::interpolate_forward_reference(g, x.data(), y.data());
-  return y;
-}
-
-template <int D>
 Tensor interpolate_backward_nd(const Tensor& dy, const Shape& x_shape,
                                const InterpolateOptions<D>& o) {
   constexpr std::string_view op = "interpolate_backward";
@@ -163,6 +157,19 @@ Tensor interpolate_backward_nd(const Tensor& dy, const Shape& x_shape,
   Tensor dx = Tensor::empty(x_shape);
   kernels::interpolate_backward_reference(g, dy.data(), dx.data());
   return dx;
+}
+
+template <int D>
+Tensor interpolate_nd(const Tensor& x, const InterpolateOptions<D>& o) {
+  if (!x.defined()) throw ValueError("interpolate: input is undefined");
+  const InterpolateGeometry g = make_geometry<D>("interpolate", x.shape(), o);
+  Tensor y = Tensor::empty(output_shape(g));
+  kernels::interpolate_forward_reference(g, x.data(), y.data());
+  autograd::record("interpolate", {x}, y,
+                   [shape = x.shape(), o](const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{interpolate_backward_nd<D>(dy, shape, o)};
+                   });
+  return y;
 }
 
 }  // namespace

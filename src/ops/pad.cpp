@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/reference/pad_reference.h"
 
@@ -129,14 +130,6 @@ Shape output_shape(const PadGeometry& g, int64_t rank) {
 
 }  // namespace
 
-Tensor pad(const Tensor& x, const std::vector<int64_t>& pad, PadMode mode, float value) {
-  if (!x.defined()) throw ValueError("pad: input is undefined");
-  const PadGeometry g = make_geometry("pad", x.shape(), pad, mode, value);
-  Tensor y = Tensor::empty(output_shape(g, x.dim()));
-  kernels::pad_forward_reference(g, x.data(), y.data());
-  return y;
-}
-
 Tensor pad_backward(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& pad,
                     PadMode mode) {
   constexpr std::string_view op = "pad_backward";
@@ -149,6 +142,18 @@ Tensor pad_backward(const Tensor& dy, const Shape& x_shape, const std::vector<in
   Tensor dx = Tensor::empty(x_shape);
   kernels::pad_backward_reference(g, dy.data(), dx.data());
   return dx;
+}
+
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pad, PadMode mode, float value) {
+  if (!x.defined()) throw ValueError("pad: input is undefined");
+  const PadGeometry g = make_geometry("pad", x.shape(), pad, mode, value);
+  Tensor y = Tensor::empty(output_shape(g, x.dim()));
+  kernels::pad_forward_reference(g, x.data(), y.data());
+  autograd::record("pad", {x}, y,
+                   [shape = x.shape(), pad, mode](const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{pad_backward(dy, shape, pad, mode)};
+                   });
+  return y;
 }
 
 }  // namespace fovea::functional

@@ -7,7 +7,10 @@
 
 #include <array>
 #include <cmath>
+#include <string>
+#include <vector>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/pool_cpu.h"
 #include "kernels/reference/pool_reference.h"
@@ -46,14 +49,16 @@ void check_norm_type(std::string_view op, double p) {
     throw ValueError(fmt::format("{}: norm_type expects a finite nonzero value, got {}", op, p));
 }
 
-// --- max ---
-MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
-  const Shape out = ops::pool_output_shape(c);
-  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
-  kernels::max_pool_forward_cpu(c.g, x.data(), r.output.data(), r.indices.data());
-  return r;
+// Records y = op(x) in autograd with `backward` mapping grad_output to grad_input.
+template <class Backward>
+void record_pool(const PoolCall& c, const Tensor& x, Tensor& y, Backward backward) {
+  autograd::record(std::string(c.op), {x}, y,
+                   [backward](const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{backward(dy)};
+                   });
 }
 
+// --- max ---
 // The backward of max_pool and adaptive_max_pool: scatter grad_output to the argmax positions.
 Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices) {
   const Shape out = ops::pool_output_shape(c);
@@ -63,6 +68,15 @@ Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indic
   Tensor dx = Tensor::empty(ops::pool_input_shape(c));
   kernels::max_pool_backward_cpu(c.g, dy.data(), indices.data(), dx.data());
   return dx;
+}
+
+MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
+  const Shape out = ops::pool_output_shape(c);
+  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
+  kernels::max_pool_forward_cpu(c.g, x.data(), r.output.data(), r.indices.data());
+  record_pool(c, x, r.output,
+              [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
+  return r;
 }
 
 template <int D>
@@ -78,26 +92,39 @@ Tensor max_pool_nd_backward(std::string_view op, const Tensor& dy, const Shape& 
 }
 
 // --- average ---
+Tensor avg_backward_run(const PoolCall& c, const Tensor& dy) {
+  check_shape(c.op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(ops::pool_input_shape(c));
+  kernels::avg_pool_backward_cpu(c.g, dy.data(), dx.data());
+  return dx;
+}
+
 template <int D>
 Tensor avg_pool_nd(std::string_view op, const Tensor& x, const AvgPoolOptions<D>& o) {
   check_defined(op, "input", x);
   const PoolCall c = ops::avg_pool_call<D>(op, x.shape(), o);
   Tensor y = Tensor::empty(ops::pool_output_shape(c));
   kernels::avg_pool_forward_cpu(c.g, x.data(), y.data());
+  record_pool(c, x, y, [c](const Tensor& dy) { return avg_backward_run(c, dy); });
   return y;
 }
 
 template <int D>
 Tensor avg_pool_nd_backward(std::string_view op, const Tensor& dy, const Shape& input_shape,
                             const AvgPoolOptions<D>& o) {
-  const PoolCall c = ops::avg_pool_call<D>(op, input_shape, o, "input_shape");
-  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
-  Tensor dx = Tensor::empty(input_shape);
-  kernels::avg_pool_backward_cpu(c.g, dy.data(), dx.data());
-  return dx;
+  return avg_backward_run(ops::avg_pool_call<D>(op, input_shape, o, "input_shape"), dy);
 }
 
 // --- lp ---
+Tensor lp_backward_run(const PoolCall& c, double p, const Tensor& x, const Tensor& dy) {
+  check_shape(c.op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(x.shape());
+  float* workspace = ops::thread_workspace(dy.numel());
+  kernels::lp_pool_backward_reference(c.g, static_cast<float>(p), x.data(), dy.data(), dx.data(),
+                                      workspace);
+  return dx;
+}
+
 template <int D>
 Tensor lp_pool_nd(std::string_view op, const Tensor& x, double p, const LpPoolOptions<D>& o) {
   check_defined(op, "input", x);
@@ -106,6 +133,8 @@ Tensor lp_pool_nd(std::string_view op, const Tensor& x, double p, const LpPoolOp
   Tensor y = Tensor::empty(ops::pool_output_shape(c));
   float* workspace = ops::thread_workspace(x.numel());
   kernels::lp_pool_forward_reference(c.g, static_cast<float>(p), x.data(), y.data(), workspace);
+  record_pool(c, x, y,
+              [c, p, x = x.detach()](const Tensor& dy) { return lp_backward_run(c, p, x, dy); });
   return y;
 }
 
@@ -114,22 +143,10 @@ Tensor lp_pool_nd_backward(std::string_view op, const Tensor& dy, const Tensor& 
                            const LpPoolOptions<D>& o) {
   check_defined(op, "input", x);
   check_norm_type(op, p);
-  const PoolCall c = ops::lp_pool_call<D>(op, x.shape(), o);
-  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
-  Tensor dx = Tensor::empty(x.shape());
-  float* workspace = ops::thread_workspace(dy.numel());
-  kernels::lp_pool_backward_reference(c.g, static_cast<float>(p), x.data(), dy.data(), dx.data(),
-                                      workspace);
-  return dx;
+  return lp_backward_run(ops::lp_pool_call<D>(op, x.shape(), o), p, x, dy);
 }
 
 // --- adaptive and global ---
-Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
-  Tensor y = Tensor::empty(ops::pool_output_shape(c));
-  kernels::adaptive_avg_pool_forward_reference(c.g, x.data(), y.data());
-  return y;
-}
-
 Tensor adaptive_avg_backward_run(const PoolCall& c, const Tensor& dy) {
   check_shape(c.op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
   Tensor dx = Tensor::empty(ops::pool_input_shape(c));
@@ -137,10 +154,19 @@ Tensor adaptive_avg_backward_run(const PoolCall& c, const Tensor& dy) {
   return dx;
 }
 
+Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
+  Tensor y = Tensor::empty(ops::pool_output_shape(c));
+  kernels::adaptive_avg_pool_forward_reference(c.g, x.data(), y.data());
+  record_pool(c, x, y, [c](const Tensor& dy) { return adaptive_avg_backward_run(c, dy); });
+  return y;
+}
+
 MaxPoolResult adaptive_max_run(const PoolCall& c, const Tensor& x) {
   const Shape out = ops::pool_output_shape(c);
   MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
   kernels::adaptive_max_pool_forward_reference(c.g, x.data(), r.output.data(), r.indices.data());
+  record_pool(c, x, r.output,
+              [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
   return r;
 }
 
@@ -170,6 +196,14 @@ PoolCall global_call(std::string_view op, const Tensor& x) {
 }
 
 // --- unpool ---
+// The gradient of unpooling gathers grad_output at the indices (checked by the forward).
+Tensor unpool_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices) {
+  check_shape(c.op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
+  Tensor dx = Tensor::empty(indices.shape());
+  kernels::max_unpool_backward_reference(c.g, dy.data(), indices.data(), dx.data());
+  return dx;
+}
+
 template <int D>
 Tensor max_unpool_nd(std::string_view op, const Tensor& x, const Tensor& indices,
                      const MaxUnpoolOptions<D>& o) {
@@ -179,6 +213,8 @@ Tensor max_unpool_nd(std::string_view op, const Tensor& x, const Tensor& indices
   check_indices(op, indices, c.g.out_pixels());
   Tensor y = Tensor::empty(ops::pool_output_shape(c));
   kernels::max_unpool_forward_reference(c.g, x.data(), indices.data(), y.data());
+  record_pool(c, x, y,
+              [c, indices](const Tensor& dy) { return unpool_backward_run(c, dy, indices); });
   return y;
 }
 
@@ -187,11 +223,8 @@ Tensor max_unpool_nd_backward(std::string_view op, const Tensor& dy, const Tenso
                               const MaxUnpoolOptions<D>& o) {
   check_defined(op, "indices", indices);
   const PoolCall c = ops::max_unpool_call<D>(op, indices.shape(), o, "indices");
-  check_shape(op, "grad_output", dy, ops::pool_output_shape(c), "the forward output's shape");
   check_indices(op, indices, c.g.out_pixels());
-  Tensor dx = Tensor::empty(indices.shape());
-  kernels::max_unpool_backward_reference(c.g, dy.data(), indices.data(), dx.data());
-  return dx;
+  return unpool_backward_run(c, dy, indices);
 }
 
 }  // namespace
