@@ -4,8 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <vector>
+
 #include <algorithm>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/elementwise_rows.h"
 #include "ops/broadcast.h"
@@ -42,6 +46,14 @@ Tensor binary(std::string_view op, BinaryOp kind, const Tensor& a, const Tensor&
   Tensor y = Tensor::empty(out);
   kernels::binary_rows(kernels::broadcast_geometry(out, a.shape(), b.shape()), kind, a.data(),
                        b.data(), y.data());
+  autograd::record(
+      std::string(op), {a, b}, y,
+      [kind, a = a.detach(), b = b.detach()](const Tensor& dy, const std::vector<bool>&) {
+        BinaryGradients g = kind == BinaryOp::kAdd   ? add_backward(dy, a.shape(), b.shape())
+                            : kind == BinaryOp::kSub ? sub_backward(dy, a.shape(), b.shape())
+                                                     : mul_backward(dy, a, b);
+        return std::vector<Tensor>{g.a, g.b};
+      });
   return y;
 }
 
@@ -88,18 +100,24 @@ float mean_scale(const Reduction& r) {
   return 1.0f / static_cast<float>(r.count);
 }
 
-Tensor reduce(std::string_view op, const Tensor& x, const std::vector<int64_t>& dim, bool keepdim,
-              bool average) {
-  check_defined(op, "input", x);
-  const Reduction r = make_reduction(op, x.shape(), dim, keepdim);
-  return ops::sum_to(x, r.kept, average ? mean_scale(r) : 1.0f).reshape(r.out);
-}
-
 Tensor reduce_backward(std::string_view op, const Tensor& dy, const Shape& input,
                        const std::vector<int64_t>& dim, bool keepdim, bool average) {
   const Reduction r = make_reduction(op, input, dim, keepdim);
   check_grad_output(op, dy, r.out);
   return ops::expand_to(dy.reshape(r.kept), input, average ? mean_scale(r) : 1.0f);
+}
+
+Tensor reduce(std::string_view op, const Tensor& x, const std::vector<int64_t>& dim, bool keepdim,
+              bool average) {
+  check_defined(op, "input", x);
+  const Reduction r = make_reduction(op, x.shape(), dim, keepdim);
+  Tensor y = ops::sum_to(x, r.kept, average ? mean_scale(r) : 1.0f).reshape(r.out);
+  autograd::record(
+      std::string(op), {x}, y,
+      [op, shape = x.shape(), dim, keepdim, average](const Tensor& dy, const std::vector<bool>&) {
+        return std::vector<Tensor>{reduce_backward(op, dy, shape, dim, keepdim, average)};
+      });
+  return y;
 }
 
 // A concatenation along `dim`, axes before it flattened into `outer` and the rest into one
@@ -243,6 +261,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (int64_t s : sizes) out[d] += s;
   Tensor y = Tensor::empty(out);
   kernels::cat_reference(c.outer, c.chunks, pieces.data(), y.data());
+  autograd::record("cat", tensors, y, [sizes, d](const Tensor& dy, const std::vector<bool>&) {
+    return cat_backward(dy, sizes, d);
+  });
   return y;
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/linear_gemm.h"
 
@@ -56,6 +57,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) 
   const LinearGeometry g = make_geometry("linear", x, w, b);
   Tensor y = Tensor::empty(output_shape(x, g.out_features));
   kernels::linear_forward_gemm(g, x.data(), w.data(), b ? b->data() : nullptr, y.data());
+  autograd::record("linear", {x, w, b.value_or(Tensor())}, y,
+                   [x = x.detach(), w = w.detach(), has_bias = b.has_value()](
+                       const Tensor& dy, const std::vector<bool>&) {
+                     LinearGradients g = linear_backward(dy, x, w, has_bias);
+                     return std::vector<Tensor>{g.input, g.weight, g.bias};
+                   });
   return y;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/reference/loss_reference.h"
 #include "ops/broadcast.h"
@@ -152,13 +153,27 @@ const float* data_or_null(const Tensor& t) {
   return t.defined() ? t.data() : nullptr;
 }
 
+// Records loss = op(x, target) with grad_x = backward(dy, x, target, options); the target is
+// data, never differentiated.
+template <class Options, class Backward>
+Tensor record_loss(const char* op, const Tensor& x, const Tensor& target, const Options& o,
+                   Tensor loss, Backward backward) {
+  autograd::record(op, {x}, loss,
+                   [x = x.detach(), target = target.detach(), o, backward](
+                       const Tensor& dy, const std::vector<bool>&) {
+                     return std::vector<Tensor>{backward(dy, x, target, o)};
+                   });
+  return loss;
+}
+
 }  // namespace
 
 Tensor nll_loss(const Tensor& x, const Tensor& target, const NllLossOptions& o) {
   const ClassCall c = class_call("nll_loss", x, target, o.weight, o.ignore_index, 0.0f);
   Tensor loss = Tensor::empty(target.shape());
   kernels::nll_loss_forward_reference(c.g, x.data(), target.data(), c.weight, loss.data());
-  return reduce(loss, o.reduction, c.total_weight);
+  return record_loss("nll_loss", x, target, o, reduce(loss, o.reduction, c.total_weight),
+                     nll_loss_backward);
 }
 
 Tensor nll_loss_backward(const Tensor& dy, const Tensor& x, const Tensor& target,
@@ -177,7 +192,8 @@ Tensor cross_entropy(const Tensor& x, const Tensor& target, const CrossEntropyOp
       class_call("cross_entropy", x, target, o.weight, o.ignore_index, o.label_smoothing);
   Tensor loss = Tensor::empty(target.shape());
   kernels::cross_entropy_forward_reference(c.g, x.data(), target.data(), c.weight, loss.data());
-  return reduce(loss, o.reduction, c.total_weight);
+  return record_loss("cross_entropy", x, target, o, reduce(loss, o.reduction, c.total_weight),
+                     cross_entropy_backward);
 }
 
 Tensor cross_entropy_backward(const Tensor& dy, const Tensor& x, const Tensor& target,
@@ -195,7 +211,8 @@ Tensor mse_loss(const Tensor& x, const Tensor& target, const MseLossOptions& o) 
   check_same_shape("mse_loss", x, target);
   Tensor loss = Tensor::empty(x.shape());
   kernels::mse_loss_forward_reference(x.numel(), x.data(), target.data(), loss.data());
-  return reduce(loss, o.reduction, static_cast<double>(x.numel()));
+  return record_loss("mse_loss", x, target, o,
+                     reduce(loss, o.reduction, static_cast<double>(x.numel())), mse_loss_backward);
 }
 
 Tensor mse_loss_backward(const Tensor& dy, const Tensor& x, const Tensor& target,
@@ -219,7 +236,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& target,
   kernels::binary_cross_entropy_with_logits_forward_reference(
       x.numel(), x.data(), target.data(), data_or_null(weight), data_or_null(pos_weight),
       loss.data());
-  return reduce(loss, o.reduction, static_cast<double>(x.numel()));
+  return record_loss("binary_cross_entropy_with_logits", x, target, o,
+                     reduce(loss, o.reduction, static_cast<double>(x.numel())),
+                     binary_cross_entropy_with_logits_backward);
 }
 
 Tensor binary_cross_entropy_with_logits_backward(const Tensor& dy, const Tensor& x,

@@ -24,7 +24,8 @@ class Writer:
         for key, t in tensors.items():
             if isinstance(t, torch.Tensor):
                 t = t.detach().cpu().numpy()
-            arr = np.ascontiguousarray(np.asarray(t, dtype=np.float32))
+            # np.array keeps 0-dimensional tensors 0-dimensional (ascontiguousarray would not).
+            arr = np.array(t, dtype=np.float32, order="C")
             np.save(d / f"{key}.npy", arr)
             self.bytes += arr.nbytes + 128
         self.count += 1
