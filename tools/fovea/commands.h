@@ -7,5 +7,9 @@ namespace fovea::cli {
 
 // `fovea examples`: the course notes' worked examples, computed by the library.
 void add_examples_command(CLI::App& app);
+// `fovea train`, `fovea eval`, `fovea predict`: the main job (see DESIGN.md's CLI contract).
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace fovea::cli

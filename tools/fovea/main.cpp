@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "Print the Fovea version")->callback([] {
     fmt::print("fovea {}\n", kVersion);
   });
+  fovea::cli::add_train_command(app);
+  fovea::cli::add_eval_command(app);
+  fovea::cli::add_predict_command(app);
   fovea::cli::add_examples_command(app);
   try {
     app.parse(argc, argv);
