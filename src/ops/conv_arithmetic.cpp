@@ -5,6 +5,18 @@
 #include "fovea/error.h"
 
 namespace fovea {
+namespace {
+
+void check_axis(int64_t kernel, int64_t stride, int64_t dilation, std::string_view op) {
+  if (stride < 1)
+    throw ValueError(fmt::format("{}: stride expects values >= 1, got {}", op, stride));
+  if (dilation < 1)
+    throw ValueError(fmt::format("{}: dilation expects values >= 1, got {}", op, dilation));
+  if (kernel < 1)
+    throw ValueError(fmt::format("{}: kernel size expects values >= 1, got {}", op, kernel));
+}
+
+}  // namespace
 
 PadAmount resolve_padding(PaddingMode mode, int64_t lo, int64_t hi, int64_t kernel,
                           int64_t dilation, int64_t stride, std::string_view op) {
@@ -29,12 +41,7 @@ PadAmount resolve_padding(PaddingMode mode, int64_t lo, int64_t hi, int64_t kern
 
 int64_t conv_output_size(int64_t n, int64_t kernel, int64_t stride, int64_t pad_lo, int64_t pad_hi,
                          int64_t dilation, std::string_view op) {
-  if (stride < 1)
-    throw ValueError(fmt::format("{}: stride expects values >= 1, got {}", op, stride));
-  if (dilation < 1)
-    throw ValueError(fmt::format("{}: dilation expects values >= 1, got {}", op, dilation));
-  if (kernel < 1)
-    throw ValueError(fmt::format("{}: kernel size expects values >= 1, got {}", op, kernel));
+  check_axis(kernel, stride, dilation, op);
   if (pad_lo < 0 || pad_hi < 0)
     throw ValueError(
         fmt::format("{}: padding expects values >= 0, got ({}, {})", op, pad_lo, pad_hi));
@@ -55,12 +62,7 @@ int64_t conv_output_size(int64_t n, int64_t kernel, int64_t stride, PadAmount pa
 
 int64_t conv_transpose_output_size(int64_t n, int64_t kernel, int64_t stride, int64_t padding,
                                    int64_t output_padding, int64_t dilation, std::string_view op) {
-  if (stride < 1)
-    throw ValueError(fmt::format("{}: stride expects values >= 1, got {}", op, stride));
-  if (dilation < 1)
-    throw ValueError(fmt::format("{}: dilation expects values >= 1, got {}", op, dilation));
-  if (kernel < 1)
-    throw ValueError(fmt::format("{}: kernel size expects values >= 1, got {}", op, kernel));
+  check_axis(kernel, stride, dilation, op);
   if (padding < 0)
     throw ValueError(fmt::format("{}: padding expects values >= 0, got {}", op, padding));
   if (output_padding < 0 || (output_padding >= stride && output_padding >= dilation))

@@ -12,28 +12,14 @@
 
 #include "fovea/data/image.h"
 #include "fovea/error.h"
+#include "temp_dir.h"
 
 namespace fovea::data {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder per test and process (ctest runs tests, and other build trees theirs, in
-// parallel), removed at the end of the test.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  fmt::format("fovea_image_folder_test_{}_{}", ::getpid(),
-                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const fs::path& name) const { return path / name; }
-};
+using testing::TempDir;
 
 // Image k: (C, H, W) of distinct multiples of 1/255 (exact through a PNG).
 Tensor known_image(int k, int64_t c = 3, int64_t h = 2, int64_t w = 3) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "expect_error.h"
 #include "fovea/error.h"
 #include "fovea/functional/norm.h"
 
@@ -13,23 +14,7 @@ namespace {
 
 namespace F = fovea::functional;
 
-// Runs fn, expects it to throw E, and expects the message to contain every part.
-template <class E, class Fn>
-void expect_error(Fn&& fn, std::initializer_list<std::string_view> parts) {
-  try {
-    fn();
-  } catch (const E& e) {
-    const std::string message = e.what();
-    for (std::string_view part : parts)
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "message \"" << message << "\" lacks \"" << part << "\"";
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "did not throw";
-}
+using testing::expect_error;
 
 const Tensor kX = Tensor::zeros({2, 3, 4});
 const Tensor kStat = Tensor::ones({3});

@@ -7,12 +7,12 @@
 #include <memory>
 #include <vector>
 
+#include "expect_error.h"
 #include "fovea/error.h"
 #include "fovea/optim/adam.h"
 #include "fovea/optim/constraint.h"
 #include "fovea/optim/schedule.h"
 #include "fovea/optim/sgd.h"
-#include "ops/expect_error.h"
 
 namespace fovea {
 namespace {
