@@ -80,6 +80,22 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Sees every differentiable op as it runs (name, inputs, output), whether or not a graph is
+// recorded: analysis tools use it to follow data through any network, branches and merges
+// (F::add, F::cat) included. Thread-local; installed for the guard's lifetime.
+using OpObserver = std::function<void(const std::string& op, const std::vector<Tensor>& inputs,
+                                      const Tensor& output)>;
+class OpObserverGuard {
+ public:
+  explicit OpObserverGuard(OpObserver observer);
+  ~OpObserverGuard();
+  OpObserverGuard(const OpObserverGuard&) = delete;
+  OpObserverGuard& operator=(const OpObserverGuard&) = delete;
+
+ private:
+  OpObserver previous_;
+};
+
 // True when grad mode is on and any input requires a gradient (i.e. record() would record).
 bool any_requires_grad(const std::vector<Tensor>& inputs);
 

@@ -11,6 +11,7 @@ namespace fovea::autograd {
 namespace {
 
 thread_local bool g_grad_enabled = true;
+thread_local OpObserver g_observer;
 
 // a += b elementwise (gradients of a tensor used more than once add up).
 void accumulate(Tensor& sum, const Tensor& g) {
@@ -93,7 +94,15 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
   return std::ranges::any_of(inputs, [](const Tensor& t) { return t.requires_grad(); });
 }
 
+OpObserverGuard::OpObserverGuard(OpObserver observer) : previous_(std::move(g_observer)) {
+  g_observer = std::move(observer);
+}
+OpObserverGuard::~OpObserverGuard() {
+  g_observer = std::move(previous_);
+}
+
 void record(std::string name, const std::vector<Tensor>& inputs, Tensor& output, BackwardFn fn) {
+  if (g_observer) g_observer(name, inputs, output);
   if (!any_requires_grad(inputs)) return;
   std::vector<Edge> next(inputs.size());
   std::vector<Shape> shapes(inputs.size());

@@ -12,6 +12,8 @@
 namespace fovea::nn {
 namespace {
 
+thread_local ForwardHook g_forward_hook;
+
 std::string join_name(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
@@ -23,6 +25,19 @@ void check_name(const std::string& module, const std::string& kind, const std::s
 }
 
 }  // namespace
+
+ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(g_forward_hook)) {
+  g_forward_hook = std::move(hook);
+}
+ForwardHookGuard::~ForwardHookGuard() {
+  g_forward_hook = std::move(previous_);
+}
+
+Tensor Module::operator()(const Tensor& input) {
+  Tensor output = forward(input);
+  if (g_forward_hook) g_forward_hook(*this, input, output);
+  return output;
+}
 
 Tensor Module::register_parameter(std::string name, Tensor t) {
   check_name(type_name_, "parameter", name);
@@ -159,7 +174,7 @@ Sequential& Sequential::push_back(std::string name, std::shared_ptr<Module> modu
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& [name, child] : named_children()) x = child->forward(x);
+  for (const auto& [name, child] : named_children()) x = (*child)(x);
   return x;
 }
 

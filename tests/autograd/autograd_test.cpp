@@ -98,6 +98,21 @@ TEST(Autograd, OnlyNeededGradientsAreComputed) {
   EXPECT_TRUE(w.grad().defined());
 }
 
+TEST(Autograd, OpObserverSeesOpsWithoutRecording) {
+  std::vector<std::string> ops;
+  autograd::NoGradGuard no_grad;
+  autograd::OpObserverGuard guard(
+      [&](const std::string& op, const std::vector<Tensor>& inputs, const Tensor& out) {
+        ops.push_back(op);
+        EXPECT_FALSE(inputs.empty());
+        EXPECT_TRUE(out.defined());
+      });
+  Tensor y = F::conv2d(Tensor::randn({1, 1, 4, 4}), Tensor::randn({1, 1, 3, 3}));
+  y.reshape({4});
+  EXPECT_EQ(ops, (std::vector<std::string>{"conv2d", "reshape"}));
+  EXPECT_EQ(y.grad_fn(), nullptr);
+}
+
 TEST(Autograd, DetachAndRequiresGradOnNonLeaf) {
   Tensor x = Tensor::randn({2, 2}).requires_grad_();
   Tensor y = x.reshape({4});

@@ -68,6 +68,23 @@ TEST(Module, ZeroGradAndPrinting) {
       << s;
 }
 
+TEST(Module, ForwardHooksSeeEveryChildInOrder) {
+  auto net = small_net();
+  std::vector<std::string> seen;
+  std::vector<Shape> shapes;
+  {
+    ForwardHookGuard guard([&](const Module& m, const Tensor&, const Tensor& out) {
+      seen.push_back(m.type_name());
+      shapes.push_back(out.shape());
+    });
+    (*net)(Tensor::zeros({1, 1, 9, 9}));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "Conv2d", "Sequential"}));
+  EXPECT_EQ(shapes[1], (Shape{1, 2, 4, 4}));
+  (*net)(Tensor::zeros({1, 1, 9, 9}));  // the guard is gone: nothing more is seen
+  EXPECT_EQ(seen.size(), 3u);
+}
+
 TEST(Init, DefaultConvInitBoundsAndKaimingStd) {
   Conv2d conv({.in_channels = 8, .out_channels = 16, .kernel_size = 3});
   const float bound = 1.0f / std::sqrt(72.0f);

@@ -14,6 +14,7 @@
 //   };
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,7 +36,9 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& input) = 0;
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward() followed by the thread's forward hooks (see ForwardHookGuard). Containers call
+  // their children this way, so analysis tools see every layer.
+  Tensor operator()(const Tensor& input);
 
   // "Conv2d"; extra_repr() gives the arguments, e.g. "3, 16, kernel_size=(3, 3)".
   const std::string& type_name() const { return type_name_; }
@@ -86,6 +89,21 @@ class Module {
   NamedTensors parameters_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// Called after each module's forward through operator(), with its input and output:
+// summaries, receptive fields and activation statistics are built on it. Thread-local;
+// installed for the guard's lifetime.
+using ForwardHook = std::function<void(const Module&, const Tensor& input, const Tensor& output)>;
+class ForwardHookGuard {
+ public:
+  explicit ForwardHookGuard(ForwardHook hook);
+  ~ForwardHookGuard();
+  ForwardHookGuard(const ForwardHookGuard&) = delete;
+  ForwardHookGuard& operator=(const ForwardHookGuard&) = delete;
+
+ private:
+  ForwardHook previous_;
 };
 
 // Runs its children in order, each on the previous one's output; children are named
