@@ -382,7 +382,8 @@ SpecModel build_from_spec(const std::string& spec_or_name, const Shape& input_sh
                                  shape_str(input_shape)));
   const std::vector<Token> tokens = tokenize(spec);
   if (tokens.empty()) throw ValueError("spec: expects at least one layer, got an empty spec");
-  SpecModel out{std::make_shared<Sequential>(), spec, input_shape, {}};
+  auto layers = std::make_shared<Sequential>();
+  SpecModel out{layers, spec, input_shape, {}};
   Shape shape = input_shape;
   autograd::NoGradGuard no_grad;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -396,7 +397,7 @@ SpecModel build_from_spec(const std::string& spec_or_name, const Shape& input_sh
       const Tensor y = layer->forward(Tensor::zeros(batched));
       layer->train();
       shape.assign(y.shape().begin() + 1, y.shape().end());
-      out.model->push_back(std::move(layer));
+      layers->push_back(std::move(layer));
     } catch (const Error& e) {
       const std::string msg = e.what();
       // Messages from Args already start with the token; others get it prefixed.

@@ -23,7 +23,7 @@
 namespace fovea::nn {
 
 struct SpecModel {
-  std::shared_ptr<Sequential> model;
+  std::shared_ptr<Module> model;  // a Sequential for spec strings; zoo networks have their own
   std::string spec;    // the expanded spec string (zoo names resolved)
   Shape input_shape;   // (C, *spatial) it was built for
   Shape output_shape;  // (*) of one example, without the batch axis
