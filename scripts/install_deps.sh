@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # GEMM; oneDNN's CMake config needs OpenCL
-  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libstb-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libstb-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
 )
