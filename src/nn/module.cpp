@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
@@ -87,10 +88,19 @@ NamedTensors Module::named_buffers(bool recurse) const {
   return out;
 }
 
-std::vector<std::pair<std::string, Module*>> Module::named_modules() {
-  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
+  std::vector<std::pair<std::string, const Module*>> out{{"", this}};
   for (const auto& [name, child] : children_)
-    for (auto& [sub, m] : child->named_modules()) out.emplace_back(join_name(name, sub), m);
+    for (auto& [sub, m] : std::as_const(*child).named_modules())
+      out.emplace_back(sub.empty() ? name : join_name(name, sub), m);
+  return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  // The same walk; every module reached from a non-const root may be modified.
+  std::vector<std::pair<std::string, Module*>> out;
+  for (auto& [name, m] : std::as_const(*this).named_modules())
+    out.emplace_back(std::move(name), const_cast<Module*>(m));
   return out;
 }
 

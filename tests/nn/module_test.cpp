@@ -46,7 +46,12 @@ TEST(Module, LoadStateDictCopiesIntoExistingTensors) {
 TEST(Module, TrainEvalPropagatesAndForwardRuns) {
   auto net = small_net();
   net->eval();
-  for (auto& [name, m] : net->named_modules()) EXPECT_FALSE(m->is_training()) << name;
+  std::vector<std::string> names;
+  for (auto& [name, m] : net->named_modules()) {
+    EXPECT_FALSE(m->is_training()) << name;
+    names.push_back(name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"", "0", "1"}));
   net->train();
   EXPECT_TRUE((*net)[1]->is_training());
   const Tensor y = net->forward(Tensor::randn({2, 1, 9, 9}));

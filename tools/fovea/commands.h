@@ -11,5 +11,10 @@ void add_examples_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+// `fovea summary`, `fovea rf`, `fovea separable`: the arithmetic of a network (see
+// fovea/analysis/).
+void add_summary_command(CLI::App& app);
+void add_rf_command(CLI::App& app);
+void add_separable_command(CLI::App& app);
 
 }  // namespace fovea::cli

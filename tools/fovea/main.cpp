@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   fovea::cli::add_eval_command(app);
   fovea::cli::add_predict_command(app);
   fovea::cli::add_examples_command(app);
+  fovea::cli::add_summary_command(app);
+  fovea::cli::add_rf_command(app);
+  fovea::cli::add_separable_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

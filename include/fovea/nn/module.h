@@ -52,7 +52,9 @@ class Module {
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
-  // Every module in the tree with its dotted name; the root is "".
+  // Every module in the tree with its dotted name, depth first in registration order; the
+  // root is "".
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
   std::vector<std::pair<std::string, Module*>> named_modules();
   int64_t num_parameters() const;
 

@@ -13,6 +13,7 @@ class MaxPool : public Module {
   explicit MaxPool(const functional::MaxPoolOptions<D>& options);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
+  const functional::MaxPoolOptions<D>& options() const { return options_; }
 
  private:
   functional::MaxPoolOptions<D> options_;
@@ -27,6 +28,7 @@ class AvgPool : public Module {
   explicit AvgPool(const functional::AvgPoolOptions<D>& options);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
+  const functional::AvgPoolOptions<D>& options() const { return options_; }
 
  private:
   functional::AvgPoolOptions<D> options_;
@@ -41,6 +43,7 @@ class LPPool : public Module {
   LPPool(double norm_type, const functional::LpPoolOptions<D>& options);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
+  const functional::LpPoolOptions<D>& options() const { return options_; }
 
  private:
   double norm_type_;
@@ -98,6 +101,7 @@ class Upsample : public Module {
  public:
   explicit Upsample(const functional::InterpolateOptions<D>& options);
   Tensor forward(const Tensor& x) override;
+  const functional::InterpolateOptions<D>& options() const { return options_; }
 
  private:
   functional::InterpolateOptions<D> options_;
