@@ -106,14 +106,22 @@ void col2im(const ConvGeometry& g, const float* col, float* dx_g, bool parallel)
   }
 }
 
-// Images are split over threads when there are enough of them (each thread then runs
-// single-threaded GEMMs on its own col buffer); otherwise one image at a time with the
-// threads inside im2col and the GEMM.
-bool split_images(const ConvGeometry& g) {
-  return g.N >= omp_get_max_threads() && g.N > 1;
+// How the threads share the work. With enough images, each thread takes whole images; with
+// enough groups (depthwise and grouped layers at small batch), whole groups; in both cases it
+// runs single-threaded GEMMs on its own col buffer. Otherwise one (image, group) at a time with
+// the threads inside im2col and the GEMM. Splitting coarsely matters: thousands of tiny
+// parallel regions (one per group) cost more than the arithmetic.
+enum class Split { kNone, kImages, kGroups };
+
+Split split_of(const ConvGeometry& g) {
+  const int64_t threads = omp_get_max_threads();
+  if (threads > 1 && g.N >= threads) return Split::kImages;
+  if (threads > 1 && g.groups >= threads) return Split::kGroups;
+  return Split::kNone;
 }
+
 int64_t col_buffers(const ConvGeometry& g) {
-  return split_images(g) ? omp_get_max_threads() : 1;
+  return split_of(g) == Split::kNone ? 1 : omp_get_max_threads();
 }
 
 }  // namespace
@@ -127,7 +135,7 @@ size_t conv_im2col_gemm_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   size_t floats =
       !g.is_pointwise() ? static_cast<size_t>(col_buffers(g) * col_rows(g) * g.out_pixels()) : 0;
   // Backward weight with images split over threads: one partial dw per extra thread.
-  if (pass == ConvPass::kBackwardWeight && split_images(g))
+  if (pass == ConvPass::kBackwardWeight && split_of(g) == Split::kImages)
     floats += static_cast<size_t>((col_buffers(g) - 1) * g.C_out * col_rows(g));
   return floats;
 }
@@ -135,69 +143,80 @@ size_t conv_im2col_gemm_workspace_floats(const ConvGeometry& g, ConvPass pass) {
 void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w, const float* b,
                               float* y, float* workspace) noexcept {
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const bool split = split_images(g);
+  const bool split = split_of(g) != Split::kNone;
+  // Each (image, group) writes its own outputs, so any split of the pairs is race-free.
 #pragma omp parallel for if (split) schedule(static)
-  for (int64_t n = 0; n < g.N; ++n) {
+  for (int64_t i = 0; i < g.N * g.groups; ++i) {
+    const int64_t n = i / g.groups, grp = i % g.groups;
     float* col = workspace ? workspace + (split ? omp_get_thread_num() : 0) * K * P : nullptr;
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-      float* y_g = y + (n * g.C_out + grp * cog) * P;
-      if (!g.is_pointwise()) im2col(g, x_g, col, !split);
-      if (b)
-        for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_g + oc * P, P, b[grp * cog + oc]);
-      sgemm('N', 'N', cog, P, K, w + grp * cog * K, K, g.is_pointwise() ? x_g : col, P,
-            b ? 1.0f : 0.0f, y_g, P);
-    }
+    const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
+    float* y_g = y + (n * g.C_out + grp * cog) * P;
+    if (!g.is_pointwise()) im2col(g, x_g, col, !split);
+    if (b)
+      for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_g + oc * P, P, b[grp * cog + oc]);
+    sgemm('N', 'N', cog, P, K, w + grp * cog * K, K, g.is_pointwise() ? x_g : col, P,
+          b ? 1.0f : 0.0f, y_g, P);
   }
 }
 
 void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace) noexcept {
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const bool split = split_images(g);
+  const bool split = split_of(g) != Split::kNone;
 #pragma omp parallel for if (split) schedule(static)
-  for (int64_t n = 0; n < g.N; ++n) {
+  for (int64_t i = 0; i < g.N * g.groups; ++i) {
+    const int64_t n = i / g.groups, grp = i % g.groups;
     float* col = workspace ? workspace + (split ? omp_get_thread_num() : 0) * K * P : nullptr;
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      float* dx_g = dx + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-      const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
-      // Pointwise: dx_g is the col matrix itself, so the GEMM writes it directly.
-      float* dcol = g.is_pointwise() ? dx_g : col;
-      sgemm('T', 'N', K, P, cog, w + grp * cog * K, K, dy_g, P, 0.0f, dcol, P);
-      if (!g.is_pointwise()) col2im(g, dcol, dx_g, !split);
-    }
+    float* dx_g = dx + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
+    const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
+    // Pointwise: dx_g is the col matrix itself, so the GEMM writes it directly.
+    float* dcol = g.is_pointwise() ? dx_g : col;
+    sgemm('T', 'N', K, P, cog, w + grp * cog * K, K, dy_g, P, 0.0f, dcol, P);
+    if (!g.is_pointwise()) col2im(g, dcol, dx_g, !split);
   }
 }
 
 void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, const float* dy,
                                       float* dw, float* workspace) noexcept {
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const bool split = split_images(g);
-  const int64_t threads = col_buffers(g);
+  const Split split = split_of(g);
   const int64_t dw_size = g.C_out * K;
   float* col_base = g.is_pointwise() ? nullptr : workspace;
-  float* partial_base = split ? workspace + (g.is_pointwise() ? 0 : threads * K * P) : nullptr;
+  // dw_g += dy_g · col(x_g)ᵀ for one image and group, on the calling thread's col buffer.
+  auto accumulate = [&](int64_t n, int64_t grp, float* col, float* dw_out, bool parallel) {
+    const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
+    const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
+    if (!g.is_pointwise()) im2col(g, x_g, col, parallel);
+    sgemm('N', 'T', cog, K, P, dy_g, P, g.is_pointwise() ? x_g : col, P, 1.0f,
+          dw_out + grp * cog * K, K);
+  };
+  if (split == Split::kGroups) {  // each thread owns whole groups: their dw slices are its own
+    std::fill_n(dw, dw_size, 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      float* col = col_base ? col_base + omp_get_thread_num() * K * P : nullptr;
+      for (int64_t n = 0; n < g.N; ++n) accumulate(n, grp, col, dw, false);
+    }
+    return;
+  }
+  // Images split over threads: each sums its images into a partial dw, added up at the end.
   // The team may be smaller than omp_get_max_threads() (OMP_DYNAMIC, thread limits): only the
   // partial sums of threads that ran are added.
+  const bool by_images = split == Split::kImages;
+  float* partial_base =
+      by_images ? workspace + (g.is_pointwise() ? 0 : col_buffers(g) * K * P) : nullptr;
   int64_t team = 1;
-#pragma omp parallel if (split)
+#pragma omp parallel if (by_images)
   {
-    const int64_t t = split ? omp_get_thread_num() : 0;
+    const int64_t t = by_images ? omp_get_thread_num() : 0;
 #pragma omp single
     team = omp_get_num_threads();
     float* my_dw = t == 0 ? dw : partial_base + (t - 1) * dw_size;
     float* col = col_base ? col_base + t * K * P : nullptr;
     std::fill_n(my_dw, dw_size, 0.0f);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.N; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-        const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
-        if (!g.is_pointwise()) im2col(g, x_g, col, !split);
-        sgemm('N', 'T', cog, K, P, dy_g, P, g.is_pointwise() ? x_g : col, P, 1.0f,
-              my_dw + grp * cog * K, K);
-      }
-    }
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) accumulate(n, grp, col, my_dw, !by_images);
   }
   for (int64_t t = 1; t < team; ++t) {
     const float* part = partial_base + (t - 1) * dw_size;
