@@ -1,0 +1,149 @@
+// Convolution benchmarks: one case per layer of shared/bench/conv_layers.json × pass (fwd,
+// bwd_data, bwd_weight) × algorithm (every row of the kernel table except the reference,
+// which is far too slow for these shapes, plus "auto": the selector's choice, as a user's
+// call gets it). Named conv/<layer>/N<batch>/<pass>/<algorithm>, e.g.
+// conv/r18_l1_3x3/N16/fwd/im2col_gemm.
+//
+// Each case times one kernel call on buffers allocated and filled once per layer, with the
+// workspace the door would hand the kernel (ops::thread_workspace): nothing is allocated in
+// the timed loop. The GFLOP/s counter is the suite's gflop figure (2 · multiply-adds) over
+// the wall time of a call. Threads: OpenMP's (OMP_NUM_THREADS).
+//
+// The suite's path: env FOVEA_CONV_LAYERS, else FOVEA_CONV_LAYERS_DEFAULT (set by CMake).
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conv_suite.h"
+#include "fovea/random.h"
+#include "fovea/tensor.h"
+#include "kernels/conv_algorithm.h"
+#include "ops/workspace.h"
+
+namespace fovea::bench {
+namespace {
+
+using kernels::ConvAlgorithm;
+using kernels::ConvGeometry;
+using kernels::ConvPass;
+
+// The six buffers of a convolution, named for the convolution the kernels run (the adjoint
+// one for a transposed layer). Inputs hold uniform values in [-1, 1); each pass writes its
+// own output, so repeated calls never feed on each other.
+struct ConvBuffers {
+  Tensor x, w, dy;   // read: x (N, C_in, *in), w (C_out, C_in/groups, *k), dy (N, C_out, *out)
+  Tensor y, dx, dw;  // written: y like dy, dx like x, dw like w
+};
+
+// The buffers of the layer being benchmarked. Cases run in registration order, layer by
+// layer, so each layer's buffers are made once and freed when the next layer starts.
+ConvBuffers& buffers_for(size_t layer_index, const ConvGeometry& g) {
+  static size_t current = SIZE_MAX;
+  static std::unique_ptr<ConvBuffers> buffers;
+  if (layer_index != current) {
+    buffers.reset();  // free the previous layer's memory first
+    const int64_t x_size = g.N * g.C_in * g.in_pixels(), y_size = g.N * g.C_out * g.out_pixels(),
+                  w_size = g.C_out * g.C_in_per_group() * g.kernel_pixels();
+    Generator gen(42);
+    buffers = std::make_unique<ConvBuffers>(ConvBuffers{
+        .x = Tensor::rand({x_size}, -1.0f, 1.0f, &gen),
+        .w = Tensor::rand({w_size}, -1.0f, 1.0f, &gen),
+        .dy = Tensor::rand({y_size}, -1.0f, 1.0f, &gen),
+        .y = Tensor::zeros({y_size}),  // zeros: touch every page before timing
+        .dx = Tensor::zeros({x_size}),
+        .dw = Tensor::zeros({w_size}),
+    });
+    current = layer_index;
+  }
+  return *buffers;
+}
+
+struct ConvCase {
+  size_t layer_index;
+  ConvLayer layer;
+  ConvGeometry g;
+  ConvPass pass;                   // the layer's pass, as the user sees it
+  const ConvAlgorithm* algorithm;  // nullptr: "auto", the selector's choice
+};
+
+void run_conv_case(benchmark::State& state, const ConvCase& c) {
+  const ConvPass kpass = kernel_pass(c.layer, c.pass);
+  const ConvAlgorithm* a = c.algorithm ? c.algorithm : kernels::select_conv(c.g, kpass, "");
+  ConvBuffers& b = buffers_for(c.layer_index, c.g);
+  // As the door does it: sized now, because the size depends on the thread count.
+  float* workspace = ops::thread_workspace(a->workspace_floats(c.g, kpass));
+  auto call = [&] {
+    switch (kpass) {
+      case ConvPass::kForward:
+        a->forward(c.g, b.x.data(), b.w.data(), nullptr, b.y.data(), workspace);
+        break;
+      case ConvPass::kBackwardData:
+        a->backward_data(c.g, b.dy.data(), b.w.data(), b.dx.data(), workspace);
+        break;
+      case ConvPass::kBackwardWeight:
+        a->backward_weight(c.g, b.x.data(), b.dy.data(), b.dw.data(), workspace);
+        break;
+    }
+  };
+  call();  // warm-up: touches the workspace and loads the GEMM's code paths
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(c.layer.gflop, benchmark::Counter::kIsIterationInvariantRate);
+  if (!c.algorithm) state.SetLabel(std::string(a->name));
+}
+
+void register_conv_cases(const std::vector<ConvLayer>& layers) {
+  constexpr std::array kPasses = {ConvPass::kForward, ConvPass::kBackwardData,
+                                  ConvPass::kBackwardWeight};
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const ConvLayer& l = layers[i];
+    const ConvGeometry g = conv_suite_geometry(l);
+    for (ConvPass pass : kPasses) {
+      std::vector<const ConvAlgorithm*> algorithms;
+      for (const ConvAlgorithm& a : kernels::conv_algorithms())
+        if (a.name != "reference" && a.supports(g, kernel_pass(l, pass))) algorithms.push_back(&a);
+      algorithms.push_back(nullptr);  // auto
+      for (const ConvAlgorithm* a : algorithms) {
+        const std::string name = fmt::format("conv/{}/N{}/{}/{}", l.name, l.N,
+                                             kernels::to_string(pass), a ? a->name : "auto");
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [c = ConvCase{i, l, g, pass, a}](benchmark::State& state) { run_conv_case(state, c); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fovea::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  const char* env = std::getenv("FOVEA_CONV_LAYERS");
+  const std::string path = env && *env ? env : FOVEA_CONV_LAYERS_DEFAULT;
+  try {
+    fovea::bench::register_conv_cases(fovea::bench::load_conv_suite(path));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "conv_bench: error: %s\n", e.what());
+    return 1;
+  }
+  benchmark::AddCustomContext("conv_layers", path);
+  benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
