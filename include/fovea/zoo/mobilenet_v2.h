@@ -1,0 +1,39 @@
+// MobileNet v2 (Sandler et al. 2018) as torchvision 0.14 builds it (width 1.0), with its
+// state-dict keys and shapes: features.0 (Conv2dNormActivation 3 -> 32, stride 2),
+// features.1..17 (InvertedResidual, each "conv": [1x1 expand] - 3x3 depthwise - 1x1 project
+// - bn), features.18 (1x1 to 1280), classifier.1 (linear; classifier.0 is Dropout(0.2)).
+// Activations are ReLU6; the projection is linear. A block adds its input when stride is 1
+// and the channels are unchanged.
+//   (t, c, n, s) per stage: (1,16,1,1) (6,24,2,2) (6,32,3,2) (6,64,4,2) (6,96,3,1) (6,160,3,2)
+//   (6,320,1,1): expansion t, output channels c, n blocks, first stride s.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "fovea/nn/module.h"
+
+namespace fovea::zoo {
+
+class InvertedResidual : public nn::Module {
+ public:
+  InvertedResidual(int64_t inp, int64_t oup, int64_t stride, int64_t expand_ratio);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<nn::Module> conv_;
+  bool use_res_connect_;
+};
+
+class MobileNetV2 : public nn::Module {
+ public:
+  explicit MobileNetV2(int64_t num_classes = 1000, double dropout = 0.2);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<nn::Module> features_, classifier_;
+};
+
+std::shared_ptr<MobileNetV2> mobilenet_v2(int64_t num_classes = 1000);  // 3,504,872 parameters
+
+}  // namespace fovea::zoo
