@@ -9,7 +9,10 @@ namespace fovea {
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0x5EED) : engine_(seed) {}
-  void seed(uint64_t s) { engine_.seed(s); }
+  void seed(uint64_t s) {
+    engine_.seed(s);
+    has_spare_ = false;
+  }
   float uniform(float lo, float hi);
   float normal(float mean = 0.0f, float stddev = 1.0f);
   uint64_t next_u64() { return engine_(); }
@@ -17,6 +20,9 @@ class Generator {
 
  private:
   std::mt19937_64 engine_;
+  // Box-Muller makes normals in pairs; the second waits here for the next call.
+  bool has_spare_ = false;
+  float spare_ = 0.0f;
 };
 
 Generator& default_generator();

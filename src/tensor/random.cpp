@@ -13,11 +13,17 @@ float Generator::uniform(float lo, float hi) {
 }
 
 float Generator::normal(float mean, float stddev) {
-  // Box-Muller; u1 in (0, 1] so the log is finite.
+  if (has_spare_) {
+    has_spare_ = false;
+    return mean + stddev * spare_;
+  }
+  // Box-Muller; u1 in (0, 1] so the log is finite. Both values of the pair are used.
   const double u1 = (static_cast<double>(engine_() >> 11) + 1.0) * 0x1.0p-53;
   const double u2 = static_cast<double>(engine_() >> 11) * 0x1.0p-53;
-  const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-  return mean + stddev * static_cast<float>(z);
+  const double r = std::sqrt(-2.0 * std::log(u1)), theta = 2.0 * std::numbers::pi * u2;
+  spare_ = static_cast<float>(r * std::sin(theta));
+  has_spare_ = true;
+  return mean + stddev * static_cast<float>(r * std::cos(theta));
 }
 
 Generator& default_generator() {

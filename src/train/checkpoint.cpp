@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "fovea/error.h"
 #include "fovea/io/safetensors.h"
+#include "fovea/zoo/zoo.h"
 
 namespace fovea::train {
 namespace {
@@ -76,7 +78,8 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path) {
     throw IoError(
         fmt::format("load_checkpoint: '{}' has malformed metadata: {}", path.string(), e.what()));
   }
-  out.model = nn::build_from_spec(info.spec, info.input_shape);
+  out.model = zoo::build_model(info.spec, info.input_shape,
+                               static_cast<int64_t>(std::max<size_t>(1, info.classes.size())));
   nn::NamedTensors model_state;
   optim::OptimizerState opt;
   for (auto& [name, t] : file.tensors) {

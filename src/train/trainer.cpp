@@ -16,6 +16,7 @@
 #include "fovea/optim/sgd.h"
 #include "fovea/random.h"
 #include "fovea/train/checkpoint.h"
+#include "fovea/zoo/zoo.h"
 
 namespace fovea::train {
 namespace {
@@ -140,7 +141,8 @@ std::vector<EpochStats> train(const TrainOptions& o, const data::Dataset& train_
     saved_optimizer = ck.optimizer;
   } else {
     manual_seed(o.seed);  // the initial weights
-    built = nn::build_from_spec(o.model, example_shape(train_set));
+    built = zoo::build_model(o.model, example_shape(train_set),
+                             static_cast<int64_t>(train_set.classes.size()));
     info.spec = built.spec;
     info.input_shape = built.input_shape;
     info.classes = train_set.classes;

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <limits>
 #include <vector>
 
@@ -84,8 +86,10 @@ TEST(ElementwiseKernels, ReduceSumRowsMatchReference) {
       Tensor ref = Tensor::full(to, kNaN), fast = ref.clone();
       reduce_sum_reference(g, 0.25f, x.data(), ref.data());
       reduce_sum_rows(g, 0.25f, x.data(), fast.data());
-      // The summation order differs (vector lanes, rows): equal up to rounding.
-      EXPECT_EQ(testing::compare_tensors(fast, ref, 1e-5f, 1e-6f), "")
+      // The summation order differs (vector lanes, rows): equal up to rounding, which grows
+      // with the number of terms summed into each output (about sqrt(count) ulps of a term).
+      const float count = static_cast<float>(x.numel()) / static_cast<float>(shape_numel(to));
+      EXPECT_EQ(testing::compare_tensors(fast, ref, 1e-5f, 4e-7f * std::sqrt(count) + 1e-6f), "")
           << describe(c) << " summed to " << shape_str(to);
     }
 }

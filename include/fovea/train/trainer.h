@@ -19,7 +19,7 @@
 namespace fovea::train {
 
 struct TrainOptions {
-  std::string model = "fmnist-cnn";  // spec string or zoo name
+  std::string model = "fmnist-cnn";  // spec string or zoo name (its classifier sized to the data)
   int64_t epochs = 3;
   int64_t batch_size = 64;
   double lr = 0.05;
