@@ -36,7 +36,13 @@ data::Dataset halves(int64_t n, uint64_t seed) {
 constexpr const char* kSpec = "conv(4,3,pad=1) bn relu maxpool(2) flatten dropout(0.2) linear(2)";
 
 TrainOptions options(int64_t epochs) {
-  return {.model = kSpec, .epochs = epochs, .batch_size = 16, .lr = 0.05, .seed = 7};
+  return {.model = kSpec,
+          .epochs = epochs,
+          .batch_size = 16,
+          .lr = 0.05,
+          .optimizer = "sgd",
+          .schedule = "none",
+          .seed = 7};
 }
 
 fs::path temp(const std::string& name) {

@@ -22,12 +22,13 @@ struct TrainOptions {
   std::string model = "fmnist-cnn";  // spec string or zoo name (its classifier sized to the data)
   int64_t epochs = 3;
   int64_t batch_size = 64;
-  double lr = 0.05;
-  std::string optimizer = "sgd";  // sgd | adam | adamw
-  double momentum = 0.9;          // SGD momentum (Adam: beta1 stays 0.9)
+  // The defaults reach 91% test accuracy on Fashion-MNIST in 3 epochs (see README.md).
+  double lr = 0.002;
+  std::string optimizer = "adam";  // sgd | adam | adamw
+  double momentum = 0.9;           // SGD momentum (Adam: beta1 stays 0.9)
   double weight_decay = 0.0;
-  std::string schedule = "none";  // none | step | cosine | onecycle (stepped per batch)
-  bool augment = false;           // random crop (padding 2) and horizontal flip
+  std::string schedule = "cosine";  // none | step | cosine | onecycle (stepped per batch)
+  bool augment = false;             // random crop (padding 2) and horizontal flip
   uint64_t seed = 0;
   std::string checkpoint = {};             // written after every epoch when non-empty
   std::string resume = {};                 // checkpoint to continue from
