@@ -56,6 +56,8 @@ TEST(CliTrain, TrainsEvaluatesPredictsAndResumes) {
                       "adam",
                       "--lr",
                       "0.01",
+                      "--schedule",
+                      "none",
                       "--seed",
                       "1",
                       "--threads",
@@ -95,8 +97,8 @@ TEST(CliTrain, TrainsEvaluatesPredictsAndResumes) {
 
   // Resuming a finished run for one more epoch continues from epoch 3.
   r = run_fovea({"train", "--data", (tmp / "data").string(), "--epochs", "3", "--batch-size", "16",
-                 "--optimizer", "adam", "--lr", "0.01", "--threads", "1", "--resume", ck,
-                 "--log-json", log});
+                 "--optimizer", "adam", "--lr", "0.01", "--schedule", "none", "--threads", "1",
+                 "--resume", ck, "--log-json", log});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream again(log);
   std::getline(again, line);
