@@ -15,6 +15,7 @@
 #include "fovea/error.h"
 #include "kernels/cpu/activation_cpu.h"
 #include "kernels/reference/softmax_reference.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
@@ -22,9 +23,7 @@ namespace {
 using kernels::Activation;
 using kernels::ActivationKind;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 // The backward's two tensors must have the forward's one shape.
 void check_same_shape(std::string_view op, const Tensor& grad_output, std::string_view saved_name,

@@ -11,6 +11,7 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/conv_algorithm.h"
+#include "ops/checks.h"
 #include "ops/conv_call.h"
 #include "ops/workspace.h"
 
@@ -52,9 +53,7 @@ namespace {
 using kernels::ConvPass;
 using ops::ConvCall;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 std::optional<Shape> shape_of(std::string_view op, const std::optional<Tensor>& b) {
   if (!b) return std::nullopt;

@@ -8,13 +8,12 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/reference/dropout_reference.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 }  // namespace
 

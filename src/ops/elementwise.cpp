@@ -13,15 +13,14 @@
 #include "fovea/error.h"
 #include "kernels/cpu/elementwise_rows.h"
 #include "ops/broadcast.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
 
 using kernels::BinaryOp;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 void check_grad_output(std::string_view op, const Tensor& dy, const Shape& expected) {
   check_defined(op, "grad_output", dy);

@@ -7,15 +7,14 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/linear_gemm.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
 
 using kernels::LinearGeometry;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 LinearGeometry make_geometry(std::string_view op, const Tensor& x, const Tensor& w,
                              const std::optional<Tensor>& b) {

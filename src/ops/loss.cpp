@@ -11,15 +11,14 @@
 #include "fovea/error.h"
 #include "kernels/reference/loss_reference.h"
 #include "ops/broadcast.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
 
 using kernels::ClassLossGeometry;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 // "[2, 1]": the multi-index of flat element i of `shape`, for error messages.
 std::string position_str(const Shape& shape, int64_t i) {

@@ -14,15 +14,14 @@
 #include "fovea/error.h"
 #include "kernels/cpu/batch_norm_cpu.h"
 #include "kernels/reference/batch_norm_reference.h"
+#include "ops/checks.h"
 
 namespace fovea::functional {
 namespace {
 
 using kernels::BatchNormGeometry;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 BatchNormGeometry geometry_of(std::string_view op, const Tensor& x, bool training) {
   check_defined(op, "input", x);

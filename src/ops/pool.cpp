@@ -14,6 +14,7 @@
 #include "fovea/error.h"
 #include "kernels/cpu/pool_cpu.h"
 #include "kernels/reference/pool_reference.h"
+#include "ops/checks.h"
 #include "ops/pool_call.h"
 #include "ops/workspace.h"
 
@@ -22,9 +23,7 @@ namespace {
 
 using ops::PoolCall;
 
-void check_defined(std::string_view op, std::string_view arg, const Tensor& t) {
-  if (!t.defined()) throw ValueError(fmt::format("{}: {} is undefined", op, arg));
-}
+using ops::check_defined;
 
 void check_shape(std::string_view op, std::string_view arg, const Tensor& t, const Shape& expected,
                  std::string_view what) {
