@@ -124,6 +124,20 @@ int64_t col_buffers(const ConvGeometry& g) {
   return split_of(g) == Split::kNone ? 1 : omp_get_max_threads();
 }
 
+// Calls body(i, thread) for i in [0, count): over the threads when `parallel`, else on the
+// calling thread. Without a split no OpenMP region is opened at all: an inactive (if(false))
+// region would make the im2col and GEMM regions inside it nested, and libgomp starts fresh
+// threads for nested teams on every call.
+template <class Body>
+void for_each_index(bool parallel, int64_t count, Body&& body) {
+  if (!parallel) {
+    for (int64_t i = 0; i < count; ++i) body(i, 0);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) body(i, omp_get_thread_num());
+}
+
 }  // namespace
 
 bool conv_im2col_gemm_supports(const ConvGeometry&, ConvPass) {
@@ -145,10 +159,9 @@ void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
   const bool split = split_of(g) != Split::kNone;
   // Each (image, group) writes its own outputs, so any split of the pairs is race-free.
-#pragma omp parallel for if (split) schedule(static)
-  for (int64_t i = 0; i < g.N * g.groups; ++i) {
+  for_each_index(split, g.N * g.groups, [&](int64_t i, int64_t thread) {
     const int64_t n = i / g.groups, grp = i % g.groups;
-    float* col = workspace ? workspace + (split ? omp_get_thread_num() : 0) * K * P : nullptr;
+    float* col = workspace ? workspace + thread * K * P : nullptr;
     const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
     float* y_g = y + (n * g.C_out + grp * cog) * P;
     if (!g.is_pointwise()) im2col(g, x_g, col, !split);
@@ -156,24 +169,23 @@ void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float
       for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_g + oc * P, P, b[grp * cog + oc]);
     sgemm('N', 'N', cog, P, K, w + grp * cog * K, K, g.is_pointwise() ? x_g : col, P,
           b ? 1.0f : 0.0f, y_g, P);
-  }
+  });
 }
 
 void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace) noexcept {
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
   const bool split = split_of(g) != Split::kNone;
-#pragma omp parallel for if (split) schedule(static)
-  for (int64_t i = 0; i < g.N * g.groups; ++i) {
+  for_each_index(split, g.N * g.groups, [&](int64_t i, int64_t thread) {
     const int64_t n = i / g.groups, grp = i % g.groups;
-    float* col = workspace ? workspace + (split ? omp_get_thread_num() : 0) * K * P : nullptr;
+    float* col = workspace ? workspace + thread * K * P : nullptr;
     float* dx_g = dx + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
     const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
     // Pointwise: dx_g is the col matrix itself, so the GEMM writes it directly.
     float* dcol = g.is_pointwise() ? dx_g : col;
     sgemm('T', 'N', K, P, cog, w + grp * cog * K, K, dy_g, P, 0.0f, dcol, P);
     if (!g.is_pointwise()) col2im(g, dcol, dx_g, !split);
-  }
+  });
 }
 
 void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, const float* dy,
@@ -190,25 +202,25 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
     sgemm('N', 'T', cog, K, P, dy_g, P, g.is_pointwise() ? x_g : col, P, 1.0f,
           dw_out + grp * cog * K, K);
   };
-  if (split == Split::kGroups) {  // each thread owns whole groups: their dw slices are its own
+  if (split != Split::kImages) {
+    // Split over groups, each thread owning whole groups and so their dw slices; or no split,
+    // one image and group at a time with the threads inside im2col and the GEMM.
     std::fill_n(dw, dw_size, 0.0f);
-#pragma omp parallel for schedule(static)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      float* col = col_base ? col_base + omp_get_thread_num() * K * P : nullptr;
-      for (int64_t n = 0; n < g.N; ++n) accumulate(n, grp, col, dw, false);
-    }
+    const bool by_groups = split == Split::kGroups;
+    for_each_index(by_groups, g.groups, [&](int64_t grp, int64_t thread) {
+      float* col = col_base ? col_base + thread * K * P : nullptr;
+      for (int64_t n = 0; n < g.N; ++n) accumulate(n, grp, col, dw, !by_groups);
+    });
     return;
   }
   // Images split over threads: each sums its images into a partial dw, added up at the end.
   // The team may be smaller than omp_get_max_threads() (OMP_DYNAMIC, thread limits): only the
   // partial sums of threads that ran are added.
-  const bool by_images = split == Split::kImages;
-  float* partial_base =
-      by_images ? workspace + (g.is_pointwise() ? 0 : col_buffers(g) * K * P) : nullptr;
+  float* partial_base = workspace + (g.is_pointwise() ? 0 : col_buffers(g) * K * P);
   int64_t team = 1;
-#pragma omp parallel if (by_images)
+#pragma omp parallel
   {
-    const int64_t t = by_images ? omp_get_thread_num() : 0;
+    const int64_t t = omp_get_thread_num();
 #pragma omp single
     team = omp_get_num_threads();
     float* my_dw = t == 0 ? dw : partial_base + (t - 1) * dw_size;
@@ -216,7 +228,7 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
     std::fill_n(my_dw, dw_size, 0.0f);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t grp = 0; grp < g.groups; ++grp) accumulate(n, grp, col, my_dw, !by_images);
+      for (int64_t grp = 0; grp < g.groups; ++grp) accumulate(n, grp, col, my_dw, false);
   }
   for (int64_t t = 1; t < team; ++t) {
     const float* part = partial_base + (t - 1) * dw_size;
