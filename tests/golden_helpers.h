@@ -2,9 +2,11 @@
 // tests/golden/<family>/<case>/{config.json, *.npy}.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,18 @@ struct GoldenCase {
 // All cases of a family, sorted by name. Fails loudly (throws) when the family is missing,
 // so a test can never pass by finding nothing.
 std::vector<GoldenCase> golden_cases(const std::string& family);
+
+// A config value holding D numbers, one per spatial axis; throws std::invalid_argument
+// (naming what it got) for anything else.
+template <int D, class T = int64_t>
+std::array<T, D> per_axis(const nlohmann::json& values) {
+  if (!values.is_array() || values.size() != D)
+    throw std::invalid_argument("golden config: expected " + std::to_string(D) +
+                                " values per axis, got " + values.dump());
+  std::array<T, D> a{};
+  for (int i = 0; i < D; ++i) a[i] = values.at(i).get<T>();
+  return a;
+}
 
 // Largest |a-b| / (atol + rtol*max|b|) style check with a readable failure message: returns
 // "" when close, else a description of the worst element.

@@ -20,20 +20,11 @@ namespace {
 
 namespace F = fovea::functional;
 using testing::GoldenCase;
+using testing::per_axis;
 using Json = nlohmann::json;
 
 constexpr float kOutputRtol = 1e-4f, kOutputAtol = 1e-5f;
 constexpr float kGradRtol = 1e-3f, kGradAtol = 1e-4f;
-
-template <int D>
-std::array<int64_t, D> per_axis(const Json& values) {
-  if (!values.is_array() || values.size() != D)
-    throw std::invalid_argument("golden config: expected " + std::to_string(D) +
-                                " values per axis, got " + values.dump());
-  std::array<int64_t, D> a{};
-  for (int i = 0; i < D; ++i) a[i] = values.at(i).get<int64_t>();
-  return a;
-}
 
 // The config's padding: {"mode": "explicit"|"same"|"valid"|"full", "lo": [..], "hi": [..]}.
 template <int D>

@@ -39,12 +39,7 @@ F::InterpolateMode mode_of(const std::string& name) {
 template <int D, class T>
 F::OptionalPerAxis<D, T> per_axis(const Json& values) {
   if (values.is_null()) return {};
-  if (!values.is_array() || values.size() != D)
-    throw std::invalid_argument("golden config: expected " + std::to_string(D) +
-                                " values per axis, got " + values.dump());
-  std::array<T, D> a{};
-  for (int i = 0; i < D; ++i) a[i] = values.at(i).get<T>();
-  return a;
+  return testing::per_axis<D, T>(values);
 }
 
 template <int D>

@@ -19,6 +19,7 @@ namespace {
 
 namespace F = fovea::functional;
 using testing::GoldenCase;
+using testing::per_axis;
 using Json = nlohmann::json;
 
 constexpr float kOutputRtol = 1e-4f, kOutputAtol = 1e-5f;
@@ -78,16 +79,6 @@ struct Pool<3> {
   static constexpr auto max_unpool = &F::max_unpool3d;
   static constexpr auto max_unpool_backward = &F::max_unpool3d_backward;
 };
-
-template <int D>
-std::array<int64_t, D> per_axis(const Json& values) {
-  if (!values.is_array() || values.size() != D)
-    throw std::invalid_argument("golden config: expected " + std::to_string(D) +
-                                " values per axis, got " + values.dump());
-  std::array<int64_t, D> a{};
-  for (int i = 0; i < D; ++i) a[i] = values.at(i).get<int64_t>();
-  return a;
-}
 
 // Max values (possibly -inf) and indices are chosen, not computed: they must match exactly.
 void expect_identical(const Tensor& actual, const Tensor& expected, const std::string& what) {
