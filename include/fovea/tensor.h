@@ -58,8 +58,11 @@ class Tensor {
 
   float* data() { return storage_.get(); }
   const float* data() const { return storage_.get(); }
-  std::span<float> span() { return {data(), static_cast<size_t>(numel_)}; }
-  std::span<const float> span() const { return {data(), static_cast<size_t>(numel_)}; }
+  std::span<float> span() & { return {data(), static_cast<size_t>(numel_)}; }
+  std::span<const float> span() const& { return {data(), static_cast<size_t>(numel_)}; }
+  // A temporary's span would outlive its storage (`for (float v : f(x).span())`): refused at
+  // compile time; name the tensor first.
+  void span() && = delete;
 
   // Element access with bounds checks, for tests and small programs (not hot loops).
   float& at(std::span<const int64_t> index);

@@ -64,8 +64,9 @@ TEST(Module, ZeroGradAndPrinting) {
   y.backward(Tensor::ones(y.shape()));
   net->zero_grad();
   for (auto& t : net->parameters()) {
-    ASSERT_TRUE(t.grad().defined());
-    for (float v : t.grad().span()) EXPECT_EQ(v, 0.0f);
+    const Tensor g = t.grad();
+    ASSERT_TRUE(g.defined());
+    for (float v : g.span()) EXPECT_EQ(v, 0.0f);
   }
   const std::string s = net->to_string();
   EXPECT_NE(s.find("(1): Conv2d(4, 2, kernel_size=(3, 3), stride=(2, 2), bias=False)"),
