@@ -59,23 +59,35 @@ void record_pool(const PoolCall& c, const Tensor& x, Tensor& y, Backward backwar
 
 // --- max ---
 // The backward of max_pool and adaptive_max_pool: scatter grad_output to the argmax positions.
-Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices) {
+// Indices a caller passes are checked; those autograd saved from our own forward are trusted
+// (scanning them would cost as much as the scatter, on every training step).
+Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices,
+                        bool trusted_indices = false) {
   const Shape out = ops::pool_output_shape(c);
   check_shape(c.op, "grad_output", dy, out, "the forward output's shape");
   check_shape(c.op, "indices", indices, out, "the forward output's shape");
-  check_indices(c.op, indices, c.g.in_pixels());
+  if (!trusted_indices) check_indices(c.op, indices, c.g.in_pixels());
   Tensor dx = Tensor::empty(ops::pool_input_shape(c));
   kernels::max_pool_backward_cpu(c.g, dy.data(), indices.data(), dx.data());
   return dx;
 }
 
-MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
+// Max pooling (fixed or adaptive windows, by `kernel`) with its argmax indices, recorded in
+// autograd with the scatter backward.
+using MaxForwardKernel = void (*)(const kernels::PoolGeometry&, const float*, float*, float*);
+
+MaxPoolResult max_run(const PoolCall& c, const Tensor& x, MaxForwardKernel kernel) {
   const Shape out = ops::pool_output_shape(c);
   MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
-  kernels::max_pool_forward_cpu(c.g, x.data(), r.output.data(), r.indices.data());
-  record_pool(c, x, r.output,
-              [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
+  kernel(c.g, x.data(), r.output.data(), r.indices.data());
+  record_pool(c, x, r.output, [c, idx = r.indices](const Tensor& dy) {
+    return max_backward_run(c, dy, idx, /*trusted_indices=*/true);
+  });
   return r;
+}
+
+MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
+  return max_run(c, x, kernels::max_pool_forward_cpu);
 }
 
 template <int D>
@@ -161,12 +173,7 @@ Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
 }
 
 MaxPoolResult adaptive_max_run(const PoolCall& c, const Tensor& x) {
-  const Shape out = ops::pool_output_shape(c);
-  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
-  kernels::adaptive_max_pool_forward_reference(c.g, x.data(), r.output.data(), r.indices.data());
-  record_pool(c, x, r.output,
-              [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
-  return r;
+  return max_run(c, x, kernels::adaptive_max_pool_forward_reference);
 }
 
 template <int D>
