@@ -22,8 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "conv_suite.h"
-#include "fovea/random.h"
+#include "bench_suite/conv_suite.h"
 #include "fovea/tensor.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/workspace.h"
@@ -35,14 +34,6 @@ using kernels::ConvAlgorithm;
 using kernels::ConvGeometry;
 using kernels::ConvPass;
 
-// The six buffers of a convolution, named for the convolution the kernels run (the adjoint
-// one for a transposed layer). Inputs hold uniform values in [-1, 1); each pass writes its
-// own output, so repeated calls never feed on each other.
-struct ConvBuffers {
-  Tensor x, w, dy;   // read: x (N, C_in, *in), w (C_out, C_in/groups, *k), dy (N, C_out, *out)
-  Tensor y, dx, dw;  // written: y like dy, dx like x, dw like w
-};
-
 // The buffers of the layer being benchmarked. Cases run in registration order, layer by
 // layer, so each layer's buffers are made once and freed when the next layer starts.
 ConvBuffers& buffers_for(size_t layer_index, const ConvGeometry& g) {
@@ -50,17 +41,7 @@ ConvBuffers& buffers_for(size_t layer_index, const ConvGeometry& g) {
   static std::unique_ptr<ConvBuffers> buffers;
   if (layer_index != current) {
     buffers.reset();  // free the previous layer's memory first
-    const int64_t x_size = g.N * g.C_in * g.in_pixels(), y_size = g.N * g.C_out * g.out_pixels(),
-                  w_size = g.C_out * g.C_in_per_group() * g.kernel_pixels();
-    Generator gen(42);
-    buffers = std::make_unique<ConvBuffers>(ConvBuffers{
-        .x = Tensor::rand({x_size}, -1.0f, 1.0f, &gen),
-        .w = Tensor::rand({w_size}, -1.0f, 1.0f, &gen),
-        .dy = Tensor::rand({y_size}, -1.0f, 1.0f, &gen),
-        .y = Tensor::zeros({y_size}),  // zeros: touch every page before timing
-        .dx = Tensor::zeros({x_size}),
-        .dw = Tensor::zeros({w_size}),
-    });
+    buffers = std::make_unique<ConvBuffers>(make_conv_buffers(g));
     current = layer_index;
   }
   return *buffers;
@@ -80,19 +61,7 @@ void run_conv_case(benchmark::State& state, const ConvCase& c) {
   ConvBuffers& b = buffers_for(c.layer_index, c.g);
   // As the door does it: sized now, because the size depends on the thread count.
   float* workspace = ops::thread_workspace(a->workspace_floats(c.g, kpass));
-  auto call = [&] {
-    switch (kpass) {
-      case ConvPass::kForward:
-        a->forward(c.g, b.x.data(), b.w.data(), nullptr, b.y.data(), workspace);
-        break;
-      case ConvPass::kBackwardData:
-        a->backward_data(c.g, b.dy.data(), b.w.data(), b.dx.data(), workspace);
-        break;
-      case ConvPass::kBackwardWeight:
-        a->backward_weight(c.g, b.x.data(), b.dy.data(), b.dw.data(), workspace);
-        break;
-    }
-  };
+  auto call = [&] { run_conv_pass(*a, c.g, kpass, b, workspace); };
   call();  // warm-up: touches the workspace and loads the GEMM's code paths
   for (auto _ : state) {
     call();

@@ -1,7 +1,7 @@
 // Layer benchmarks: the ops around the convolutions of a CNN (max and average pooling, batch
-// norm, bilinear upsampling, relu, softmax, cross-entropy), forward and backward, on the shapes
-// that bench/compare/layer_compare.py runs in PyTorch too. Named layer/<op>/<shape>/<pass>,
-// e.g. layer/max_pool2d_k3s2p1/16x64x112x112/fwd.
+// norm, bilinear and nearest upsampling, relu, softmax, cross-entropy), forward and backward, on
+// the shapes that bench/compare/layer_compare.py runs in PyTorch too. Named
+// layer/<op>/<shape>/<pass>, e.g. layer/max_pool2d_k3s2p1/16x64x112x112/fwd.
 //
 // Unlike conv_bench, every call goes through the public door (F::max_pool2d,
 // F::batch_norm_backward, ...), so what is timed is what a user's call costs: the argument
@@ -182,16 +182,19 @@ class Cases {
     });
   }
 
-  void bilinear_x2(const Shape& shape) {
-    const F::InterpolateOptions<2> o{
-        .scale_factor = 2.0, .mode = F::InterpolateMode::kBilinear, .align_corners = false};
+  // x2 upsampling, bilinear (align_corners false) or nearest, named <mode>_x2.
+  void upsample_x2(const Shape& shape, F::InterpolateMode mode) {
+    const bool bilinear = mode == F::InterpolateMode::kBilinear;
+    F::InterpolateOptions<2> o{.scale_factor = 2.0, .mode = mode};
+    if (bilinear) o.align_corners = false;
+    const std::string op = bilinear ? "bilinear_x2" : "nearest_x2";
     const Shape y{shape[0], shape[1], 2 * shape[2], 2 * shape[3]};
-    add("bilinear_x2", shape, "fwd", Rate::kBytes, [=] {
+    add(op, shape, "fwd", Rate::kBytes, [=] {
       Generator gen(42);
       const Tensor x = uniform(shape, gen);
       return Timed{[=] { keep(F::interpolate(x, o)); }, bytes_of({shape, y})};
     });
-    add("bilinear_x2", shape, "bwd", Rate::kBytes, [=] {
+    add(op, shape, "bwd", Rate::kBytes, [=] {
       Generator gen(42);
       const Tensor dy = uniform(y, gen);
       return Timed{[=] { keep(F::interpolate_backward(dy, shape, o)); }, bytes_of({y, shape})};
@@ -258,7 +261,9 @@ std::vector<LayerCase> layer_cases() {
   c.max_pool2d("max_pool2d_k2", {64, 64, 28, 28}, {.kernel_size = 2});
   c.avg_pool2d("avg_pool2d_k2", {64, 64, 28, 28}, {.kernel_size = 2});
   c.batch_norm({16, 64, 56, 56});
-  c.bilinear_x2({8, 64, 56, 56});
+  c.batch_norm({64, 32, 28, 28});  // the Fashion-MNIST CNN's first
+  c.upsample_x2({8, 64, 56, 56}, F::InterpolateMode::kBilinear);
+  c.upsample_x2({8, 64, 56, 56}, F::InterpolateMode::kNearest);
   c.relu({16, 64, 56, 56});
   c.softmax_cross_entropy(64, 10);
   c.softmax_cross_entropy(256, 1000);

@@ -123,10 +123,11 @@ def time_torch(fn, min_time, clock):
 # Fovea side
 
 
-def run_fovea(binary, suite, layer, threads, min_time, time_key):
-    """{pass: (seconds per call, algorithm)} for the layer's "auto" cases: one run each."""
+def run_fovea(binary, suite, layer, threads, min_time, time_key, algo):
+    """{pass: (seconds per call, algorithm)} for the layer's cases of `algo` ("auto": the
+    selector's choice, which covers every pass; a named kernel may support only some)."""
     name = f"conv/{layer['layer']}/N{layer['N']}"
-    cmd = [binary, f"--benchmark_filter=^{re.escape(name)}/[a-z_]+/auto(/|$)",
+    cmd = [binary, f"--benchmark_filter=^{re.escape(name)}/[a-z_]+/{re.escape(algo)}(/|$)",
            "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), FOVEA_CONV_LAYERS=suite)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -138,7 +139,7 @@ def run_fovea(binary, suite, layer, threads, min_time, time_key):
         pass_ = b["run_name"].split("/")[3]
         result[pass_] = (b[time_key] * scale[b["time_unit"]], b.get("label", ""))
     missing = [p for p in PASSES if p not in result]
-    if missing:
+    if missing and algo == "auto":
         sys.exit(f"conv_compare: conv_bench reported no {missing} case for {name}")
     return result
 
@@ -166,6 +167,9 @@ def main():
     ap.add_argument("--suite", default=default_suite(),
                     help="conv_layers.json (default: $FOVEA_CONV_LAYERS or ../shared/bench/)")
     ap.add_argument("--json", metavar="PATH", help="also write the rows and means as JSON")
+    ap.add_argument("--algo", default="auto",
+                    help="Fovea kernel to time: a kernel-table name, or auto (default: the "
+                    "selector's choice); passes the kernel does not support are left out")
     args = ap.parse_args()
 
     try:
@@ -206,10 +210,12 @@ def main():
             fovea_runs, torch_runs = [], []
             for _ in range(args.reps):
                 fovea_runs.append(run_fovea(args.binary, args.suite, layer, args.threads,
-                                            args.min_time, time_key))
+                                            args.min_time, time_key, args.algo))
                 torch_runs.append({p: time_torch(fns[p], args.min_time, clock) for p in PASSES})
             del fns
             for pass_ in PASSES:
+                if pass_ not in fovea_runs[0]:
+                    continue
                 fovea_s = statistics.median(r[pass_][0] for r in fovea_runs)
                 torch_s = statistics.median(r[pass_] for r in torch_runs)
                 algo = fovea_runs[0][pass_][1]

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Fovea vs PyTorch on the layers around the convolutions and on a whole training step.
 
-Runs every case of Fovea's layer_bench (pooling, batch norm, bilinear upsampling, relu,
+Runs every case of Fovea's layer_bench (pooling, batch norm, bilinear and nearest upsampling, relu,
 softmax, cross-entropy; forward and backward) and train_step_bench (one SGD step of the
 fmnist-cnn network at batch 64, and its inference forward at batch 64 and 1) next to the same
 work in PyTorch, with the same thread count, and prints
@@ -23,7 +23,7 @@ PyTorch runs each pass as its autograd does: the forward through torch.nn.functi
 with return_indices=True: the indices that training needs, and that Fovea's max_pool2d always
 computes), the backward through the aten function autograd calls
 (max_pool2d_with_indices_backward, native_batch_norm_backward, upsample_bilinear2d_backward,
-threshold_backward, _softmax_backward_data, nll_loss_backward + _log_softmax_backward_data).
+upsample_nearest2d_backward, threshold_backward, _softmax_backward_data, nll_loss_backward + _log_softmax_backward_data).
 
 Run with a python that has torch (here: /usr/bin/python3):
   /usr/bin/python3 bench/compare/layer_compare.py [build/bench] --threads 2
@@ -111,17 +111,21 @@ def layer_groups(torch):
                     "fwd_eval": lambda: F.batch_norm(x, rm, rv, w, b, training=False)}
         add("batch_norm", shape, make)
 
-    def bilinear_x2(shape):
+    def upsample_x2(shape, mode):
         def make():
             gen = torch.Generator().manual_seed(42)
             x = rand(gen, *shape)
             out = [2 * shape[2], 2 * shape[3]]
             dy = rand(gen, shape[0], shape[1], *out)
-            return {"fwd": lambda: F.interpolate(x, scale_factor=2.0, mode="bilinear",
-                                                 align_corners=False),
-                    "bwd": lambda: aten.upsample_bilinear2d_backward(dy, out, list(shape), False,
-                                                                     2.0, 2.0)}
-        add("bilinear_x2", shape, make)
+            if mode == "bilinear":
+                return {"fwd": lambda: F.interpolate(x, scale_factor=2.0, mode="bilinear",
+                                                     align_corners=False),
+                        "bwd": lambda: aten.upsample_bilinear2d_backward(
+                            dy, out, list(shape), False, 2.0, 2.0)}
+            return {"fwd": lambda: F.interpolate(x, scale_factor=2.0, mode="nearest"),
+                    "bwd": lambda: aten.upsample_nearest2d_backward(dy, out, list(shape), 2.0,
+                                                                    2.0)}
+        add(f"{mode}_x2", shape, make)
 
     def relu(shape):
         def make():
@@ -159,7 +163,9 @@ def layer_groups(torch):
     max_pool2d("max_pool2d_k2", (64, 64, 28, 28), 2, 2, 0)
     avg_pool2d("avg_pool2d_k2", (64, 64, 28, 28), 2)
     batch_norm((16, 64, 56, 56))
-    bilinear_x2((8, 64, 56, 56))
+    batch_norm((64, 32, 28, 28))
+    upsample_x2((8, 64, 56, 56), "bilinear")
+    upsample_x2((8, 64, 56, 56), "nearest")
     relu((16, 64, 56, 56))
     softmax_cross_entropy(64, 10)
     softmax_cross_entropy(256, 1000)

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 
+#include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_im2col_gemm.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/reference/conv_reference.h"
 
 namespace fovea::kernels {
@@ -16,14 +19,25 @@ size_t no_workspace(const ConvGeometry&, ConvPass) {
   return 0;
 }
 
-// Row order is the selector's preference among algorithms that support a shape, reference
-// last-resort. Adding an algorithm is adding a row: tests and benchmarks read this table.
+// Reference first; select_conv below decides among the others. Adding an algorithm is adding
+// a row: tests and benchmarks read this table.
 const std::array kAlgorithms = {
     ConvAlgorithm{"reference", reference_supports, no_workspace, conv_forward_reference,
                   conv_backward_data_reference, conv_backward_weight_reference},
     ConvAlgorithm{"im2col_gemm", conv_im2col_gemm_supports, conv_im2col_gemm_workspace_floats,
                   conv_forward_im2col_gemm, conv_backward_data_im2col_gemm,
                   conv_backward_weight_im2col_gemm},
+    ConvAlgorithm{"depthwise", conv_depthwise_supports, conv_depthwise_workspace_floats,
+                  conv_forward_depthwise, conv_backward_data_depthwise,
+                  conv_backward_weight_depthwise},
+    ConvAlgorithm{"direct_avx512", conv_direct_avx512_supports, conv_direct_avx512_workspace_floats,
+                  conv_forward_direct_avx512, conv_backward_data_direct_avx512,
+                  conv_backward_weight_direct_avx512},
+    ConvAlgorithm{"winograd_f4x3", conv_winograd_f4x3_supports, conv_winograd_f4x3_workspace_floats,
+                  conv_forward_winograd_f4x3, conv_backward_data_winograd_f4x3, nullptr},
+    ConvAlgorithm{"direct_avx2", conv_direct_avx2_supports, conv_direct_avx2_workspace_floats,
+                  conv_forward_direct_avx2, conv_backward_data_direct_avx2,
+                  conv_backward_weight_direct_avx2},
 };
 
 }  // namespace
@@ -44,16 +58,52 @@ std::span<const ConvAlgorithm> conv_algorithms() {
   return kAlgorithms;
 }
 
+namespace {
+
+const ConvAlgorithm& row(std::string_view name) {
+  return *std::ranges::find(kAlgorithms, name, &ConvAlgorithm::name);
+}
+
+// 4x4 output tiles of the image the pass writes (backward data writes the input).
+int64_t winograd_tiles(const ConvGeometry& g, ConvPass pass) {
+  const Dims3& size = pass == ConvPass::kForward ? g.out : g.in;
+  return g.N * ((size[1] + 3) / 4) * ((size[2] + 3) / 4);
+}
+
+// Where the direct kernel beat im2col_gemm in bench/compare/conv_compare.py runs (see
+// docs/conv_algorithms.md): grouped convolutions (many small GEMMs otherwise), 1D and 3D
+// (im2col's column matrix outgrows the caches), forward passes at batch 1 that Winograd does
+// not take (strided layers, ResNet layer 4), and the weight gradient of stems with 2-4
+// input channels and large kernels (a K of 3·49 makes a short, inefficient GEMM).
+bool direct_wins(const ConvGeometry& g, ConvPass pass) {
+  if (g.groups > 1) return true;
+  if (g.spatial_dims != 2) return true;
+  // One image: im2col's GEMM is too narrow to feed both cores (1x1 layers skip im2col).
+  if (pass == ConvPass::kForward && g.N == 1 && g.kernel_pixels() > 1) return true;
+  return pass == ConvPass::kBackwardWeight && g.C_in >= 2 && g.C_in <= 4 && g.kernel_pixels() >= 25;
+}
+
+}  // namespace
+
 const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced) {
   if (!forced.empty()) {
     auto it = std::ranges::find(kAlgorithms, forced, &ConvAlgorithm::name);
-    return it != kAlgorithms.end() && it->supports(g, pass) ? &*it : nullptr;
+    if (it != kAlgorithms.end() && it->supports(g, pass)) return &*it;
   }
-  // Heuristic: the GEMM path wins everywhere it applies except on tiny problems, where
-  // packing overhead dominates and the plain loops are as fast.
+  // Tiny problems: packing and threading overheads dominate, the plain loops are as fast.
   constexpr int64_t kTinyMacs = 4096;
-  const ConvAlgorithm& gemm = kAlgorithms[1];
-  if (g.macs() >= kTinyMacs && gemm.supports(g, pass)) return &gemm;
+  if (g.macs() < kTinyMacs) return &kAlgorithms[0];
+  // Measured preferences (docs/conv_algorithms.md has the tables): each specialised kernel
+  // where it supports the shape and wins, im2col_gemm for the rest.
+  if (const auto& dw = row("depthwise"); dw.supports(g, pass)) return &dw;
+  // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
+  if (const auto& wino = row("winograd_f4x3");
+      wino.supports(g, pass) && winograd_tiles(g, pass) >= 16)
+    return &wino;
+  for (std::string_view name : {"direct_avx512", "direct_avx2"})
+    if (const auto& direct = row(name); direct.supports(g, pass) && direct_wins(g, pass))
+      return &direct;
+  if (const auto& gemm = row("im2col_gemm"); gemm.supports(g, pass)) return &gemm;
   return &kAlgorithms[0];
 }
 

@@ -40,9 +40,8 @@ struct ConvAlgorithm {
 // Every algorithm Fovea has, reference first.
 std::span<const ConvAlgorithm> conv_algorithms();
 
-// The algorithm for this shape and pass. With a non-empty `forced` name, that algorithm if it
-// exists and supports the shape, else nullptr; otherwise the heuristic choice (never null:
-// the reference supports everything).
+// The algorithm for this shape and pass: the one named `forced` where it exists and supports
+// them, the heuristic choice otherwise. Never null: the reference supports everything.
 const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced);
 
 // db[c] = sum over n and p of dy[n, c, p] for dy (N, C, P): the bias gradient of every

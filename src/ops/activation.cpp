@@ -1,6 +1,6 @@
-// The door of the elementwise activations and softmax: validate, run the kernel. The
-// activations run the CPU kernels (held equal to the reference ones by
-// tests/kernels/activation_kernels_test.cpp); softmax runs its reference kernel.
+// The door of the elementwise activations and softmax: validate, run the kernel. Both run the
+// CPU kernels, held equal to the reference ones by tests/kernels/activation_kernels_test.cpp
+// and tests/kernels/softmax_kernels_test.cpp.
 #include "fovea/functional/activation.h"
 
 #include <fmt/format.h>
@@ -14,7 +14,7 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/activation_cpu.h"
-#include "kernels/reference/softmax_reference.h"
+#include "kernels/cpu/softmax_cpu.h"
 #include "ops/checks.h"
 
 namespace fovea::functional {
@@ -85,7 +85,7 @@ Tensor run_softmax_backward(std::string_view op, const Tensor& dy, const Tensor&
   check_same_shape(op, dy, "output", y);
   const kernels::SoftmaxGeometry g = softmax_geometry(op, y, dim, log);
   Tensor dx = Tensor::empty(y.shape());
-  kernels::softmax_backward_reference(g, dy.data(), y.data(), dx.data());
+  kernels::softmax_backward_cpu(g, dy.data(), y.data(), dx.data());
   return dx;
 }
 
@@ -93,7 +93,7 @@ Tensor run_softmax(std::string_view op, const Tensor& x, int64_t dim, bool log) 
   check_defined(op, "input", x);
   const kernels::SoftmaxGeometry g = softmax_geometry(op, x, dim, log);
   Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward_reference(g, x.data(), y.data());
+  kernels::softmax_forward_cpu(g, x.data(), y.data());
   autograd::record(std::string(op), {x}, y,
                    [op, dim, log, saved = y.detach()](const Tensor& dy, const std::vector<bool>&) {
                      return std::vector<Tensor>{run_softmax_backward(op, dy, saved, dim, log)};

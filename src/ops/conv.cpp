@@ -12,6 +12,7 @@
 #include "fovea/error.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/checks.h"
+#include "ops/conv_autotune.h"
 #include "ops/conv_call.h"
 #include "ops/workspace.h"
 
@@ -26,11 +27,12 @@ std::string& forced_algorithm() {
 }  // namespace
 
 void set_conv_algorithm(std::string_view name) {
-  if (!name.empty()) {
+  if (!name.empty() && name != kConvAutotune) {
     auto all = kernels::conv_algorithms();
     if (std::ranges::find(all, name, &kernels::ConvAlgorithm::name) == all.end())
-      throw ValueError(fmt::format("set_conv_algorithm: name expects one of {}, got '{}'",
-                                   fmt::join(conv_algorithm_names(), ", "), name));
+      throw ValueError(
+          fmt::format("set_conv_algorithm: name expects \"\", \"{}\" or one of {}, got '{}'",
+                      kConvAutotune, fmt::join(conv_algorithm_names(), ", "), name));
   }
   forced_algorithm() = name;
 }
@@ -73,15 +75,12 @@ ConvCall make_call(std::string_view op, const Tensor& x, const Tensor& w,
     return ops::conv_transpose_call<D>(op, x.shape(), w.shape(), shape_of(op, b), o);
 }
 
-const kernels::ConvAlgorithm& pick(const ConvCall& c, ConvPass pass) {
-  const std::string& forced = conv_algorithm();
-  const kernels::ConvAlgorithm* a = kernels::select_conv(c.g, pass, forced);
-  if (a == nullptr)
-    throw UnsupportedError(
-        fmt::format("{}: the forced algorithm '{}' does not support this shape for the {} pass; "
-                    "call set_conv_algorithm(\"\") to let Fovea choose",
-                    c.op, forced, kernels::to_string(pass)));
-  return *a;
+// Runs one pass with the algorithm the current setting picks: autotuned, or the forced or
+// default choice of the kernel table.
+void run_pass(const ConvCall& c, ConvPass pass, const ops::ConvRun& run) {
+  const std::string& mode = conv_algorithm();
+  run(mode == kConvAutotune ? ops::autotuned_conv(c.g, pass, run)
+                            : *kernels::select_conv(c.g, pass, mode));
 }
 
 float* workspace_for(const kernels::ConvAlgorithm& a, const ConvCall& c, ConvPass pass) {
@@ -90,16 +89,19 @@ float* workspace_for(const kernels::ConvAlgorithm& a, const ConvCall& c, ConvPas
 
 // The three passes of the convolution described by c.g, on raw buffers of the right sizes.
 void conv_forward(const ConvCall& c, const float* x, const float* w, const float* b, float* y) {
-  const auto& a = pick(c, ConvPass::kForward);
-  a.forward(c.g, x, w, b, y, workspace_for(a, c, ConvPass::kForward));
+  run_pass(c, ConvPass::kForward, [&](const kernels::ConvAlgorithm& a) {
+    a.forward(c.g, x, w, b, y, workspace_for(a, c, ConvPass::kForward));
+  });
 }
 void conv_backward_data(const ConvCall& c, const float* dy, const float* w, float* dx) {
-  const auto& a = pick(c, ConvPass::kBackwardData);
-  a.backward_data(c.g, dy, w, dx, workspace_for(a, c, ConvPass::kBackwardData));
+  run_pass(c, ConvPass::kBackwardData, [&](const kernels::ConvAlgorithm& a) {
+    a.backward_data(c.g, dy, w, dx, workspace_for(a, c, ConvPass::kBackwardData));
+  });
 }
 void conv_backward_weight(const ConvCall& c, const float* x, const float* dy, float* dw) {
-  const auto& a = pick(c, ConvPass::kBackwardWeight);
-  a.backward_weight(c.g, x, dy, dw, workspace_for(a, c, ConvPass::kBackwardWeight));
+  run_pass(c, ConvPass::kBackwardWeight, [&](const kernels::ConvAlgorithm& a) {
+    a.backward_weight(c.g, x, dy, dw, workspace_for(a, c, ConvPass::kBackwardWeight));
+  });
 }
 
 // Reversing every spatial axis of a (C0, C1, *kernel) weight reverses each contiguous

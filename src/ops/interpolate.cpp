@@ -1,5 +1,7 @@
 // The door of interpolate: validate as PyTorch's F.interpolate does (throwing with op,
-// argument, expected, given), resolve the output size, run the reference kernel.
+// argument, expected, given), resolve the output size, run the kernel: the CPU one for 1-D and
+// 2-D calls (held equal to the reference by tests/kernels/interpolate_kernels_test.cpp), the
+// reference for 3-D.
 #include "fovea/functional/interpolate.h"
 
 #include <fmt/format.h>
@@ -12,6 +14,7 @@
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "kernels/cpu/interpolate_cpu.h"
 #include "kernels/reference/interpolate_reference.h"
 
 namespace fovea::functional {
@@ -155,7 +158,10 @@ Tensor interpolate_backward_nd(const Tensor& dy, const Shape& x_shape,
     throw ShapeError(fmt::format("{}: grad_output expects the forward output's shape {}, got {}",
                                  op, shape_str(expected), shape_str(dy.shape())));
   Tensor dx = Tensor::empty(x_shape);
-  kernels::interpolate_backward_reference(g, dy.data(), dx.data());
+  const auto backward = kernels::interpolate_cpu_supports(g)
+                            ? kernels::interpolate_backward_cpu
+                            : kernels::interpolate_backward_reference;
+  backward(g, dy.data(), dx.data());
   return dx;
 }
 
@@ -164,7 +170,10 @@ Tensor interpolate_nd(const Tensor& x, const InterpolateOptions<D>& o) {
   if (!x.defined()) throw ValueError("interpolate: input is undefined");
   const InterpolateGeometry g = make_geometry<D>("interpolate", x.shape(), o);
   Tensor y = Tensor::empty(output_shape(g));
-  kernels::interpolate_forward_reference(g, x.data(), y.data());
+  const auto forward = kernels::interpolate_cpu_supports(g)
+                           ? kernels::interpolate_forward_cpu
+                           : kernels::interpolate_forward_reference;
+  forward(g, x.data(), y.data());
   autograd::record("interpolate", {x}, y,
                    [shape = x.shape(), o](const Tensor& dy, const std::vector<bool>&) {
                      return std::vector<Tensor>{interpolate_backward_nd<D>(dy, shape, o)};

@@ -9,6 +9,7 @@
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "kernels/cpu/loss_cpu.h"
 #include "kernels/reference/loss_reference.h"
 #include "ops/broadcast.h"
 #include "ops/checks.h"
@@ -190,7 +191,10 @@ Tensor cross_entropy(const Tensor& x, const Tensor& target, const CrossEntropyOp
   const ClassCall c =
       class_call("cross_entropy", x, target, o.weight, o.ignore_index, o.label_smoothing);
   Tensor loss = Tensor::empty(target.shape());
-  kernels::cross_entropy_forward_reference(c.g, x.data(), target.data(), c.weight, loss.data());
+  // Contiguous classes run the fused CPU kernel; extra axes (segmentation maps), the reference.
+  const auto forward = c.g.inner == 1 ? kernels::cross_entropy_forward_cpu
+                                      : kernels::cross_entropy_forward_reference;
+  forward(c.g, x.data(), target.data(), c.weight, loss.data());
   return record_loss("cross_entropy", x, target, o, reduce(loss, o.reduction, c.total_weight),
                      cross_entropy_backward);
 }
@@ -201,8 +205,9 @@ Tensor cross_entropy_backward(const Tensor& dy, const Tensor& x, const Tensor& t
   const ClassCall c = class_call(op, x, target, o.weight, o.ignore_index, o.label_smoothing);
   const Scale s = element_scales(op, dy, o.reduction, target.shape(), c.total_weight);
   Tensor dx = Tensor::empty(x.shape());
-  kernels::cross_entropy_backward_reference(c.g, x.data(), target.data(), c.weight, s.values.data(),
-                                            s.stride, dx.data());
+  const auto backward = c.g.inner == 1 ? kernels::cross_entropy_backward_cpu
+                                       : kernels::cross_entropy_backward_reference;
+  backward(c.g, x.data(), target.data(), c.weight, s.values.data(), s.stride, dx.data());
   return dx;
 }
 

@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,14 +35,37 @@ void check_shape(std::string_view op, std::string_view arg, const Tensor& t, con
                                  shape_str(t.shape())));
 }
 
-// Kernels index memory with the indices: each must be an integer position inside a plane.
-void check_indices(std::string_view op, const Tensor& indices, int64_t plane) {
+int64_t count_invalid_indices(const float* v, int64_t n, uint32_t limit) {
+  int64_t bad = 0;
+#pragma omp simd reduction(+ : bad)
+  for (int64_t i = 0; i < n; ++i) bad += kernels::pool_index_valid(v[i], limit) ? 0 : 1;
+  return bad;
+}
+
+// Throws naming the first index that is not an integer position in a plane of `plane` elements.
+void throw_bad_index(std::string_view op, const Tensor& indices, int64_t plane) {
   const float* v = indices.data();
-  for (int64_t i = 0; i < indices.numel(); ++i)
-    if (!(v[i] >= 0.0f && v[i] < static_cast<float>(plane) && v[i] == std::floor(v[i])))
-      throw ValueError(fmt::format(
-          "{}: indices expects integer positions in [0, {}) within a plane, got {} at element {}",
-          op, plane, v[i], i));
+  const uint32_t limit = kernels::pool_index_limit(plane);
+  int64_t i = 0;
+  while (i < indices.numel() && kernels::pool_index_valid(v[i], limit)) ++i;
+  throw ValueError(fmt::format(
+      "{}: indices expects integer positions in [0, {}) within a plane, got {} at element {}", op,
+      plane, v[i], i));
+}
+
+// Kernels index memory with the indices: each must be an integer position inside a plane. The
+// scan is a vectorised pass in chunks over the threads; only a failed one looks for the first
+// bad element, for the message.
+void check_indices(std::string_view op, const Tensor& indices, int64_t plane) {
+  constexpr int64_t kChunk = 1 << 14;
+  const float* v = indices.data();
+  const int64_t n = indices.numel();
+  const uint32_t limit = kernels::pool_index_limit(plane);
+  int64_t bad = 0;
+#pragma omp parallel for reduction(+ : bad) if (n > kChunk)
+  for (int64_t i = 0; i < n; i += kChunk)
+    bad += count_invalid_indices(v + i, std::min(kChunk, n - i), limit);
+  if (bad != 0) throw_bad_index(op, indices, plane);
 }
 
 void check_norm_type(std::string_view op, double p) {
@@ -59,16 +84,15 @@ void record_pool(const PoolCall& c, const Tensor& x, Tensor& y, Backward backwar
 
 // --- max ---
 // The backward of max_pool and adaptive_max_pool: scatter grad_output to the argmax positions.
-// Indices a caller passes are checked; those autograd saved from our own forward are trusted
-// (scanning them would cost as much as the scatter, on every training step).
-Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices,
-                        bool trusted_indices = false) {
+// The kernel checks the indices as it scatters (a caller's may be anything) and reports a bad
+// one, which becomes the error here.
+Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indices) {
   const Shape out = ops::pool_output_shape(c);
   check_shape(c.op, "grad_output", dy, out, "the forward output's shape");
   check_shape(c.op, "indices", indices, out, "the forward output's shape");
-  if (!trusted_indices) check_indices(c.op, indices, c.g.in_pixels());
   Tensor dx = Tensor::empty(ops::pool_input_shape(c));
-  kernels::max_pool_backward_cpu(c.g, dy.data(), indices.data(), dx.data());
+  if (!kernels::max_pool_backward_cpu(c.g, dy.data(), indices.data(), dx.data()))
+    throw_bad_index(c.op, indices, c.g.in_pixels());
   return dx;
 }
 
@@ -80,9 +104,8 @@ MaxPoolResult max_run(const PoolCall& c, const Tensor& x, MaxForwardKernel kerne
   const Shape out = ops::pool_output_shape(c);
   MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
   kernel(c.g, x.data(), r.output.data(), r.indices.data());
-  record_pool(c, x, r.output, [c, idx = r.indices](const Tensor& dy) {
-    return max_backward_run(c, dy, idx, /*trusted_indices=*/true);
-  });
+  record_pool(c, x, r.output,
+              [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
   return r;
 }
 

@@ -12,11 +12,10 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "fovea/random.h"
+#include "tensor/block_cache.h"
 
 namespace fovea {
 namespace {
-
-constexpr size_t kAlignment = 64;
 
 void check_shape(const Shape& shape) {
   if (static_cast<int64_t>(shape.size()) > kMaxRank)
@@ -28,13 +27,7 @@ void check_shape(const Shape& shape) {
 }
 
 std::shared_ptr<float[]> allocate(int64_t numel) {
-  // Round up so the byte count is a multiple of the alignment, as aligned_alloc requires;
-  // allocate at least one block so even empty tensors are defined().
-  size_t bytes = std::max<size_t>(1, static_cast<size_t>(numel)) * sizeof(float);
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  auto* p = static_cast<float*>(std::aligned_alloc(kAlignment, bytes));
-  if (p == nullptr) throw Error(fmt::format("tensor: could not allocate {} bytes", bytes));
-  return std::shared_ptr<float[]>(p, [](float* q) { std::free(q); });
+  return detail::allocate_block(static_cast<size_t>(numel) * sizeof(float));
 }
 
 }  // namespace
@@ -213,7 +206,9 @@ Tensor Tensor::detach() const {
   return Tensor(storage_, shape_);
 }
 
-void Tensor::backward() const { autograd::backward(*this, Tensor(), false); }
+void Tensor::backward() const {
+  autograd::backward(*this, Tensor(), false);
+}
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   autograd::backward(*this, grad, retain_graph);

@@ -258,11 +258,39 @@ def transpose_specs(rng):
             unbatched=rng.random() < 0.2)
 
 
+def fixed(kind, c_in, c_out, groups, kernel, size, stride=1, pad=(1, 1), dilation=1, batch=2,
+          output_padding=0, bias=True):
+    """A 2D case with the sizes given: shapes the fast kernels of the table take (enough
+    channels for Winograd, groups of 8 for the direct kernel, ...)."""
+    lo, hi = pad
+    return {
+        "kind": kind, "dims": 2, "c_in": c_in, "c_out": c_out, "groups": groups,
+        "kernel": [kernel] * 2, "size": list(size), "batch": batch,
+        "stride": [stride] * 2, "dilation": [dilation] * 2, "output_padding": [output_padding] * 2,
+        "padding": {"mode": "explicit", "lo": [lo] * 2, "hi": [hi] * 2},
+        "bias": bias, "flip": False, "unbatched": False,
+    }
+
+
+def fast_kernel_specs():
+    """Appended after the random cases (which keep their seeds): shapes the selector sends to
+    each fast kernel, so forcing any algorithm runs it on PyTorch's numbers."""
+    yield "conv2d_fast_winograd_pad1", fixed("conv", 8, 16, 1, 3, (9, 11))
+    yield "conv2d_fast_winograd_asym", fixed("conv", 6, 5, 1, 3, (7, 10), pad=(0, 2), batch=1)
+    yield "conv2d_fast_grouped_g4", fixed("conv", 32, 32, 4, 3, (8, 9))
+    yield "conv2d_fast_depthwise_k5s2", fixed("conv", 16, 16, 16, 5, (13, 12), stride=2,
+                                              pad=(2, 2))
+    yield "conv2d_fast_pointwise", fixed("conv", 24, 20, 1, 1, (6, 7), pad=(0, 0))
+    yield "conv2d_fast_first_layer_7x7s2", fixed("conv", 3, 16, 1, 7, (20, 18), stride=2,
+                                                 pad=(3, 3), batch=1)
+    yield "conv_transpose2d_fast_winograd", fixed("conv_transpose", 8, 12, 1, 3, (8, 7))
+
+
 def generate(out):
     # PyTorch notes that 'same' with an even kernel pads a copy of the input: expected here.
     warnings.filterwarnings("ignore", message="Using padding='same'")
     rng = random.Random(SEED)
     torch.manual_seed(SEED)
-    for specs in (conv_specs(rng), transpose_specs(rng)):
+    for specs in (conv_specs(rng), transpose_specs(rng), fast_kernel_specs()):
         for name, spec in specs:
             out.case(name, config_of(spec), run(spec))

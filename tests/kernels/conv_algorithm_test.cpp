@@ -1,8 +1,7 @@
-// The one harness that holds every fast convolution kernel equal to the reference (STYLE.md
-// habit 2): every row of conv_algorithms() but "reference", every pass it supports, on a sweep
-// of geometries built directly (not through the ops door). Outputs and workspace are
-// NaN-filled, so elements a kernel forgets to write show up; buffers are std::vectors of
-// exactly the promised size, so an AddressSanitizer build catches overruns.
+// Every row of conv_algorithms() but "reference" held equal to the reference (the harness in
+// tests/conv_harness.h), every pass it supports, on general sweeps of geometries built directly
+// (not through the ops door); plus the selector's and the table's own contracts. Each fast
+// kernel's test adds sweeps around its own tile sizes.
 #include "kernels/conv_algorithm.h"
 
 #include <fmt/format.h>
@@ -18,183 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "fovea/random.h"
+#include "conv_harness.h"
 #include "kernels/conv_geometry.h"
+#include "kernels/cpu/cpu_features.h"
 
 namespace fovea::kernels {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr ConvPass kPasses[] = {ConvPass::kForward, ConvPass::kBackwardData,
-                                ConvPass::kBackwardWeight};
-
-// One spatial axis of a geometry. pad_hi may be below pad_lo (transposed-convolution style,
-// pad_hi = padding - output_padding) and even negative: trailing inputs then go unread.
-struct Axis {
-  int64_t in, k = 1, s = 1, d = 1, lo = 0, hi = 0;
-};
-
-// Axes are given outermost first; a D-dimensional conv fills the last D of (D, H, W).
-ConvGeometry make_geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t groups,
-                           const std::vector<Axis>& axes) {
-  ConvGeometry g;
-  g.N = N;
-  g.C_in = C_in;
-  g.C_out = C_out;
-  g.groups = groups;
-  g.spatial_dims = static_cast<int>(axes.size());
-  for (size_t a = 0; a < axes.size(); ++a) {
-    const size_t i = 3 - axes.size() + a;
-    const Axis& x = axes[a];
-    g.in[i] = x.in;
-    g.kernel[i] = x.k;
-    g.stride[i] = x.s;
-    g.dilation[i] = x.d;
-    g.pad_lo[i] = x.lo;
-    g.pad_hi[i] = x.hi;
-    g.out[i] = (x.in + x.lo + x.hi - x.d * (x.k - 1) - 1) / x.s + 1;
-  }
-  return g;
-}
-
-bool valid(const ConvGeometry& g) {
-  if (g.groups < 1 || g.C_in % g.groups != 0 || g.C_out % g.groups != 0) return false;
-  for (int i = 0; i < 3; ++i) {
-    const int64_t span = g.in[i] + g.pad_lo[i] + g.pad_hi[i] - g.dilation[i] * (g.kernel[i] - 1);
-    if (span < 1 || g.pad_lo[i] < 0 || g.out[i] < 1) return false;
-  }
-  return true;
-}
-
-std::string describe(const ConvGeometry& g) {
-  auto axes = [&](const Dims3& v) {
-    std::vector<int64_t> s(v.begin() + (3 - g.spatial_dims), v.end());
-    return fmt::format("[{}]", fmt::join(s, ","));
-  };
-  return fmt::format(
-      "{}D N={} C_in={} C_out={} groups={} in={} kernel={} stride={} dilation={} pad_lo={} "
-      "pad_hi={} out={}",
-      g.spatial_dims, g.N, g.C_in, g.C_out, g.groups, axes(g.in), axes(g.kernel), axes(g.stride),
-      axes(g.dilation), axes(g.pad_lo), axes(g.pad_hi), axes(g.out));
-}
-
-std::vector<float> random_vector(int64_t n, Generator& gen) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = gen.uniform(-1.0f, 1.0f);
-  return v;
-}
-
-// "" when every element of `actual` is within 1e-5 * sqrt(reduction) of `expected` (inputs
-// are in [-1, 1], so a sum of L products has rounding error growing like sqrt(L)); NaN, from
-// an unwritten element, always fails.
-std::string compare(const std::vector<float>& actual, const std::vector<float>& expected,
-                    int64_t reduction) {
-  const double tol = 1e-5 * std::sqrt(static_cast<double>(std::max<int64_t>(reduction, 1)));
-  int64_t bad = 0, first = -1;
-  for (size_t i = 0; i < actual.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(actual[i]) - expected[i]);
-    if (!(err <= tol)) {
-      if (first < 0) first = static_cast<int64_t>(i);
-      ++bad;
-    }
-  }
-  if (bad == 0) return "";
-  return fmt::format("{} of {} elements differ (tolerance {:.3g}); first at {}: got {}, want {}",
-                     bad, actual.size(), tol, first, actual[first], expected[first]);
-}
-
-// Longest sum behind one output element of each pass.
-int64_t reduction_length(const ConvGeometry& g, ConvPass pass) {
-  switch (pass) {
-    case ConvPass::kForward:
-      return g.C_in_per_group() * g.kernel_pixels();
-    case ConvPass::kBackwardData:
-      return g.C_out_per_group() * g.kernel_pixels();
-    case ConvPass::kBackwardWeight:
-      return g.N * g.out_pixels();
-  }
-  return 1;
-}
-
-// Runs one pass of `algo` on NaN-filled output and workspace buffers of exactly the promised
-// sizes; with_bias adds a bias to the forward pass.
-std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
-                            const std::vector<float>& x, const std::vector<float>& w,
-                            const std::vector<float>& b, const std::vector<float>& dy,
-                            bool with_bias) {
-  std::vector<float> workspace(algo.workspace_floats(g, pass), kNaN);
-  float* ws = workspace.empty() ? nullptr : workspace.data();
-  std::vector<float> out;
-  switch (pass) {
-    case ConvPass::kForward:
-      out.assign(dy.size(), kNaN);
-      algo.forward(g, x.data(), w.data(), with_bias ? b.data() : nullptr, out.data(), ws);
-      break;
-    case ConvPass::kBackwardData:
-      out.assign(x.size(), kNaN);
-      algo.backward_data(g, dy.data(), w.data(), out.data(), ws);
-      break;
-    case ConvPass::kBackwardWeight:
-      out.assign(w.size(), kNaN);
-      algo.backward_weight(g, x.data(), dy.data(), out.data(), ws);
-      break;
-  }
-  return out;
-}
-
-const ConvAlgorithm& reference() {
-  return conv_algorithms()[0];
-}
-
-struct Inputs {
-  std::vector<float> x, w, b, dy;
-};
-
-Inputs random_inputs(const ConvGeometry& g, uint64_t seed) {
-  Generator gen(seed);
-  Inputs in;
-  in.x = random_vector(g.N * g.C_in * g.in_pixels(), gen);
-  in.w = random_vector(g.C_out * g.C_in_per_group() * g.kernel_pixels(), gen);
-  in.b = random_vector(g.C_out, gen);
-  in.dy = random_vector(g.N * g.C_out * g.out_pixels(), gen);
-  return in;
-}
-
-// Every non-reference algorithm against the reference on g, every pass it supports (forward
-// with and without bias). Returns one line per mismatch; counts the checks run.
-std::vector<std::string> check_geometry(const ConvGeometry& g, uint64_t seed, int64_t& checks) {
-  std::vector<std::string> failures;
-  const Inputs in = random_inputs(g, seed);
-  for (const ConvAlgorithm& algo : conv_algorithms()) {
-    if (algo.name == reference().name) continue;
-    for (ConvPass pass : kPasses) {
-      if (!algo.supports(g, pass)) continue;
-      for (bool bias : {false, true}) {
-        if (bias && pass != ConvPass::kForward) continue;
-        const auto want = run_pass(reference(), g, pass, in.x, in.w, in.b, in.dy, bias);
-        const auto got = run_pass(algo, g, pass, in.x, in.w, in.b, in.dy, bias);
-        ++checks;
-        const std::string why = compare(got, want, reduction_length(g, pass) + (bias ? 1 : 0));
-        if (!why.empty())
-          failures.push_back(fmt::format("{} {}{}: {}: {}", algo.name, to_string(pass),
-                                         bias ? "+bias" : "", describe(g), why));
-      }
-    }
-  }
-  return failures;
-}
-
-void check_all(const std::vector<ConvGeometry>& geometries) {
-  int64_t checks = 0, failed = 0;
-  uint64_t seed = 1;
-  for (const ConvGeometry& g : geometries) {
-    ASSERT_TRUE(valid(g)) << describe(g);
-    for (const std::string& f : check_geometry(g, seed++, checks))
-      if (++failed <= 20) ADD_FAILURE() << f;
-  }
-  EXPECT_EQ(failed, 0) << "mismatches in " << checks << " checks";
-  EXPECT_GT(checks, 0);
-}
 
 // Hand-picked shapes, each named for what it exercises.
 std::vector<ConvGeometry> named_geometries() {
@@ -320,18 +150,18 @@ TEST(ConvAlgorithm, SameResultsWithOneAndTwoThreads) {
   const int before = omp_get_max_threads();
   for (int64_t N : {1, 4}) {
     const ConvGeometry g = make_geometry(N, 4, 6, 2, {{9, 3, 2, 1, 1, 0}, {12, 3, 1, 2, 2, 2}});
-    const Inputs in = random_inputs(g, 7);
+    const ConvInputs in = random_inputs(g, 7);
     for (const ConvAlgorithm& algo : conv_algorithms()) {
-      for (ConvPass pass : kPasses) {
+      for (ConvPass pass : kConvPasses) {
         if (!algo.supports(g, pass)) continue;
         omp_set_num_threads(1);
-        const auto one = run_pass(algo, g, pass, in.x, in.w, in.b, in.dy, true);
+        const auto one = run_pass(algo, g, pass, in, true);
         omp_set_num_threads(2);
-        const auto two = run_pass(algo, g, pass, in.x, in.w, in.b, in.dy, true);
-        EXPECT_EQ(compare(two, one, reduction_length(g, pass)), "")
+        const auto two = run_pass(algo, g, pass, in, true);
+        EXPECT_EQ(compare(two, one, reduction_length(g, pass), tolerance_scale(algo.name)), "")
             << algo.name << " " << to_string(pass) << ": " << describe(g);
-        const auto want = run_pass(reference(), g, pass, in.x, in.w, in.b, in.dy, true);
-        EXPECT_EQ(compare(two, want, reduction_length(g, pass)), "")
+        const auto want = run_pass(reference_algorithm(), g, pass, in, true);
+        EXPECT_EQ(compare(two, want, reduction_length(g, pass), tolerance_scale(algo.name)), "")
             << algo.name << " " << to_string(pass) << ": " << describe(g);
       }
     }
@@ -339,19 +169,49 @@ TEST(ConvAlgorithm, SameResultsWithOneAndTwoThreads) {
   omp_set_num_threads(before);
 }
 
+// A forced name wins wherever that algorithm supports the shape and pass; elsewhere, and for
+// names not in the table, the default choice stands.
 TEST(SelectConv, ForcedNames) {
   const ConvGeometry g = make_geometry(2, 3, 4, 1, {{8, 3}, {8, 3}});
-  for (ConvPass pass : kPasses) {
-    EXPECT_EQ(select_conv(g, pass, "no_such_algorithm"), nullptr);
+  for (ConvPass pass : kConvPasses) {
+    const ConvAlgorithm* chosen = select_conv(g, pass, "");
+    ASSERT_NE(chosen, nullptr);
+    EXPECT_EQ(select_conv(g, pass, "no_such_algorithm"), chosen);
     const ConvAlgorithm* ref = select_conv(g, pass, "reference");
     ASSERT_NE(ref, nullptr);
-    EXPECT_EQ(ref->name, "reference");
     EXPECT_EQ(ref, &conv_algorithms()[0]);
     for (const ConvAlgorithm& algo : conv_algorithms()) {
       const ConvAlgorithm* forced = select_conv(g, pass, algo.name);
-      EXPECT_EQ(forced, algo.supports(g, pass) ? &algo : nullptr) << algo.name;
+      EXPECT_EQ(forced, algo.supports(g, pass) ? &algo : chosen) << algo.name;
     }
   }
+}
+
+// The measured preferences of select_conv, on suite shapes (docs/conv_algorithms.md).
+TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "the fast rows need AVX-512";
+  auto pick = [](const ConvGeometry& g, ConvPass pass) {
+    return std::string(select_conv(g, pass, "")->name);
+  };
+  const auto same3x3 = Axis{56, 3, 1, 1, 1, 1};
+  const ConvGeometry depthwise = make_geometry(1, 144, 144, 144, {same3x3, same3x3});
+  const ConvGeometry dense = make_geometry(1, 64, 64, 1, {same3x3, same3x3});
+  const ConvGeometry l4 = make_geometry(1, 512, 512, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
+  const ConvGeometry grouped =
+      make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
+  const ConvGeometry strided =
+      make_geometry(1, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
+  for (ConvPass pass : kConvPasses) {
+    EXPECT_EQ(pick(depthwise, pass), "depthwise");
+    EXPECT_EQ(pick(grouped, pass), "direct_avx512");
+  }
+  EXPECT_EQ(pick(strided, ConvPass::kForward), "direct_avx512") << "batch 1";
+  EXPECT_EQ(pick(strided, ConvPass::kBackwardData), "im2col_gemm");
+  EXPECT_EQ(pick(dense, ConvPass::kForward), "winograd_f4x3");
+  EXPECT_EQ(pick(dense, ConvPass::kBackwardData), "winograd_f4x3");
+  EXPECT_EQ(pick(dense, ConvPass::kBackwardWeight), "im2col_gemm");
+  EXPECT_EQ(pick(l4, ConvPass::kForward), "direct_avx512") << "4 tiles: Winograd lanes would idle";
+  EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "im2col_gemm");
 }
 
 TEST(SelectConv, DefaultChoiceSupportsTheShape) {
@@ -359,7 +219,7 @@ TEST(SelectConv, DefaultChoiceSupportsTheShape) {
   shapes.push_back(make_geometry(8, 64, 64, 1, {{28, 3, 1, 1, 1, 1}, {28, 3, 1, 1, 1, 1}}));
   shapes.push_back(make_geometry(1, 1, 1, 1, {{1, 1}}));
   for (const ConvGeometry& g : shapes)
-    for (ConvPass pass : kPasses) {
+    for (ConvPass pass : kConvPasses) {
       const ConvAlgorithm* a = select_conv(g, pass, "");
       ASSERT_NE(a, nullptr) << describe(g);
       EXPECT_TRUE(a->supports(g, pass)) << a->name << ": " << describe(g);
@@ -383,14 +243,14 @@ TEST(SelectConv, TableRowsAreUniqueAndComplete) {
     for (int p = 0; p < 3; ++p) {
       if (has[p]) continue;
       for (const ConvGeometry& g : shapes)
-        EXPECT_FALSE(algo.supports(g, kPasses[p]))
-            << algo.name << " has no " << to_string(kPasses[p]) << " function but supports "
+        EXPECT_FALSE(algo.supports(g, kConvPasses[p]))
+            << algo.name << " has no " << to_string(kConvPasses[p]) << " function but supports "
             << describe(g);
     }
   }
   // The reference supports everything.
   for (const ConvGeometry& g : shapes)
-    for (ConvPass pass : kPasses) EXPECT_TRUE(all[0].supports(g, pass)) << describe(g);
+    for (ConvPass pass : kConvPasses) EXPECT_TRUE(all[0].supports(g, pass)) << describe(g);
 }
 
 TEST(ConvBackwardBias, SumsOverBatchAndPixels) {

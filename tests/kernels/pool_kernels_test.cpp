@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
@@ -69,6 +71,9 @@ std::vector<PoolGeometry> geometries(bool dilated) {
       add(1, 2, 2, {1, n, n}, 3, 1, 1, ceil);      // Inception branches
     }
   add(4, 16, 2, {1, 28, 28}, 2, 2, 0, false);  // many planes: every thread busy
+  // 2x2/2 (its own AVX-512 kernel) on output widths 1..33 around the 16 lanes, odd input widths
+  // (a column left over) and heights.
+  for (int64_t w = 2; w <= 67; ++w) add(1, 2, 2, {1, 3 + w % 2, w}, 2, 2, 0, w % 3 == 0);
 
   std::mt19937 rng(42);
   const auto uniform = [&](int64_t lo, int64_t hi) {
@@ -139,6 +144,53 @@ TEST(PoolKernels, MaxPoolCpuEqualsReference) {
       kernels::max_pool_backward_cpu(g, dy.data(), i_ref.data(), dx.data());
       expect_identical(dx, dx_ref, "dx");
     }
+}
+
+TEST(PoolKernels, IndexValidityIsIntegerPositionInPlane) {
+  for (const int64_t plane :
+       {int64_t{1}, int64_t{2}, int64_t{3136}, int64_t{12544}, int64_t{1} << 24}) {
+    const uint32_t limit = kernels::pool_index_limit(plane);
+    const auto expected = [plane](float v) {
+      return v >= 0.0f && v < static_cast<float>(plane) && v == std::floor(v);
+    };
+    std::vector<float> values = {
+        0.0f, -0.0f, 0.5f, 1e-30f, -1.0f, kNaN, std::numeric_limits<float>::infinity(), 1e30f};
+    for (int64_t i = 1; i < std::min<int64_t>(plane + 2, 1 << 16); ++i) {
+      values.push_back(static_cast<float>(i));
+      values.push_back(static_cast<float>(i) + 0.5f);
+    }
+    values.push_back(static_cast<float>(plane - 1));
+    values.push_back(static_cast<float>(plane));
+    for (const float v : values)
+      EXPECT_EQ(kernels::pool_index_valid(v, limit), expected(v))
+          << "plane " << plane << " v " << v;
+  }
+}
+
+// The backward reports an index outside the plane (or not an integer) instead of scattering it;
+// one inside the plane but outside its window is scattered.
+TEST(PoolKernels, MaxPoolBackwardRefusesBadIndices) {
+  PoolGeometry g;
+  g.N = 2;
+  g.C = 3;
+  ASSERT_TRUE(make_geometry(g, 2, {1, 6, 6}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false));
+  const int64_t n_in = g.planes() * g.in_pixels(), n_out = g.planes() * g.out_pixels();
+  std::mt19937 rng(3);
+  const std::vector<float> x = input(n_in, 0, rng), dy = input(n_out, 0, rng);
+  std::vector<float> y = nans(n_out), indices = nans(n_out), dx = nans(n_in);
+  kernels::max_pool_forward_cpu(g, x.data(), y.data(), indices.data());
+  EXPECT_TRUE(kernels::max_pool_backward_cpu(g, dy.data(), indices.data(), dx.data()));
+  // An index elsewhere in the plane (not in its window) is valid: scattered as the reference does.
+  std::vector<float> moved = indices, dx_ref = nans(n_in);
+  moved[n_out - 2] = 0.0f;
+  kernels::max_pool_backward_reference(g, dy.data(), moved.data(), dx_ref.data());
+  EXPECT_TRUE(kernels::max_pool_backward_cpu(g, dy.data(), moved.data(), dx.data()));
+  expect_identical(dx, dx_ref, "dx with an index outside its window");
+  for (const float bad : {-1.0f, 36.0f, 2.5f, kNaN, 1e30f}) {
+    std::vector<float> broken = indices;
+    broken[n_out - 2] = bad;
+    EXPECT_FALSE(kernels::max_pool_backward_cpu(g, dy.data(), broken.data(), dx.data())) << bad;
+  }
 }
 
 TEST(PoolKernels, AvgPoolCpuEqualsReference) {

@@ -5,15 +5,20 @@
 
 #include <array>
 #include <exception>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conv_dispatch.h"
+#include "conv_harness.h"
 #include "fovea/functional/conv.h"
 #include "golden_helpers.h"
+#include "kernels/conv_algorithm.h"
+#include "ops/conv_call.h"
 
 namespace fovea {
 namespace {
@@ -98,10 +103,11 @@ void check_case(const GoldenCase& gc) {
   FAIL() << "golden config: dims must be 1, 2 or 3";
 }
 
-// Every algorithm by name, then "" (Fovea's own choice per shape).
+// Every algorithm by name, then "" (Fovea's own choice per shape) and autotuning.
 std::vector<std::string> algorithms_and_auto() {
   std::vector<std::string> names = conv_algorithm_names();
   names.emplace_back("");
+  names.emplace_back(kConvAutotune);
   return names;
 }
 
@@ -145,6 +151,50 @@ TEST(ConvGolden, CoversEveryRankOfBothKinds) {
       if (kind == "conv_transpose") transposed += n;
     }
   EXPECT_GE(transposed, 20);
+}
+
+// The kernel passes a golden case runs: a transposed convolution's forward is its adjoint's
+// backward_data and the other way round.
+template <int D>
+std::vector<std::pair<kernels::ConvGeometry, kernels::ConvPass>> kernel_calls(
+    const GoldenCase& gc) {
+  using kernels::ConvPass;
+  const Shape x = gc.tensor("x").shape(), w = gc.tensor("w").shape();
+  const std::optional<Shape> b;
+  if (gc.config.at("kind") == "conv") {
+    const auto g = ops::conv_call<D>("conv", x, w, b, conv_options<D>(gc.config)).g;
+    return {{g, ConvPass::kForward}, {g, ConvPass::kBackwardData}, {g, ConvPass::kBackwardWeight}};
+  }
+  const auto g =
+      ops::conv_transpose_call<D>("conv_transpose", x, w, b, conv_transpose_options<D>(gc.config))
+          .g;
+  return {{g, ConvPass::kBackwardData}, {g, ConvPass::kForward}, {g, ConvPass::kBackwardWeight}};
+}
+
+// Forcing an algorithm runs it wherever it supports the shape and the default elsewhere, so
+// the golden tests above prove something about an algorithm only if some case reaches it:
+// every pass of every algorithm must be reached by at least one case.
+TEST(ConvGolden, EveryAlgorithmRunsEveryPassItHasOnSomeCase) {
+  std::map<std::pair<std::string, kernels::ConvPass>, int> reached;
+  for (const GoldenCase& gc : testing::golden_cases("conv")) {
+    const int dims = gc.config.at("dims").get<int>();
+    const auto calls = dims == 1   ? kernel_calls<1>(gc)
+                       : dims == 2 ? kernel_calls<2>(gc)
+                                   : kernel_calls<3>(gc);
+    for (const auto& [g, pass] : calls)
+      for (const kernels::ConvAlgorithm& a : kernels::conv_algorithms())
+        if (a.supports(g, pass)) ++reached[{std::string(a.name), pass}];
+  }
+  for (const kernels::ConvAlgorithm& a : kernels::conv_algorithms()) {
+    const bool has[] = {a.forward != nullptr, a.backward_data != nullptr,
+                        a.backward_weight != nullptr};
+    for (int p = 0; p < 3; ++p)
+      if (has[p]) {
+        const auto pass = kernels::kConvPasses[p];
+        EXPECT_GT((reached[{std::string(a.name), pass}]), 0)
+            << a.name << " " << kernels::to_string(pass) << " runs on no golden case";
+      }
+  }
 }
 
 }  // namespace

@@ -83,6 +83,14 @@ TEST(CliTrain, TrainsEvaluatesPredictsAndResumes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto eval = nlohmann::json::parse(r.out);
   EXPECT_NEAR(eval["accuracy"].get<double>(), epochs[1]["test_acc"].get<double>(), 1e-9);
+  // Every convolution algorithm choice evaluates the same network to the same accuracy.
+  for (const std::string algo : {"reference", "autotune", "auto"}) {
+    r = run_fovea({"eval", "--checkpoint", ck, "--json", "--conv-algo", algo});
+    ASSERT_EQ(r.exit_code, 0) << algo << ": " << r.err;
+    EXPECT_NEAR(nlohmann::json::parse(r.out)["accuracy"].get<double>(),
+                eval["accuracy"].get<double>(), 1e-9)
+        << algo;
+  }
 
   // An image of class 5 (bright row 5) as a PNG of the training size.
   Tensor img = Tensor::zeros({1, 8, 8});
@@ -111,6 +119,11 @@ TEST(CliTrain, BadInputPrintsErrorAndExitsNonZero) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("error:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+
+  r = run_fovea({"train", "--conv-algo", "winograd_f99"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--conv-algo"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("winograd_f99"), std::string::npos) << r.err;
 
   r = run_fovea({"train", "--data", (tmp / "nowhere").string()});
   EXPECT_EQ(r.exit_code, 1);

@@ -16,5 +16,7 @@ void add_predict_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
 void add_rf_command(CLI::App& app);
 void add_separable_command(CLI::App& app);
+// `fovea bench`: times convolution kernels, network inference and training steps.
+void add_bench_command(CLI::App& app);
 
 }  // namespace fovea::cli

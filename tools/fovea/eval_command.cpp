@@ -1,10 +1,10 @@
 // `fovea eval`: accuracy and loss of a checkpoint on a data set's test split.
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "compute_options.h"
 #include "data_source.h"
 #include "fovea/error.h"
 #include "fovea/train/checkpoint.h"
@@ -17,11 +17,11 @@ struct EvalArgs {
   std::string checkpoint, data;
   bool json = false;
   int64_t limit = 0;
-  int threads = 0;
+  ComputeOptions compute;
 };
 
 void run(const EvalArgs& a) {
-  if (a.threads > 0) omp_set_num_threads(a.threads);
+  apply_compute_options(a.compute);
   train::LoadedCheckpoint ck = train::load_checkpoint(a.checkpoint);
   const std::string source = a.data.empty() ? ck.info.data : a.data;
   const data::Dataset test = load_test_data(source, a.limit);
@@ -54,7 +54,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--data", args->data, "Data set (default: the one it was trained on)");
   cmd->add_flag("--json", args->json, "Print one JSON document");
   cmd->add_option("--limit", args->limit, "Use only the first N test images");
-  cmd->add_option("--threads", args->threads, "OpenMP threads (default: all cores)");
+  add_compute_options(cmd, args->compute);
   cmd->callback([args] { run(*args); });
 }
 

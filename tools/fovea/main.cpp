@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_summary_command(app);
   fovea::cli::add_rf_command(app);
   fovea::cli::add_separable_command(app);
+  fovea::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "commands.h"
+#include "compute_options.h"
 #include "fovea/autograd.h"
 #include "fovea/data/image.h"
 #include "fovea/error.h"
@@ -23,6 +24,7 @@ struct PredictArgs {
   std::vector<std::string> images;
   int64_t top_k = 3;
   bool json = false;
+  ComputeOptions compute;
 };
 
 // The image as the network saw its training data: (1, C, H, W), normalised. Images of another
@@ -47,6 +49,7 @@ Tensor prepare(const std::string& path, const train::CheckpointInfo& info) {
 }
 
 void run(const PredictArgs& a) {
+  apply_compute_options(a.compute);
   train::LoadedCheckpoint ck = train::load_checkpoint(a.checkpoint);
   nn::Module& model = *ck.model.model;
   model.eval();
@@ -87,6 +90,7 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "Print one JSON document");
+  add_compute_options(cmd, args->compute);
   cmd->callback([args] { run(*args); });
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "compute_options.h"
 #include "data_source.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/train/trainer.h"
@@ -18,7 +19,7 @@ namespace {
 struct TrainArgs {
   train::TrainOptions options;
   std::string data = "fashion-mnist";
-  int threads = 0;
+  ComputeOptions compute;
   std::string log_json;
   int64_t limit_train = 0, limit_test = 0;
 };
@@ -69,7 +70,7 @@ class ProgressPrinter {
 };
 
 void run(const TrainArgs& a) {
-  if (a.threads > 0) omp_set_num_threads(a.threads);
+  apply_compute_options(a.compute);
   const DataSplits data = load_data(a.data, a.limit_train, a.limit_test);
   train::TrainOptions o = a.options;
   o.data_name = data.name;
@@ -137,8 +138,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "step", "cosine", "onecycle"}));
   cmd->add_flag("--augment", o.augment, "Random crop (padding 2) and horizontal flip");
-  cmd->add_option("--threads", args->threads, "OpenMP threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_compute_options(cmd, args->compute);
   cmd->add_option("--seed", o.seed, "Seed for weights, data order, augmentation and dropout")
       ->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Write a checkpoint here after every epoch");

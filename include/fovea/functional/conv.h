@@ -94,9 +94,13 @@ ConvGradients conv_transpose3d_backward(const Tensor& grad_output, const Tensor&
 
 namespace fovea {
 
-// The convolution algorithm used by every call in this process: "" picks per shape
-// (the default); a name from conv_algorithm_names() forces that one, and a call whose shape
-// it cannot handle raises UnsupportedError. Unknown names raise ValueError.
+// The convolution algorithm used by every call in this process: "" picks per shape by
+// measured heuristics (the default); "autotune" times every algorithm that supports a shape
+// on its first call and keeps the fastest (a few extra calls per new shape); a name from
+// conv_algorithm_names() forces that algorithm wherever it supports the shape and pass, the
+// default choice elsewhere (so one can force "winograd_f4x3" for a whole network). Unknown
+// names raise ValueError.
+inline constexpr std::string_view kConvAutotune = "autotune";
 void set_conv_algorithm(std::string_view name);
 const std::string& conv_algorithm();
 std::vector<std::string> conv_algorithm_names();

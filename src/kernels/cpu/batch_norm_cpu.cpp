@@ -20,12 +20,16 @@ void batch_norm_stats_cpu(const BatchNormGeometry& g, const float* x, float* mea
     double s1 = 0.0, s2 = 0.0;
     for (int64_t n = 0; n < g.N; ++n) {
       const float* row = x + (n * C + c) * P;  // (P)
-#pragma omp simd reduction(+ : s1, s2)
+      const float shift_f = static_cast<float>(shift);
+      float r1 = 0.0f, r2 = 0.0f;  // a row in float lanes, rows added in double (see header)
+#pragma omp simd reduction(+ : r1, r2)
       for (int64_t p = 0; p < P; ++p) {
-        const double d = row[p] - shift;
-        s1 += d;
-        s2 += d * d;
+        const float d = row[p] - shift_f;
+        r1 += d;
+        r2 += d * d;
       }
+      s1 += r1;
+      s2 += r2;
     }
     mean[c] = static_cast<float>(shift + s1 / M);
     var[c] = static_cast<float>(std::max(0.0, (s2 - s1 * s1 / M) / M));
@@ -59,11 +63,14 @@ void batch_norm_backward_cpu(const BatchNormGeometry& g, const float* dy, const 
     for (int64_t n = 0; n < g.N; ++n) {
       const float* dy_row = dy + (n * C + c) * P;  // (P)
       const float* x_row = x + (n * C + c) * P;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_centred)
+      float r_dy = 0.0f, r_centred = 0.0f;
+#pragma omp simd reduction(+ : r_dy, r_centred)
       for (int64_t p = 0; p < P; ++p) {
-        sum_dy += dy_row[p];
-        sum_dy_centred += static_cast<double>(dy_row[p]) * (x_row[p] - mu);
+        r_dy += dy_row[p];
+        r_centred += dy_row[p] * (x_row[p] - mu);
       }
+      sum_dy += r_dy;
+      sum_dy_centred += r_centred;
     }
     db[c] = static_cast<float>(sum_dy);
     dw[c] = static_cast<float>(sum_dy_centred * invstd[c]);

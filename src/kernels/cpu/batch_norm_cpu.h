@@ -1,9 +1,10 @@
 // Batch normalisation for training on this CPU: the same contracts as the reference kernels
 // (reference/batch_norm_reference.h), with OpenMP over channels (statistics, backward) or
 // over (n, c) planes (forward) and vectorisable inner loops over the contiguous P values.
-// Sums are accumulated in double; the statistics take one pass over x, summing x - shift
-// and (x - shift)^2 with shift = the channel's first value, which keeps the one-pass variance
-// free of cancellation whenever the values sit far from zero.
+// Sums run in float vector lanes within one (n, c) row of P values and in double across rows,
+// so float rounding grows only with the row's length, at float speed; the statistics take one
+// pass over x, summing x - shift and (x - shift)^2 with shift = the channel's first value,
+// which keeps the one-pass variance free of cancellation whenever the values sit far from zero.
 #pragma once
 
 #include "kernels/batch_norm_geometry.h"

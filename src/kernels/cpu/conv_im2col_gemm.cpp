@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/conv_im2col_unroll.h"
+
 namespace fovea::kernels {
 namespace {
 
@@ -15,113 +17,47 @@ void sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, in
   dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
 int64_t col_rows(const ConvGeometry& g) {
   return g.C_in_per_group() * g.kernel_pixels();
 }
 
-// Output positions o in [lo, hi) read input o*stride + offset inside [0, n).
-void valid_range(int64_t n_out, int64_t n_in, int64_t stride, int64_t offset, int64_t& lo,
-                 int64_t& hi) {
-  // o*stride + offset >= 0  <=>  o >= ceil(-offset / stride)
-  lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  // o*stride + offset < n_in  <=>  o < ceil((n_in - offset) / stride)
-  hi = n_in - offset <= 0 ? 0 : (n_in - offset + stride - 1) / stride;
-  lo = std::min(lo, n_out);
-  hi = std::clamp(hi, lo, n_out);
-}
+// The blocks of one plan: image blocks × line chunks × groups, and the buffers they need.
+struct Blocks {
+  const ConvGeometry& g;
+  Im2colGemmPlan plan;
+  int64_t image_blocks = ceil_div(g.N, plan.images);
+  int64_t chunks = ceil_div(std::max<int64_t>(out_lines(g), 1), plan.lines);
 
-// Calls row_fn(row, ic, kd, kh, kw) for each col row, split over the threads of an enclosing
-// parallel region (or run serially when `parallel` is false).
-template <class F>
-void for_each_col_row(const ConvGeometry& g, bool parallel, F&& row_fn) {
-  const int64_t rows = col_rows(g);
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t t = r;
-    const int64_t kw = t % g.kernel[2];
-    t /= g.kernel[2];
-    const int64_t kh = t % g.kernel[1];
-    t /= g.kernel[1];
-    const int64_t kd = t % g.kernel[0];
-    row_fn(r, t / g.kernel[0], kd, kh, kw);
+  ColBlock block(int64_t image_block, int64_t chunk) const {
+    ColBlock b;
+    b.n0 = image_block * plan.images;
+    b.images = std::min(plan.images, g.N - b.n0);
+    b.line0 = chunk * plan.lines;
+    b.lines = std::min(plan.lines, out_lines(g) - b.line0);
+    return b;
   }
-}
-
-// col (K, P) from one image-group x_g (C_in/groups, D, H, W); padding reads as zero.
-void im2col(const ConvGeometry& g, const float* x_g, float* col, bool parallel) {
-  const int64_t P = g.out_pixels();
-  for_each_col_row(g, parallel, [&](int64_t r, int64_t ic, int64_t kd, int64_t kh, int64_t kw) {
-    float* dst = col + r * P;
-    const float* src = x_g + ic * g.in_pixels();
-    const int64_t off_w = kw * g.dilation[2] - g.pad_lo[2];
-    int64_t w_lo, w_hi;
-    valid_range(g.out[2], g.in[2], g.stride[2], off_w, w_lo, w_hi);
-    for (int64_t od = 0; od < g.out[0]; ++od) {
-      const int64_t id = od * g.stride[0] - g.pad_lo[0] + kd * g.dilation[0];
-      for (int64_t oh = 0; oh < g.out[1]; ++oh, dst += g.out[2]) {
-        const int64_t ih = oh * g.stride[1] - g.pad_lo[1] + kh * g.dilation[1];
-        if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-          std::fill_n(dst, g.out[2], 0.0f);
-          continue;
-        }
-        // Input column of output ow is ow*stride + off_w (off_w may be negative).
-        const float* row = src + (id * g.in[1] + ih) * g.in[2];
-        std::fill_n(dst, w_lo, 0.0f);
-        if (g.stride[2] == 1) {
-          std::copy(row + w_lo + off_w, row + w_hi + off_w, dst + w_lo);
-        } else {
-          for (int64_t ow = w_lo; ow < w_hi; ++ow) dst[ow] = row[ow * g.stride[2] + off_w];
-        }
-        std::fill(dst + w_hi, dst + g.out[2], 0.0f);
-      }
-    }
-  });
-}
-
-// dx_g (C_in/groups, D, H, W) = col2im(col): the adjoint of im2col. Rows of one input
-// channel write the same plane, so threads split over channels, not rows.
-void col2im(const ConvGeometry& g, const float* col, float* dx_g, bool parallel) {
-  const int64_t P = g.out_pixels(), kp = g.kernel_pixels();
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t ic = 0; ic < g.C_in_per_group(); ++ic) {
-    float* dst = dx_g + ic * g.in_pixels();
-    std::fill_n(dst, g.in_pixels(), 0.0f);
-    for (int64_t k = 0; k < kp; ++k) {
-      const int64_t kw = k % g.kernel[2], kh = k / g.kernel[2] % g.kernel[1],
-                    kd = k / (g.kernel[2] * g.kernel[1]);
-      const float* src = col + (ic * kp + k) * P;
-      const int64_t off_w = kw * g.dilation[2] - g.pad_lo[2];
-      int64_t w_lo, w_hi;
-      valid_range(g.out[2], g.in[2], g.stride[2], off_w, w_lo, w_hi);
-      for (int64_t od = 0; od < g.out[0]; ++od) {
-        const int64_t id = od * g.stride[0] - g.pad_lo[0] + kd * g.dilation[0];
-        for (int64_t oh = 0; oh < g.out[1]; ++oh, src += g.out[2]) {
-          const int64_t ih = oh * g.stride[1] - g.pad_lo[1] + kh * g.dilation[1];
-          if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) continue;
-          float* row = dst + (id * g.in[1] + ih) * g.in[2];
-          for (int64_t ow = w_lo; ow < w_hi; ++ow) row[ow * g.stride[2] + off_w] += src[ow];
-        }
-      }
-    }
+  // A block of one image reads and writes the NCHW tensors in place; images side by side go
+  // through a dense (channels, columns) buffer.
+  static bool in_place(const ColBlock& b) { return b.images == 1; }
+  int64_t max_columns() const { return plan.images * plan.lines * g.out[2]; }
+  // Pointwise blocks of one image use x (or dx) itself as col.
+  int64_t col_floats() const {
+    return g.is_pointwise() && plan.images == 1 ? 0
+                                                : plan.channels * g.kernel_pixels() * max_columns();
   }
-}
+  int64_t staging_floats() const {
+    return plan.images > 1 ? g.C_out_per_group() * max_columns() : 0;
+  }
+  int64_t buffer_floats() const { return col_floats() + staging_floats(); }
+  int64_t buffers() const { return plan.split ? omp_get_max_threads() : 1; }
+};
 
-// How the threads share the work. With enough images, each thread takes whole images; with
-// enough groups (depthwise and grouped layers at small batch), whole groups; in both cases it
-// runs single-threaded GEMMs on its own col buffer. Otherwise one (image, group) at a time with
-// the threads inside im2col and the GEMM. Splitting coarsely matters: thousands of tiny
-// parallel regions (one per group) cost more than the arithmetic.
-enum class Split { kNone, kImages, kGroups };
-
-Split split_of(const ConvGeometry& g) {
-  const int64_t threads = omp_get_max_threads();
-  if (threads > 1 && g.N >= threads) return Split::kImages;
-  if (threads > 1 && g.groups >= threads) return Split::kGroups;
-  return Split::kNone;
-}
-
-int64_t col_buffers(const ConvGeometry& g) {
-  return split_of(g) == Split::kNone ? 1 : omp_get_max_threads();
+Blocks blocks_of(const ConvGeometry& g, ConvPass pass) {
+  return Blocks{g, im2col_gemm_plan(g, pass, omp_get_max_threads())};
 }
 
 // Calls body(i, thread) for i in [0, count): over the threads when `parallel`, else on the
@@ -138,101 +74,244 @@ void for_each_index(bool parallel, int64_t count, Body&& body) {
   for (int64_t i = 0; i < count; ++i) body(i, omp_get_thread_num());
 }
 
+// Backward weight sums into partial dw buffers in the workspace: one per thread when split
+// (thread 0 sums straight into dw unless transposed), one when transposed and not split.
+int64_t dw_partials(const Blocks& b) {
+  if (b.plan.split) return b.buffers() - (b.plan.transposed_dw ? 0 : 1);
+  return b.plan.transposed_dw ? 1 : 0;
+}
+
+// dw (groups, cog, K) = the sum of `parts` buffers dwᵀ (groups, K, cog), in tiles of kTile
+// k's so the strided reads of a tile stay in L1. Work-shares over the enclosing team.
+void sum_transposed(const ConvGeometry& g, const float* parts, int64_t count, float* dw) {
+  constexpr int64_t kTile = 16;
+  const int64_t K = col_rows(g), cog = g.C_out_per_group(), tiles = ceil_div(K, kTile);
+  const int64_t part_size = g.C_out * K;
+#pragma omp for schedule(static)
+  for (int64_t tile = 0; tile < g.groups * tiles; ++tile) {
+    const int64_t grp = tile / tiles, k0 = tile % tiles * kTile, k1 = std::min(K, k0 + kTile);
+    const float* src = parts + grp * cog * K;
+    float* dst = dw + grp * cog * K;
+    for (int64_t oc = 0; oc < cog; ++oc)
+      for (int64_t k = k0; k < k1; ++k) {
+        float sum = 0.0f;
+        for (int64_t p = 0; p < count; ++p) sum += src[p * part_size + k * cog + oc];
+        dst[oc * K + k] = sum;
+      }
+  }
+}
+
 }  // namespace
+
+Im2colGemmPlan im2col_gemm_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
+  const int64_t K = col_rows(g), P = g.out_pixels(), lines = std::max<int64_t>(out_lines(g), 1);
+  Im2colGemmPlan plan;
+  plan.lines = lines;
+  if (P < kIm2colNarrowPixels && pass != ConvPass::kBackwardWeight) {
+    // Narrow images side by side; when the batch allows, in a multiple of the thread count of
+    // blocks, so that each thread takes whole blocks. Then even out the blocks.
+    plan.images = std::min(ceil_div(kIm2colMinColumns, std::max<int64_t>(P, 1)), g.N);
+    int64_t blocks = ceil_div(g.N, plan.images);
+    if (g.N >= threads) blocks = std::min(ceil_div(blocks, threads) * threads, g.N);
+    plan.images = ceil_div(g.N, blocks);
+  } else if (!g.is_pointwise() && K * P > kIm2colChunkFloats) {
+    // Large images in chunks of whole lines (x read in place needs none when pointwise).
+    const int64_t columns = std::max(kIm2colChunkFloats / K, kIm2colMinChunkColumns);
+    const int64_t per_chunk = std::max<int64_t>(columns / g.out[2], 1);
+    int64_t chunks = ceil_div(lines, per_chunk);
+    // Chunks that threads share (forward and backward weight at a batch below the thread
+    // count) come in a multiple of the thread count.
+    if (chunks > 1 && g.N < threads && pass != ConvPass::kBackwardData)
+      chunks = ceil_div(chunks, threads) * threads;
+    plan.lines = ceil_div(lines, chunks);
+  }
+  plan.channels = g.C_in_per_group();
+  if (pass == ConvPass::kBackwardData) {
+    const int64_t row_floats = g.kernel_pixels() * plan.images * plan.lines * g.out[2];
+    const int64_t steps =
+        ceil_div(plan.channels, std::max<int64_t>(kIm2colDcolStepFloats / row_floats, 1));
+    plan.channels = ceil_div(plan.channels, steps);
+  }
+  const Blocks b{g, plan};
+  // backward_data runs the chunks of one image on one thread: col2im of neighbouring chunks
+  // adds into the same input rows.
+  const int64_t items =
+      b.image_blocks * g.groups * (pass == ConvPass::kBackwardData ? 1 : b.chunks);
+  const bool balanced = items % threads == 0 || items >= 4 * threads;
+  // Split backward weight keeps a partial dw per thread, worth it only when each dw element
+  // sums many products.
+  const bool cheap_partials = pass != ConvPass::kBackwardWeight || g.C_out * K * 64 <= g.macs();
+  plan.split = threads > 1 && items >= threads && balanced && cheap_partials;
+  const int64_t cog = g.C_out_per_group();
+  const int64_t reduction = plan.images * plan.lines * g.out[2];
+  plan.transposed_dw = pass == ConvPass::kBackwardWeight && g.groups == 1 &&
+                       (cog <= 32 || (cog <= 64 && 2 * cog <= K && reduction >= 1536));
+  return plan;
+}
 
 bool conv_im2col_gemm_supports(const ConvGeometry&, ConvPass) {
   return true;
 }
 
 size_t conv_im2col_gemm_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  // Pointwise convolutions need no col: x (or dx) is already the col matrix.
-  size_t floats =
-      !g.is_pointwise() ? static_cast<size_t>(col_buffers(g) * col_rows(g) * g.out_pixels()) : 0;
-  // Backward weight with images split over threads: one partial dw per extra thread.
-  if (pass == ConvPass::kBackwardWeight && split_of(g) == Split::kImages)
-    floats += static_cast<size_t>((col_buffers(g) - 1) * g.C_out * col_rows(g));
+  const Blocks b = blocks_of(g, pass);
+  size_t floats = static_cast<size_t>(b.buffers() * b.buffer_floats());
+  if (pass == ConvPass::kBackwardWeight)
+    floats += static_cast<size_t>(dw_partials(b) * g.C_out * col_rows(g));
   return floats;
 }
 
 void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w, const float* b,
                               float* y, float* workspace) noexcept {
+  const Blocks blocks = blocks_of(g, ConvPass::kForward);
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const bool split = split_of(g) != Split::kNone;
-  // Each (image, group) writes its own outputs, so any split of the pairs is race-free.
-  for_each_index(split, g.N * g.groups, [&](int64_t i, int64_t thread) {
-    const int64_t n = i / g.groups, grp = i % g.groups;
-    float* col = workspace ? workspace + thread * K * P : nullptr;
-    const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-    float* y_g = y + (n * g.C_out + grp * cog) * P;
-    if (!g.is_pointwise()) im2col(g, x_g, col, !split);
+  const int64_t cig = g.C_in_per_group();
+  const bool split = blocks.plan.split, inner = !split;
+  // Each block and group writes its own outputs, so any split of them is race-free.
+  const int64_t items = blocks.image_blocks * blocks.chunks * g.groups;
+  for_each_index(split, items, [&](int64_t item, int64_t thread) {
+    const int64_t grp = item % g.groups, chunk = item / g.groups % blocks.chunks;
+    const ColBlock blk = blocks.block(item / g.groups / blocks.chunks, chunk);
+    float* col = workspace + thread * blocks.buffer_floats();
+    float* staging = col + blocks.col_floats();
+    const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
+    const float* w_g = w + grp * cog * K;
+    const bool in_place = Blocks::in_place(blk);
+    const float* B = col;
+    int64_t ldb = cols;
+    if (g.is_pointwise() && in_place) {
+      B = x + (blk.n0 * g.C_in + grp * cig) * P + p0;
+      ldb = P;
+    } else {
+      im2col_block(g, x, grp, blk, col, inner);
+    }
+    if (!in_place) {
+      sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, 0.0f, staging, cols);
+      scatter_images(staging, b, g.C_out, P, grp * cog, cog, blk.n0, blk.images, y, inner);
+      return;
+    }
+    float* y_blk = y + (blk.n0 * g.C_out + grp * cog) * P + p0;
     if (b)
-      for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_g + oc * P, P, b[grp * cog + oc]);
-    sgemm('N', 'N', cog, P, K, w + grp * cog * K, K, g.is_pointwise() ? x_g : col, P,
-          b ? 1.0f : 0.0f, y_g, P);
+      for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_blk + oc * P, cols, b[grp * cog + oc]);
+    sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, b ? 1.0f : 0.0f, y_blk, P);
   });
 }
 
 void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace) noexcept {
+  const Blocks blocks = blocks_of(g, ConvPass::kBackwardData);
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const bool split = split_of(g) != Split::kNone;
-  for_each_index(split, g.N * g.groups, [&](int64_t i, int64_t thread) {
-    const int64_t n = i / g.groups, grp = i % g.groups;
-    float* col = workspace ? workspace + thread * K * P : nullptr;
-    float* dx_g = dx + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-    const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
-    // Pointwise: dx_g is the col matrix itself, so the GEMM writes it directly.
-    float* dcol = g.is_pointwise() ? dx_g : col;
-    sgemm('T', 'N', K, P, cog, w + grp * cog * K, K, dy_g, P, 0.0f, dcol, P);
-    if (!g.is_pointwise()) col2im(g, dcol, dx_g, !split);
+  const int64_t cig = g.C_in_per_group();
+  const bool split = blocks.plan.split, inner = !split;
+  // The chunks of one image run in order on one thread (col2im_block zeroes dx on the first).
+  for_each_index(split, blocks.image_blocks * g.groups, [&](int64_t item, int64_t thread) {
+    const int64_t grp = item % g.groups;
+    float* col = workspace + thread * blocks.buffer_floats();
+    float* staging = col + blocks.col_floats();
+    for (int64_t chunk = 0; chunk < blocks.chunks; ++chunk) {
+      const ColBlock blk = blocks.block(item / g.groups, chunk);
+      const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
+      const bool in_place = Blocks::in_place(blk);
+      const float* B = dy + (blk.n0 * g.C_out + grp * cog) * P + p0;
+      int64_t ldb = P;
+      if (!in_place) {
+        gather_images(dy, g.C_out, P, grp * cog, cog, blk.n0, blk.images, staging, inner);
+        B = staging;
+        ldb = cols;
+      }
+      // Pointwise in place: dx is the col matrix itself, so the GEMM writes it directly.
+      const float* w_g = w + grp * cog * K;
+      if (g.is_pointwise() && in_place) {
+        sgemm('T', 'N', K, cols, cog, w_g, K, B, ldb, 0.0f,
+              dx + (blk.n0 * g.C_in + grp * cig) * P + p0, P);
+        continue;
+      }
+      // The col rows of a few input channels at a time: the dx planes they add into are theirs.
+      const int64_t step = blocks.plan.channels, kp = g.kernel_pixels();
+      for (int64_t c0 = 0; c0 < cig; c0 += step) {
+        const int64_t channels = std::min(step, cig - c0);
+        sgemm('T', 'N', channels * kp, cols, cog, w_g + c0 * kp, K, B, ldb, 0.0f, col, cols);
+        col2im_block(g, col, grp, c0, channels, blk, dx, inner);
+      }
+    }
   });
 }
 
 void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, const float* dy,
                                       float* dw, float* workspace) noexcept {
+  const Blocks blocks = blocks_of(g, ConvPass::kBackwardWeight);
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const Split split = split_of(g);
-  const int64_t dw_size = g.C_out * K;
-  float* col_base = g.is_pointwise() ? nullptr : workspace;
-  // dw_g += dy_g · col(x_g)ᵀ for one image and group, on the calling thread's col buffer.
-  auto accumulate = [&](int64_t n, int64_t grp, float* col, float* dw_out, bool parallel) {
-    const float* x_g = x + (n * g.C_in + grp * g.C_in_per_group()) * g.in_pixels();
-    const float* dy_g = dy + (n * g.C_out + grp * cog) * P;
-    if (!g.is_pointwise()) im2col(g, x_g, col, parallel);
-    sgemm('N', 'T', cog, K, P, dy_g, P, g.is_pointwise() ? x_g : col, P, 1.0f,
-          dw_out + grp * cog * K, K);
+  const int64_t cig = g.C_in_per_group(), dw_size = g.C_out * K;
+  const int64_t items = blocks.image_blocks * blocks.chunks * g.groups;
+  const bool transposed = blocks.plan.transposed_dw;
+  // acc_g += dy_blk · col_blkᵀ (or its transpose) for one block and group, on the calling
+  // thread's buffers.
+  auto accumulate = [&](int64_t item, int64_t thread, float* acc, bool inner) {
+    const int64_t grp = item % g.groups, chunk = item / g.groups % blocks.chunks;
+    const ColBlock blk = blocks.block(item / g.groups / blocks.chunks, chunk);
+    float* col = workspace + thread * blocks.buffer_floats();
+    float* staging = col + blocks.col_floats();
+    const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
+    const bool in_place = Blocks::in_place(blk);
+    const float* A = dy + (blk.n0 * g.C_out + grp * cog) * P + p0;
+    int64_t lda = P;
+    if (!in_place) {
+      gather_images(dy, g.C_out, P, grp * cog, cog, blk.n0, blk.images, staging, inner);
+      A = staging;
+      lda = cols;
+    }
+    const float* B = col;
+    int64_t ldb = cols;
+    if (g.is_pointwise() && in_place) {
+      B = x + (blk.n0 * g.C_in + grp * cig) * P + p0;
+      ldb = P;
+    } else {
+      im2col_block(g, x, grp, blk, col, inner);
+    }
+    if (transposed) {
+      sgemm('N', 'T', K, cog, cols, B, ldb, A, lda, 1.0f, acc + grp * cog * K, cog);
+    } else {
+      sgemm('N', 'T', cog, K, cols, A, lda, B, ldb, 1.0f, acc + grp * cog * K, K);
+    }
   };
-  if (split != Split::kImages) {
-    // Split over groups, each thread owning whole groups and so their dw slices; or no split,
-    // one image and group at a time with the threads inside im2col and the GEMM.
-    std::fill_n(dw, dw_size, 0.0f);
-    const bool by_groups = split == Split::kGroups;
-    for_each_index(by_groups, g.groups, [&](int64_t grp, int64_t thread) {
-      float* col = col_base ? col_base + thread * K * P : nullptr;
-      for (int64_t n = 0; n < g.N; ++n) accumulate(n, grp, col, dw, !by_groups);
-    });
+  float* partial_base = workspace + blocks.buffers() * blocks.buffer_floats();
+  if (!blocks.plan.split) {
+    float* acc = transposed ? partial_base : dw;
+    std::fill_n(acc, dw_size, 0.0f);
+    for (int64_t item = 0; item < items; ++item) accumulate(item, 0, acc, true);
+    if (transposed) {
+#pragma omp parallel
+      sum_transposed(g, acc, 1, dw);
+    }
     return;
   }
-  // Images split over threads: each sums its images into a partial dw, added up at the end.
-  // The team may be smaller than omp_get_max_threads() (OMP_DYNAMIC, thread limits): only the
-  // partial sums of threads that ran are added.
-  float* partial_base = workspace + (g.is_pointwise() ? 0 : col_buffers(g) * K * P);
-  int64_t team = 1;
+  // Blocks split over threads: each sums its blocks into a partial, and then the threads add
+  // the partials up, each over its own range of dw. The team may be smaller than
+  // omp_get_max_threads() (OMP_DYNAMIC, thread limits): only the partials of threads that ran
+  // are added.
 #pragma omp parallel
   {
-    const int64_t t = omp_get_thread_num();
-#pragma omp single
-    team = omp_get_num_threads();
-    float* my_dw = t == 0 ? dw : partial_base + (t - 1) * dw_size;
-    float* col = col_base ? col_base + t * K * P : nullptr;
-    std::fill_n(my_dw, dw_size, 0.0f);
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    float* acc = transposed ? partial_base + t * dw_size
+                 : t == 0   ? dw
+                            : partial_base + (t - 1) * dw_size;
+    std::fill_n(acc, dw_size, 0.0f);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t grp = 0; grp < g.groups; ++grp) accumulate(n, grp, col, my_dw, false);
-  }
-  for (int64_t t = 1; t < team; ++t) {
-    const float* part = partial_base + (t - 1) * dw_size;
-    for (int64_t i = 0; i < dw_size; ++i) dw[i] += part[i];
+    for (int64_t item = 0; item < items; ++item) accumulate(item, t, acc, false);
+    if (transposed) {
+      sum_transposed(g, partial_base, team, dw);
+    } else {
+      // Slices of dw, each summed one partial at a time so the adds vectorise.
+      constexpr int64_t kSlice = 4096;
+#pragma omp for schedule(static)
+      for (int64_t i0 = 0; i0 < dw_size; i0 += kSlice) {
+        const int64_t i1 = std::min(dw_size, i0 + kSlice);
+        for (int64_t p = 1; p < team; ++p) {
+          const float* part = partial_base + (p - 1) * dw_size;
+          for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
+        }
+      }
+    }
   }
 }
 

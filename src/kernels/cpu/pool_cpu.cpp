@@ -131,6 +131,7 @@ struct AvgDivisors {
 
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
                           float* indices) noexcept {
+  if (max_pool_2x2_avx512_supports(g)) return max_pool_2x2_forward_avx512(g, x, y, indices);
   with_static_stride(g.stride[2], [&](auto kS) {
     // Positions fit int32: the door keeps planes below 2^24 elements.
     parallel_rows<int32_t>(g, g.out[2], [&](int64_t plane, int64_t od, int64_t oh, int32_t* best) {
@@ -157,16 +158,36 @@ void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
   });
 }
 
-void max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* indices,
+bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* indices,
                            float* dx) noexcept {
   const int64_t P_in = g.in_pixels(), P_out = g.out_pixels();
-#pragma omp parallel for schedule(static)
+  const uint32_t limit = pool_index_limit(P_in);
+  // Positions are checked and converted a block at a time (a vectorised loop) before the
+  // scalar scatter, which then has only its loads, adds and stores left.
+  constexpr int64_t kBlock = 256;
+  bool valid = true;
+#pragma omp parallel for schedule(static) reduction(&& : valid)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     float* dxp = dx + plane * P_in;
+    const float* dyp = dy + plane * P_out;
+    const float* ip = indices + plane * P_out;
     std::fill_n(dxp, P_in, 0.0f);
-    for (int64_t o = plane * P_out; o < (plane + 1) * P_out; ++o)
-      dxp[static_cast<int64_t>(indices[o])] += dy[o];
+    for (int64_t o0 = 0; o0 < P_out && valid; o0 += kBlock) {
+      const int64_t n = std::min(kBlock, P_out - o0);
+      int32_t pos[kBlock];
+      int32_t bad = 0;
+#pragma omp simd reduction(+ : bad)
+      for (int64_t i = 0; i < n; ++i) {
+        const bool ok = pool_index_valid(ip[o0 + i], limit);
+        pos[i] = ok ? static_cast<int32_t>(ip[o0 + i]) : 0;
+        bad += ok ? 0 : 1;
+      }
+      valid = bad == 0;
+      if (valid)
+        for (int64_t i = 0; i < n; ++i) dxp[pos[i]] += dyp[o0 + i];
+    }
   }
+  return valid;
 }
 
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept {

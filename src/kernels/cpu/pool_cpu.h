@@ -9,14 +9,44 @@
 // (2x2/2, 3x3/2 pad 1, 3x3/1, ...) get compile-time strides.
 #pragma once
 
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
 #include "kernels/pool_geometry.h"
 
 namespace fovea::kernels {
 
+// An argmax index is valid in a plane of `plane` <= 2^24 elements when it is an integer in
+// [0, plane). Tested with pool_index_valid(v, pool_index_limit(plane)), in integer arithmetic
+// on v's bits and with `&` for `&&`, so loops over it vectorise (float compares keep GCC
+// scalar): v is 0 (either sign), or at least 1 and below the limit (NaN and negatives, read as
+// unsigned, are above it), with no bits below its binary point.
+inline uint32_t pool_index_limit(int64_t plane) {
+  return std::bit_cast<uint32_t>(static_cast<float>(plane));
+}
+inline bool pool_index_valid(float v, uint32_t limit) {
+  const uint32_t u = std::bit_cast<uint32_t>(v + 0.0f);  // -0 + 0 = +0
+  // Shifting left by 9 + exponent leaves exactly the mantissa's fraction bits in the low word
+  // (clamped: beyond 2^23 there are none, and NaN or negatives fail the limit anyway).
+  const int32_t shift = std::clamp(static_cast<int32_t>(u >> 23) - 118, 0, 32);
+  const bool integral = ((static_cast<uint64_t>(u) << shift) & 0xffffffffu) == 0;
+  return (u == 0) | ((u >= 0x3f800000u) & (u < limit) & integral);
+}
+
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, float* indices) noexcept;
-// Also the backward of adaptive max pooling: it reads only g.planes(), g.in and g.out.
-void max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* indices,
+// Also the backward of adaptive max pooling: it reads only g.planes(), g.in and g.out. Checks
+// the indices as it goes (nearly free, against a separate pass over them): returns false, dx
+// then unspecified, when one is not valid in an input plane.
+bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* indices,
                            float* dx) noexcept;
+// The 2x2 stride-2 max pool forward of 2-D maps without padding, in AVX-512
+// (pool_cpu_avx512.cpp): max_pool_forward_cpu's results where supported (which needs the CPU
+// to have AVX-512); max_pool_forward_cpu calls it there.
+bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept;
+void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y,
+                                 float* indices) noexcept;
+
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept;
 

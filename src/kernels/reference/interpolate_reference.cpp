@@ -8,13 +8,6 @@
 namespace fovea::kernels {
 namespace {
 
-// The taps of one output position along one axis (default: the identity at index 0).
-struct Taps {
-  int count = 1;
-  int64_t index[4] = {0, 0, 0, 0};
-  float weight[4] = {1, 0, 0, 0};
-};
-
 // Source step per output step, in float as PyTorch computes it (area_pixel_compute_scale).
 float axis_scale(int64_t in, int64_t out, bool align_corners, double scale_factor) {
   if (align_corners) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0;
@@ -46,10 +39,12 @@ int64_t floor_to_index(float v, int64_t in) {
   return std::min(static_cast<int64_t>(std::floor(v)), in - 1);
 }
 
-Taps axis_taps(const InterpolateGeometry& g, int axis, int64_t o) {
+}  // namespace
+
+InterpolationTaps interpolation_taps(const InterpolateGeometry& g, int axis, int64_t o) {
   const int64_t in = g.in[axis], out = g.out[axis];
   const float scale = axis_scale(in, out, g.align_corners, g.scale_factor[axis]);
-  Taps t;
+  InterpolationTaps t;
   switch (g.kernel) {
     case InterpolationKernel::kNearest:
       t.index[0] = floor_to_index(static_cast<float>(o) * scale, in);
@@ -83,27 +78,29 @@ Taps axis_taps(const InterpolateGeometry& g, int axis, int64_t o) {
   return t;
 }
 
+namespace {
+
 // Calls f(y_index, x_plane, td, th, tw) for every output element: y[y_index] is made from the
 // input plane at offset x_plane (its (n, c) plane) through the taps td, th, tw of its D, H
 // and W coordinates. Each axis's taps are tabulated once; planes run in parallel (they share
 // nothing, in either direction).
 template <class F>
 void for_each_output(const InterpolateGeometry& g, F&& f) {
-  std::array<std::vector<Taps>, 3> taps;
+  std::array<std::vector<InterpolationTaps>, 3> taps;
   for (int axis = 0; axis < 3; ++axis) {
     if (axis < 3 - g.spatial_dims) {  // not resampled: in = out = 1, the identity
       taps[axis].emplace_back();
       continue;
     }
-    for (int64_t o = 0; o < g.out[axis]; ++o) taps[axis].push_back(axis_taps(g, axis, o));
+    for (int64_t o = 0; o < g.out[axis]; ++o) taps[axis].push_back(interpolation_taps(g, axis, o));
   }
   const int64_t P_in = g.in_pixels(), P_out = g.out_pixels();
 #pragma omp parallel for schedule(static) if (g.N * g.C * P_out > (1 << 16))
   for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
     int64_t yi = nc * P_out;
-    for (const Taps& td : taps[0])
-      for (const Taps& th : taps[1])
-        for (const Taps& tw : taps[2]) f(yi++, nc * P_in, td, th, tw);
+    for (const InterpolationTaps& td : taps[0])
+      for (const InterpolationTaps& th : taps[1])
+        for (const InterpolationTaps& tw : taps[2]) f(yi++, nc * P_in, td, th, tw);
   }
 }
 
@@ -113,7 +110,8 @@ void interpolate_forward_reference(const InterpolateGeometry& g, const float* x,
                                    float* y) noexcept {
   const int64_t H = g.in[1], W = g.in[2];
   // Innermost axis first, each partial sum scaled by the next axis's weight: PyTorch's order.
-  auto one = [&](int64_t yi, int64_t plane, const Taps& td, const Taps& th, const Taps& tw) {
+  auto one = [&](int64_t yi, int64_t plane, const InterpolationTaps& td,
+                 const InterpolationTaps& th, const InterpolationTaps& tw) {
     float sum_d = 0;
     for (int a = 0; a < td.count; ++a) {
       float sum_h = 0;
@@ -134,7 +132,8 @@ void interpolate_backward_reference(const InterpolateGeometry& g, const float* d
                                     float* dx) noexcept {
   std::fill_n(dx, g.N * g.C * g.in_pixels(), 0.0f);
   const int64_t H = g.in[1], W = g.in[2];
-  auto one = [&](int64_t yi, int64_t plane, const Taps& td, const Taps& th, const Taps& tw) {
+  auto one = [&](int64_t yi, int64_t plane, const InterpolationTaps& td,
+                 const InterpolationTaps& th, const InterpolationTaps& tw) {
     for (int a = 0; a < td.count; ++a)
       for (int b = 0; b < th.count; ++b) {
         float* row = dx + plane + (td.index[a] * H + th.index[b]) * W;

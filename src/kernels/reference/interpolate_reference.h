@@ -1,6 +1,6 @@
 // Reference interpolation (resampling) of N×C×D×H×W tensors, written to reproduce PyTorch
-// 1.13's CPU float32 arithmetic index for index; it is the implementation, not only the
-// specification.
+// 1.13's CPU float32 arithmetic index for index: the specification, and the implementation of
+// 3-D calls (1-D and 2-D run cpu/interpolate_cpu.h, which tabulates interpolation_taps below).
 //
 // Separable: each spatial axis maps output position o to a few taps (input index i_k,
 // weight w_k), and
@@ -41,6 +41,16 @@ struct InterpolateGeometry {
   int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
 };
+
+// The taps of output position o along a resampled axis (0, 1, 2 = D, H, W) by the rules above;
+// axes not resampled take the default, the identity. Fast kernels tabulate these, so they map
+// coordinates exactly as the reference does.
+struct InterpolationTaps {
+  int count = 1;
+  int64_t index[4] = {0, 0, 0, 0};
+  float weight[4] = {1, 0, 0, 0};
+};
+InterpolationTaps interpolation_taps(const InterpolateGeometry& g, int axis, int64_t o);
 
 // x (N, C, in...) -> y (N, C, out...).
 void interpolate_forward_reference(const InterpolateGeometry& g, const float* x, float* y) noexcept;

@@ -3,7 +3,8 @@
 // write one loss per element, backward kernels take the upstream gradient of each element's
 // loss as scale[i * scale_stride] (stride 0 for a reduced loss: one value, already divided by
 // the mean's denominator). Losses see only the classifier's output, O(N·C) work, so these
-// loops are the implementation.
+// loops are the implementation, except cross-entropy over contiguous classes, which runs the
+// fused kernels of cpu/loss_cpu.h.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Reference softmax and log-softmax along one axis, forward and backward. The tensor is seen
 // as (outer, size, inner): the axis has `size` elements, `inner` apart, so one kernel serves
-// every dim of every rank. Softmax runs over class scores (small tensors), so the reference
-// is the implementation.
+// every dim of every rank. The specification: what runs is cpu/softmax_cpu.h, held equal to
+// these loops (computed in double) by tests/kernels/softmax_kernels_test.cpp.
 //
 //   softmax      y_k = e^(x_k - m) / sum_j e^(x_j - m)     m = max_j x_j (no overflow)
 //   log_softmax  y_k = x_k - m - log sum_j e^(x_j - m)

@@ -1,4 +1,4 @@
-#include "conv_suite.h"
+#include "bench_suite/conv_suite.h"
 
 #include <fmt/format.h>
 
@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "fovea/random.h"
 #include "fovea/tensor.h"
 #include "ops/conv_call.h"
 
@@ -49,7 +50,7 @@ ConvGeometry geometry(const ConvLayer& l) {
     const Shape w{l.C_out, l.C_in / l.groups, l.kernel, l.kernel, l.kernel};
     const functional::ConvOptions<D> o{
         .stride = l.stride, .padding = l.padding, .dilation = l.dilation, .groups = l.groups};
-    return ops::conv_call<D>("conv_bench", x, Shape(w.begin(), w.begin() + 2 + D), std::nullopt, o)
+    return ops::conv_call<D>("conv suite", x, Shape(w.begin(), w.begin() + 2 + D), std::nullopt, o)
         .g;
   }
   // Transposed: the output padding that gives the file's output size.
@@ -63,7 +64,7 @@ ConvGeometry geometry(const ConvLayer& l) {
                                               .output_padding = output_padding,
                                               .dilation = l.dilation,
                                               .groups = l.groups};
-  return ops::conv_transpose_call<D>("conv_bench", x, Shape(w.begin(), w.begin() + 2 + D),
+  return ops::conv_transpose_call<D>("conv suite", x, Shape(w.begin(), w.begin() + 2 + D),
                                      std::nullopt, o)
       .g;
 }
@@ -135,6 +136,35 @@ kernels::ConvPass kernel_pass(const ConvLayer& l, ConvPass pass) {
       return ConvPass::kBackwardWeight;
   }
   return pass;
+}
+
+ConvBuffers make_conv_buffers(const ConvGeometry& g) {
+  const int64_t x_size = g.N * g.C_in * g.in_pixels(), y_size = g.N * g.C_out * g.out_pixels(),
+                w_size = g.C_out * g.C_in_per_group() * g.kernel_pixels();
+  Generator gen(42);
+  return {
+      .x = Tensor::rand({x_size}, -1.0f, 1.0f, &gen),
+      .w = Tensor::rand({w_size}, -1.0f, 1.0f, &gen),
+      .dy = Tensor::rand({y_size}, -1.0f, 1.0f, &gen),
+      .y = Tensor::zeros({y_size}),
+      .dx = Tensor::zeros({x_size}),
+      .dw = Tensor::zeros({w_size}),
+  };
+}
+
+void run_conv_pass(const kernels::ConvAlgorithm& a, const ConvGeometry& g, ConvPass kpass,
+                   ConvBuffers& b, float* workspace) {
+  switch (kpass) {
+    case ConvPass::kForward:
+      a.forward(g, b.x.data(), b.w.data(), nullptr, b.y.data(), workspace);
+      break;
+    case ConvPass::kBackwardData:
+      a.backward_data(g, b.dy.data(), b.w.data(), b.dx.data(), workspace);
+      break;
+    case ConvPass::kBackwardWeight:
+      a.backward_weight(g, b.x.data(), b.dy.data(), b.dw.data(), workspace);
+      break;
+  }
 }
 
 }  // namespace fovea::bench

@@ -1,0 +1,28 @@
+// Direct depthwise convolution (groups == C_in, C_out = m · C_in: input channel ic feeds the m
+// output channels ic·m .. ic·m + m-1), 1D and 2D, any kernel size, stride, dilation and padding.
+// Each output plane is a single-channel correlation, computed straight from a zero-padded copy
+// of its input plane with 16-lane AVX-512 vectors along the output width:
+//   forward          y[n, oc]  = corr(pad(x[n, ic]), w[oc]) + b[oc]
+//   backward_data    dx[n, ic] = sum_j corr(pad(upsample_s(dy[n, ic·m + j])), flip(w[ic·m + j]))
+//   backward_weight  dw[oc, k] = sum_n sum_o pad(x[n, ic])[o·s + k·d] · dy[n, oc, o]
+// Threads split (image, channel) planes, and channels for backward_weight, so every sum has
+// one fixed order whatever the thread count. Needs AVX-512 (supports() says false without).
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/conv_algorithm.h"
+
+namespace fovea::kernels {
+
+bool conv_depthwise_supports(const ConvGeometry& g, ConvPass pass);
+size_t conv_depthwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
+
+void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w, const float* b,
+                            float* y, float* workspace) noexcept;
+void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,
+                                  float* workspace) noexcept;
+void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* workspace) noexcept;
+
+}  // namespace fovea::kernels

@@ -1,0 +1,428 @@
+// The AVX-512 half of the depthwise kernels (conv_depthwise.h): every pass is a single-channel
+// correlation over a zero-padded plane P (conv_depthwise_plane.h) built per (image, channel) in
+// the calling thread's workspace, so the inner loops never test bounds:
+//   forward / backward_data  a tile of 8 output vectors (8 rows × 16 columns, or 1 row × 128
+//                            columns) accumulates every tap: 8 independent FMA chains; 3×3,
+//                            5×5 and 7×7 load each P row once per tile (correlate_rows), other
+//                            shapes load once per FMA (correlate_generic);
+//   backward_weight          one vector accumulator per tap, fed by a few rows of dy at a time,
+//                            reduced horizontally once per channel at the end.
+// Only the entry points leave this file (internal linkage below), so no function compiled for
+// AVX-512 can be picked by the linker for code that runs before supports() said yes.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/conv_depthwise_plane.h"
+
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+
+namespace fovea::kernels {
+namespace {
+
+constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
+
+__mmask16 lanes_below(int64_t n) {
+  return n >= kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// The lanes of v summed in order. (GCC 12 warns falsely inside _mm512_reduce_add_ps.)
+float horizontal_sum(__m512 v) {
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  float sum = 0.0f;
+  for (float f : lanes) sum += f;
+  return sum;
+}
+
+// Offset in P of tap k = kh · k_w + kw from the position of the output it adds to.
+struct Taps {
+  int64_t off[kDepthwiseMaxKernel * kDepthwiseMaxKernel];
+
+  explicit Taps(const DepthwisePlane& p) {
+    for (int64_t kh = 0; kh < p.k_h; ++kh)
+      for (int64_t kw = 0; kw < p.k_w; ++kw) {
+        const int64_t c = kw * p.dil_w;  // padded column; phase c % step_w, column c / step_w
+        off[kh * p.k_w + kw] = kh * p.dil_h * p.row_pitch() + c % p.step_w * p.cols + c / p.step_w;
+      }
+  }
+};
+
+// Splits a linear padded row into its step_w phases (P's layout along W); stride 2 has its own
+// path (split_pairs), this one serves the rare larger strides.
+void split_phases(const DepthwisePlane& p, const float* line, float* dst) {
+  for (int64_t f = 0; f < p.step_w; ++f)
+    for (int64_t q = 0; q < p.cols; ++q) dst[f * p.cols + q] = line[q * p.step_w + f];
+}
+
+// s[start .. start+16) with zeros outside [0, n).
+__m512 load_window(const float* s, int64_t start, int64_t n) {
+  if (start >= n || start <= -kLanes) return _mm512_setzero_ps();
+  if (start >= 0) return _mm512_maskz_loadu_ps(lanes_below(n - start), s + start);
+  // Lanes -start.. take s[0..]: an expanding load, so no pointer before s is formed.
+  return _mm512_maskz_expandloadu_ps(lanes_below(n - start) & ~lanes_below(-start), s);
+}
+
+// One P row of a stride-2 pass straight from its source row s (src_w floats, padded column c
+// holding s[c - off_w]): two windows of 16 give 16 even and 16 odd padded columns. Straight
+// from the source rather than through a padded copy, whose freshly stored floats the loads
+// here would wait on (the stores cannot forward to loads straddling them).
+void split_pairs(const DepthwisePlane& p, const float* s, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t q = 0; q < p.cols; q += kLanes) {
+    const int64_t start = 2 * q - p.off_w;
+    const __m512 a = load_window(s, start, p.src_w), b = load_window(s, start + kLanes, p.src_w);
+    _mm512_storeu_ps(dst + q, _mm512_permutex2var_ps(a, even, b));
+    _mm512_storeu_ps(dst + p.cols + q, _mm512_permutex2var_ps(a, odd, b));
+  }
+}
+
+// Inline rather than memcpy: rows are short (tens of floats), a library call per row costs
+// as much as the copy.
+void copy_floats(const float* src, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const __mmask16 m = lanes_below(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
+}
+
+// Asks for `floats` floats from DRAM ahead of their use: plane after plane, the hardware
+// prefetchers lose the stream at each jump between planes.
+void prefetch(const float* src, int64_t floats) {
+  for (int64_t i = 0; i < floats; i += kLanes)
+    _mm_prefetch(reinterpret_cast<const char*>(src + i), _MM_HINT_T0);
+}
+
+// dst[0, floats) = src with non-temporal stores where dst is 64-byte aligned: they skip
+// reading each destination line before writing it, a third of the DRAM traffic of a pass
+// whose tensors dwarf the cache.
+void stream_plane(const float* src, int64_t floats, float* dst) {
+  const auto misaligned = static_cast<int64_t>(reinterpret_cast<uintptr_t>(dst) / sizeof(float));
+  const int64_t head = std::min(floats, (kLanes - misaligned % kLanes) % kLanes);
+  const __mmask16 head_mask = lanes_below(head);
+  _mm512_mask_storeu_ps(dst, head_mask, _mm512_maskz_loadu_ps(head_mask, src));
+  int64_t i = head;
+  for (; i + kLanes <= floats; i += kLanes) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  const __mmask16 tail_mask = lanes_below(floats - i);
+  _mm512_mask_storeu_ps(dst + i, tail_mask, _mm512_maskz_loadu_ps(tail_mask, src + i));
+  _mm_sfence();  // the streamed lines are visible before anyone reads dst
+}
+
+int64_t ceil_div(int64_t v, int64_t m) {
+  return (v + m - 1) / m;
+}
+
+// Writes the source's values into P, and nothing else: the zeros around and between them are
+// the same for every plane of a pass, so for_each_plane writes them once per thread and call.
+void fill_plane(const DepthwisePlane& p, const float* src, float* plane, float* line) {
+  const int64_t pitch = p.row_pitch();
+  // Source column i lands at padded column off_w + i·up_w: keep those inside [0, pitch).
+  const int64_t i_lo = p.off_w >= 0 ? 0 : ceil_div(-p.off_w, p.up_w);
+  const int64_t i_hi = std::min(p.src_w, ceil_div(std::max<int64_t>(pitch - p.off_w, 0), p.up_w));
+  if (i_lo >= i_hi) return;
+  for (int64_t ih = 0; ih < p.src_h; ++ih) {
+    const int64_t r = p.off_h + ih * p.up_h;
+    if (r < 0) continue;
+    if (r >= p.rows) break;
+    const float* s = src + ih * p.src_w;
+    if (p.step_w == 2 && p.up_w == 1) {
+      split_pairs(p, s, plane + r * pitch);
+      continue;
+    }
+    float* lin = p.step_w > 1 ? line : plane + r * pitch;
+    if (p.up_w == 1) {
+      copy_floats(s + i_lo, i_hi - i_lo, lin + p.off_w + i_lo);
+    } else {
+      for (int64_t i = i_lo; i < i_hi; ++i) lin[p.off_w + i * p.up_w] = s[i];
+    }
+    if (p.step_w > 1) split_phases(p, line, plane + r * pitch);
+  }
+}
+
+// Calls body(i, plane, line) for i in [0, count) over the threads, each with its own P (and
+// line) from the workspace, zeroed when the thread starts (see fill_plane).
+template <class Body>
+void for_each_plane(const DepthwisePlane& p, int64_t count, float* workspace, Body&& body) {
+#pragma omp parallel if (count > 1)
+  {
+    float* plane = workspace + omp_get_thread_num() * p.thread_floats();
+    float* line = plane + p.floats();
+    bool zeroed = false;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < count; ++i) {
+      if (!zeroed) std::fill_n(plane, p.floats() + (p.step_w > 1 ? p.row_pitch() : 0), 0.0f);
+      zeroed = true;
+      body(i, plane, line);
+    }
+  }
+}
+
+// Calls compute(base, acc) for every tile of kTile output vectors (kTile rows of 16, or one
+// row of kTile·16), base pointing at P where the tile's first vector reads tap (0, 0), acc[r]
+// holding the bias (or out when `accumulate`), and stores acc after. Vectors past the output
+// are computed from P (which has room for them) and dropped.
+template <class Compute>
+void for_each_tile(const DepthwisePlane& p, const float* plane, float bias, bool accumulate,
+                   float* out, Compute&& compute) {
+  const int64_t pitch = p.row_pitch();
+  const int64_t tile_h = p.by_rows ? kTile : 1, tile_w = p.by_rows ? 1 : kTile;
+  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += tile_h)
+    for (int64_t ow0 = 0; ow0 < p.out_w; ow0 += kLanes * tile_w) {
+      float* o[kTile];
+      __mmask16 mask[kTile];
+      __m512 acc[kTile];
+      for (int64_t r = 0; r < kTile; ++r) {
+        const int64_t oh = oh0 + (p.by_rows ? r : 0), ow = ow0 + (p.by_rows ? 0 : r * kLanes);
+        const bool valid = oh < p.out_h && ow < p.out_w;
+        o[r] = valid ? out + oh * p.out_w + ow : out;
+        mask[r] = valid ? lanes_below(p.out_w - ow) : __mmask16{0};
+        acc[r] = accumulate ? _mm512_maskz_loadu_ps(mask[r], o[r]) : _mm512_set1_ps(bias);
+      }
+      compute(plane + oh0 * p.step_h * pitch + ow0, acc);
+      for (int64_t r = 0; r < kTile; ++r) _mm512_mask_storeu_ps(o[r], mask[r], acc[r]);
+    }
+}
+
+// out (out_h, out_w) = bias + corr(P, w), or out += corr(P, w) when `accumulate`.
+using CorrelateFn = void (*)(const DepthwisePlane& p, const Taps& taps, const float* plane,
+                             const float* w, float bias, bool accumulate, float* out);
+
+// Any shape: one load per FMA, eight independent accumulators.
+void correlate_generic(const DepthwisePlane& p, const Taps& taps, const float* plane,
+                       const float* w, float bias, bool accumulate, float* out) {
+  const int64_t K = p.k_h * p.k_w;
+  const int64_t vector_step = p.by_rows ? p.step_h * p.row_pitch() : kLanes;
+  for_each_tile(p, plane, bias, accumulate, out, [&](const float* base, __m512* acc) {
+    for (int64_t k = 0; k < K; ++k) {
+      const __m512 wk = _mm512_set1_ps(w[p.flip ? K - 1 - k : k]);
+      const float* in = base + taps.off[k];
+#pragma GCC unroll 8
+      for (int64_t r = 0; r < kTile; ++r)
+        acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(in + r * vector_step), wk, acc[r]);
+    }
+  });
+}
+
+// Lanes J .. J+15 of the 32 in (cur, next).
+template <int J>
+__m512 shifted(__m512 cur, __m512 next) {
+  if constexpr (J == 0)
+    return cur;
+  else
+    // The masked form with every lane set: GCC 12 warns falsely inside the plain one.
+    return _mm512_castsi512_ps(_mm512_mask_alignr_epi32(_mm512_castps_si512(cur), __mmask16{0xFFFF},
+                                                        _mm512_castps_si512(next),
+                                                        _mm512_castps_si512(cur), J));
+}
+
+// v[kw] = the 16 floats of one P row that tap column kw reads for the vector starting at `row`
+// (stride S, dilation 1: phase kw % S, column kw / S). Built from whole-vector loads at
+// multiples of 16 columns and lane shifts: loads at any other offset would split cache lines.
+template <int K, int S>
+void row_taps(const float* row, int64_t cols, __m512* v) {
+  [&]<int... kw>(std::integer_sequence<int, kw...>) {
+    ((v[kw] = shifted<kw / S>(_mm512_loadu_ps(row + kw % S * cols),
+                              _mm512_loadu_ps(row + kw % S * cols + kLanes))),
+     ...);
+  }
+  (std::make_integer_sequence<int, K>{});
+}
+
+// K×K kernels, stride S, dilation 1, tiles of kTile rows 16 wide. Output row r reads P rows
+// r·S + kh, so each P row is read once per tile and feeds every (r, kh) that reads it: ten
+// rows for the 72 FMAs of a 3×3 stride-1 tile. Weights stay in registers.
+template <int K, int S>
+void correlate_rows(const DepthwisePlane& p, const Taps&, const float* plane, const float* w,
+                    float bias, bool accumulate, float* out) {
+  constexpr int kRowsIn = (kTile - 1) * S + K;
+  __m512 wv[K * K];
+  for (int k = 0; k < K * K; ++k) wv[k] = _mm512_set1_ps(w[p.flip ? K * K - 1 - k : k]);
+  const int64_t pitch = p.row_pitch(), cols = p.cols;
+  for_each_tile(p, plane, bias, accumulate, out, [&](const float* base, __m512* acc) {
+    const float* row = base;
+#pragma GCC unroll 64
+    for (int i = 0; i < kRowsIn; ++i, row += pitch) {
+      __m512 v[K];
+      row_taps<K, S>(row, cols, v);
+#pragma GCC unroll 8
+      for (int kh = 0; kh < K; ++kh) {
+        const int r = (i - kh) / S;
+        if (i < kh || (i - kh) % S != 0 || r >= kTile) continue;
+#pragma GCC unroll 8
+        for (int kw = 0; kw < K; ++kw) acc[r] = _mm512_fmadd_ps(v[kw], wv[kh * K + kw], acc[r]);
+      }
+    }
+  });
+}
+
+CorrelateFn correlate_for(const DepthwisePlane& p) {
+  if (p.by_rows && p.dil_h == 1 && p.dil_w == 1 && p.k_h == p.k_w && p.step_h == p.step_w) {
+    if (p.k_h == 3 && p.step_h == 1) return correlate_rows<3, 1>;
+    if (p.k_h == 3 && p.step_h == 2) return correlate_rows<3, 2>;
+    if (p.k_h == 5 && p.step_h == 1) return correlate_rows<5, 1>;
+    if (p.k_h == 5 && p.step_h == 2) return correlate_rows<5, 2>;
+    if (p.k_h == 7 && p.step_h == 1) return correlate_rows<7, 1>;
+  }
+  return correlate_generic;
+}
+
+// partial[t] += sum over the output positions o of P[o + off[t]] · dy[o], for T taps at once:
+// T independent FMA chains sharing each load of dy.
+template <int T>
+void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, const float* dy,
+              float* partial) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const int64_t pitch = p.row_pitch();
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    const float* in = plane + oh * p.step_h * pitch;
+    const float* d = dy + oh * p.out_w;
+    for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
+      // Lanes past out_w: dy reads as 0 and P holds finite values, so they add nothing.
+      const __m512 dv = _mm512_maskz_loadu_ps(lanes_below(p.out_w - ow), d + ow);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(in + ow + off[t]), dv, acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(partial + t * kLanes,
+                     _mm512_add_ps(_mm512_loadu_ps(partial + t * kLanes), acc[t]));
+}
+
+// partial (K·K vectors) += sum over o of P[o·S + k] · dy[o] for a K×K kernel, stride S,
+// dilation 1, R rows of dy at a time: each P row is read once per R rows (row_taps) and feeds
+// every (dy row, kh) that reads it; K·K independent accumulators.
+template <int K, int S, int R>
+void sum_rows(const DepthwisePlane& p, const float* plane, const float* dy, float* partial) {
+  constexpr int kRowsIn = (R - 1) * S + K;
+  __m512 acc[K * K];
+  for (int t = 0; t < K * K; ++t) acc[t] = _mm512_setzero_ps();
+  const int64_t pitch = p.row_pitch();
+  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += R)
+    for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
+      // Lanes and rows past the output: dy reads as 0 and P (rows for whole tiles) is finite.
+      __m512 dv[R];
+      for (int r = 0; r < R; ++r)
+        dv[r] = oh0 + r < p.out_h ? _mm512_maskz_loadu_ps(lanes_below(p.out_w - ow),
+                                                          dy + (oh0 + r) * p.out_w + ow)
+                                  : _mm512_setzero_ps();
+      const float* row = plane + oh0 * S * pitch + ow;
+#pragma GCC unroll 64
+      for (int i = 0; i < kRowsIn; ++i, row += pitch) {
+        __m512 v[K];
+        row_taps<K, S>(row, p.cols, v);
+#pragma GCC unroll 8
+        for (int kh = 0; kh < K; ++kh) {
+          const int r = (i - kh) / S;
+          if (i < kh || (i - kh) % S != 0 || r >= R) continue;
+#pragma GCC unroll 8
+          for (int kw = 0; kw < K; ++kw)
+            acc[kh * K + kw] = _mm512_fmadd_ps(v[kw], dv[r], acc[kh * K + kw]);
+        }
+      }
+    }
+  for (int t = 0; t < K * K; ++t)
+    _mm512_storeu_ps(partial + t * kLanes,
+                     _mm512_add_ps(_mm512_loadu_ps(partial + t * kLanes), acc[t]));
+}
+
+// partial (K vectors) += this image's contribution to every tap of one output channel.
+void sum_all_taps(const DepthwisePlane& p, const Taps& taps, const float* plane, const float* dy,
+                  float* partial) {
+  if (p.dil_h == 1 && p.dil_w == 1 && p.k_h == p.k_w && p.step_h == p.step_w) {
+    if (p.k_h == 3 && p.step_h == 1) return sum_rows<3, 1, 4>(p, plane, dy, partial);
+    if (p.k_h == 3 && p.step_h == 2) return sum_rows<3, 2, 4>(p, plane, dy, partial);
+    if (p.k_h == 5 && p.step_h == 1) return sum_rows<5, 1, 2>(p, plane, dy, partial);
+    if (p.k_h == 5 && p.step_h == 2) return sum_rows<5, 2, 2>(p, plane, dy, partial);
+  }
+  const int64_t K = p.k_h * p.k_w;
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) sum_taps<8>(p, taps.off + k, plane, dy, partial + k * kLanes);
+  for (; k < K; ++k) sum_taps<1>(p, taps.off + k, plane, dy, partial + k * kLanes);
+}
+
+}  // namespace
+
+void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w, const float* b,
+                            float* y, float* workspace) noexcept {
+  const DepthwisePlane p = depthwise_plane(g, ConvPass::kForward);
+  const Taps taps(p);
+  const CorrelateFn correlate = correlate_for(p);
+  const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
+  // One (image, input channel) per step: its plane is built once and read by its m outputs.
+  for_each_plane(p, g.N * g.C_in, workspace, [&](int64_t i, float* plane, float* line) {
+    if (i + 1 < g.N * g.C_in) prefetch(x + (i + 1) * g.in_pixels(), g.in_pixels());
+    fill_plane(p, x + i * g.in_pixels(), plane, line);
+    const int64_t n = i / g.C_in, ic = i % g.C_in;
+    for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc) {
+      float* y_plane = y + (n * g.C_out + oc) * P;
+      float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
+      correlate(p, taps, plane, w + oc * K, b ? b[oc] : 0.0f, false, target);
+      if (p.stream_out) stream_plane(target, P, y_plane);
+    }
+  });
+}
+
+void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,
+                                  float* workspace) noexcept {
+  const DepthwisePlane p = depthwise_plane(g, ConvPass::kBackwardData);
+  const Taps taps(p);
+  const CorrelateFn correlate = correlate_for(p);
+  const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
+  // dx[n, ic] sums its m output channels in order j = 0 .. m-1, whatever the threads.
+  for_each_plane(p, g.N * g.C_in, workspace, [&](int64_t i, float* plane, float* line) {
+    const int64_t n = i / g.C_in, ic = i % g.C_in;
+    // Item i's dy planes are dy[n, ic·m .. ic·m + m-1], i.e. m·P floats at i·m·P.
+    if (i + 1 < g.N * g.C_in) prefetch(dy + (i + 1) * m * P, m * P);
+    float* dx_plane = dx + i * g.in_pixels();
+    float* target = p.stream_out ? plane + p.stage_offset() : dx_plane;
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t oc = ic * m + j;
+      fill_plane(p, dy + (n * g.C_out + oc) * P, plane, line);
+      correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, target);
+    }
+    if (p.stream_out) stream_plane(target, g.in_pixels(), dx_plane);
+  });
+}
+
+void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* workspace) noexcept {
+  const DepthwisePlane p = depthwise_plane(g, ConvPass::kBackwardWeight);
+  const Taps taps(p);
+  const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
+  const int64_t thread_floats = p.thread_floats();
+  float* partial_all = workspace + omp_get_max_threads() * thread_floats;  // (C_out, K, 16)
+  // Each thread owns a range of channels and sums the images in order, so the result is the
+  // same for any team; image by image, its channels are contiguous in x and dy, which keeps
+  // the memory streams long where the tensors come from DRAM.
+#pragma omp parallel if (g.C_in > 1)
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t c0 = g.C_in * t / team, c1 = g.C_in * (t + 1) / team;
+    float* plane = workspace + t * thread_floats;
+    float* line = plane + p.floats();
+    std::fill_n(plane, thread_floats, 0.0f);
+    float* partial = partial_all + c0 * m * K * kLanes;
+    std::fill_n(partial, (c1 - c0) * m * K * kLanes, 0.0f);
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t ic = c0; ic < c1; ++ic) {
+        if (ic + 1 < c1) {
+          prefetch(x + (n * g.C_in + ic + 1) * g.in_pixels(), g.in_pixels());
+          prefetch(dy + (n * g.C_out + (ic + 1) * m) * P, m * P);
+        }
+        fill_plane(p, x + (n * g.C_in + ic) * g.in_pixels(), plane, line);
+        for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc)
+          sum_all_taps(p, taps, plane, dy + (n * g.C_out + oc) * P, partial_all + oc * K * kLanes);
+      }
+    for (int64_t k = c0 * m * K; k < c1 * m * K; ++k)
+      dw[k] = horizontal_sum(_mm512_loadu_ps(partial_all + k * kLanes));
+  }
+}
+
+}  // namespace fovea::kernels

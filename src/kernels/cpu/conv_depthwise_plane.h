@@ -1,0 +1,63 @@
+// The zero-padded plane the depthwise kernels (conv_depthwise.h) read, and the workspace they
+// need: computed by plain code, shared by workspace_floats and the AVX-512 kernels.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/conv_algorithm.h"
+
+namespace fovea::kernels {
+
+inline constexpr int64_t kDepthwiseLanes = 16;
+// Output vectors computed at once: eight independent FMA chains hide the FMA latency.
+inline constexpr int64_t kDepthwiseTile = 8;
+// Per spatial axis (Conformer-style 1D kernels reach 31); the tap offset table is on the stack.
+inline constexpr int64_t kDepthwiseMaxKernel = 32;
+
+// v rounded up to whole 64-byte lines of floats.
+constexpr int64_t depthwise_round16(int64_t v) {
+  return (v + 15) / 16 * 16;
+}
+
+// One pass as a single-channel correlation over a padded plane P:
+//   out[oh][ow] = sum_{kh,kw} P[oh·step_h + kh·dil_h][ow·step_w + kw·dil_w] · w[kh, kw]
+// (w read back to front when `flip`), where P zero-pads, and for backward_data zero-upsamples,
+// a source plane src (src_h, src_w):
+//   P[r][c] = src[(r - off_h) / up_h][(c - off_w) / up_w]  where both divisions are exact and
+//             land inside src, else 0.
+// P is stored phase-split along W, so every tap of every stride reads 16 contiguous floats:
+// padded column c lives at phase c % step_w, column c / step_w, i.e. at
+// r · row_pitch() + (c % step_w) · cols + c / step_w.
+struct DepthwisePlane {
+  int64_t src_h, src_w, off_h, off_w, up_h, up_w;
+  int64_t out_h, out_w, k_h, k_w, step_h, step_w, dil_h, dil_w;
+  bool flip;
+  // A tile is kDepthwiseTile rows × 16 columns, else 1 row × 16·kDepthwiseTile columns
+  // (1D and short planes).
+  bool by_rows;
+  // P's extent, with room for whole tiles: the kernels load whole vectors without masks.
+  // cols is a multiple of 16.
+  int64_t rows, cols;
+
+  // The pass's output tensor is far bigger than the cache: each output plane is computed into
+  // the workspace and then written out with non-temporal stores (no read of the lines first).
+  bool stream_out;
+
+  int64_t row_pitch() const { return step_w * cols; }
+  int64_t floats() const { return rows * row_pitch(); }
+  // Workspace of one thread, in 64-byte multiples: P, a linear padded row when P is
+  // phase-split, and when streaming, one output plane (at stage_offset()).
+  int64_t stage_offset() const {
+    return depthwise_round16(floats() + (step_w > 1 ? row_pitch() : 0));
+  }
+  int64_t thread_floats() const {
+    return stage_offset() + (stream_out ? depthwise_round16(out_h * out_w) : 0);
+  }
+};
+
+// The plane of a pass: forward and backward_weight read padded x, backward_data upsampled dy.
+// backward_weight's workspace also has, after the threads' parts, C_out · taps vector partial
+// sums.
+DepthwisePlane depthwise_plane(const ConvGeometry& g, ConvPass pass);
+
+}  // namespace fovea::kernels

@@ -1,0 +1,90 @@
+// The direct convolution kernels (conv_direct_kernels.h) compiled for AVX2 with FMA: the
+// fallback for x86-64 CPUs without AVX-512.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_direct_plan.h"
+#include "kernels/cpu/cpu_features.h"
+
+#pragma GCC target("avx2,fma")
+
+namespace fovea::kernels {
+namespace {
+
+struct Avx2 {
+  using Vec = __m256;
+  static constexpr int kLanes = 8;
+  // 4 x 3 = 12 accumulators, 3 input vectors and a broadcast weight: all 16 registers.
+  static constexpr int kOcBlock = 4;
+  static constexpr int kPixelVecs = 3;
+  // 2 x 5 = 10 accumulators, 2 dy vectors and one input vector.
+  static constexpr int kWeightOcs = 2;
+  static constexpr int kWeightTaps = 5;
+
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  // Not _mm256_broadcast_ss: GCC 12 then stores every accumulator to the stack on each tap.
+  static Vec broadcast(const float* p) { return _mm256_set1_ps(*p); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec in_register(Vec v) {
+    __asm__("" : "+x"(v));
+    return v;
+  }
+  static void sum_each(const Vec* v, int n, float* out) {
+    for (int i = 0; i < n; ++i) {
+      __m128 s = _mm_add_ps(_mm256_castps256_ps128(v[i]), _mm256_extractf128_ps(v[i], 1));
+      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+      out[i] = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+  }
+  // Lanes [0, n) of a vector, n < kLanes.
+  static __m256i first(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static void zero_n(float* dst, int64_t n) {
+    for (; n >= kLanes; n -= kLanes, dst += kLanes) store(dst, zero());
+    if (n > 0) _mm256_maskstore_ps(dst, first(n), zero());
+  }
+  static void copy_n(const float* src, float* dst, int64_t n) {
+    for (; n >= kLanes; n -= kLanes, src += kLanes, dst += kLanes) store(dst, load(src));
+    if (n > 0) _mm256_maskstore_ps(dst, first(n), _mm256_maskload_ps(src, first(n)));
+  }
+};
+
+#include "kernels/cpu/conv_direct_kernels.h"
+
+}  // namespace
+
+bool conv_direct_avx2_supports(const ConvGeometry& g, ConvPass pass) {
+  return cpu_has_avx2_fma() && direct_supports(g, pass);
+}
+
+size_t conv_direct_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  return direct_workspace_floats(g, pass);
+}
+
+void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w, const float* b,
+                              float* y, float* workspace) noexcept {
+  run_forward<Avx2>(g, x, w, b, y, workspace);
+}
+
+void conv_backward_data_direct_avx2(const ConvGeometry& g, const float* dy, const float* w,
+                                    float* dx, float* workspace) noexcept {
+  run_backward_data<Avx2>(g, dy, w, dx, workspace);
+}
+
+void conv_backward_weight_direct_avx2(const ConvGeometry& g, const float* x, const float* dy,
+                                      float* dw, float* workspace) noexcept {
+  run_backward_weight<Avx2>(g, x, dy, dw, workspace);
+}
+
+}  // namespace fovea::kernels

@@ -1,0 +1,89 @@
+// Geometry, workspace layout and input padding of the direct convolution kernels
+// (conv_direct.h), independent of the instruction set.
+//
+// Every pass is computed as a stride-1 correlation over "phase planes": each input channel is
+// copied, zero-padded, into the workspace and split into stride phases (space-to-depth), phase
+// (pd, ph, pw) holding padded positions (jd*sD + pd, jh*sH + ph, jw*sW + pw). Tap k*dilation
+// reads phase (k*dil) % s at shift (k*dil) / s, so output (od, oh, ow) reads phase-plane
+// position (od, oh, ow) + shift. With the phase plane flattened (pitch Wq per row, Hq*Wq per
+// slice), output position q = (od*Hq + oh)*Wq + ow reads element q + tap[k] of the channel:
+// a vector of consecutive q is one contiguous load per tap. Positions with ow >= oW (or
+// oh >= oH) are computed and discarded ("virtual" outputs), which keeps vectors full on
+// narrow planes.
+//
+// The images of a chunk lie one after the other inside each phase (image stride `plane`), so
+// virtual position q = n*plane + q_n of image n reads element q + tap[k] too: one long run of
+// virtual outputs covers every image of the chunk, and 7x7 planes still fill the blocks.
+//   padded x  (C_in, phases, images, plane)      one chunk of images
+//   dy        (C_out, images, plane)             backward weight: virtual layout, zeros at
+//                                                the discarded positions
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/conv_algorithm.h"
+#include "kernels/conv_geometry.h"
+
+namespace fovea::kernels {
+
+inline constexpr int kDirectMaxTaps = 512;
+// Zero floats after each image's phase plane: vectors of virtual outputs past an image's last
+// one read up to one vector (at most 16 floats) beyond its plane.
+inline constexpr int64_t kDirectSlack = 16;
+
+// One forward-shaped problem: x (N, C_in, in) -> y (N, C_out, out), stride-phase planes.
+struct DirectPlan {
+  int64_t N = 1, C_in = 1, C_out = 1, groups = 1, cig = 1, cog = 1;
+  Dims3 in{}, out{}, kernel{}, stride{}, dilation{}, pad_lo{};
+  Dims3 q{};           // phase-plane extents (Dq, Hq, Wq)
+  int64_t phases = 1;  // sD * sH * sW
+  int64_t plane = 0;   // floats per image's phase plane, slack included (a multiple of 16)
+  int64_t images = 1;  // images per chunk
+  // Whether each thread takes whole groups, padding their inputs itself just before using
+  // them (still in cache, and no barrier between padding and computing): with at least twice
+  // as many groups as threads. Only the split changes: every sum keeps its order.
+  bool by_groups = false;
+  int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane
+  int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
+  int K = 1;
+  std::array<int64_t, kDirectMaxTaps> tap{};  // tap k's offset inside a padded channel
+
+  int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
+  int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
+  // Virtual outputs of a chunk of nn images.
+  int64_t virt_of(int64_t nn) const { return (nn - 1) * plane + virt; }
+  // Floats of the padded x chunk, and of the virtual dy chunk (backward weight).
+  int64_t x_floats() const { return C_in * chan; }
+  int64_t dy_floats() const { return C_out * images * plane; }
+};
+
+// What every instruction set's direct row supports (each adds its CPU check): kernels of up
+// to kDirectMaxTaps taps, backward data with stride 1 only.
+bool direct_supports(const ConvGeometry& g, ConvPass pass);
+// The workspace of a pass: the padded chunk, plus the transposed weights (backward data) or
+// the virtual dy chunk (backward weight).
+size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass);
+
+// The pass of g as a forward-shaped plan. Backward data (stride 1 only) is the forward
+// convolution of dy with padding (K-1)*dilation - pad_lo, C_in and C_out swapped and the taps
+// reversed (direct_transpose_weights); backward weight sizes its chunks for x and dy.
+DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass);
+
+// Rows [oc0, oc1) of group grp of the forward weight (C_out, cig, K) of p, the backward-data
+// plan of a convolution with weight w: forward weight (oc, ic, k) of p is w[ic, oc, K-1-k] of
+// the same group. Read in place, those rows would be cig pieces of K floats each a page or
+// more apart, one TLB miss per piece on every pass over them.
+void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,
+                              int64_t oc1, float* dst);
+
+// A run of real outputs among virtual positions: tile[tile_off, +len) -> y[y_off, +len), with
+// y_off counted from output channel 0 of the chunk's first image (image stride C_out * P).
+struct DirectSegment {
+  int64_t tile_off, y_off, len;
+};
+// The segments of virtual positions [q0, q1) of a chunk; returns their count (<= q1 - q0).
+int direct_segments(const DirectPlan& p, int64_t q0, int64_t q1, DirectSegment* seg);
+
+}  // namespace fovea::kernels

@@ -1,0 +1,52 @@
+// The data movement of the im2col + GEMM convolution (conv_im2col_gemm.h): unrolling input
+// patches into a block of the column matrix, its adjoint, and copies between NCHW tensors and
+// blocks of images laid side by side.
+//
+// The column matrix of a whole batch and group is col (K, N*P), K = C_in/groups * kernel_pixels,
+// P = out_pixels, the P columns of image n at n*P. The kernels work on one ColBlock of it at a
+// time: either several whole images, or a run of output lines (od, oh) of one image, each line
+// out[2] pixels wide. A block's columns are stored densely: col (K, columns()).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/conv_geometry.h"
+
+namespace fovea::kernels {
+
+struct ColBlock {
+  int64_t n0 = 0, images = 1;    // images [n0, n0 + images)
+  int64_t line0 = 0, lines = 0;  // output lines [line0, line0 + lines) of each of them
+
+  int64_t columns(const ConvGeometry& g) const { return images * lines * g.out[2]; }
+  // First output pixel of the block within its image(s).
+  int64_t pixel0(const ConvGeometry& g) const { return line0 * g.out[2]; }
+};
+
+// Output lines (od, oh) per image.
+inline int64_t out_lines(const ConvGeometry& g) {
+  return g.out[0] * g.out[1];
+}
+
+// col (K, columns) = the patches of group `grp` of x (N, C_in, D, H, W) read by the block's
+// output pixels; padding reads as zero. Rows are split over the threads when `parallel`.
+void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColBlock& blk,
+                  float* col, bool parallel);
+
+// The adjoint for input channels [c0, c0 + channels) of group `grp`: adds col (channels *
+// kernel_pixels, columns) into dx (N, C_in, D, H, W). The block's input planes are zeroed first
+// when it starts at line 0, so a sequence of blocks covering the lines of an image in order
+// writes dx whole. Threads split over (image, channel) planes, so blocks of one image must not
+// run concurrently. Entries of col that read padding are overwritten with zeros (col is
+// scratch): the lines then add as one span.
+void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, int64_t channels,
+                  const ColBlock& blk, float* dx, bool parallel);
+
+// Copies between channels [c0, c0 + channels) of whole images [n0, n0 + images) of t
+// (N, C, P) and a block (channels, images * P). scatter adds bias[c] (when not null) to row c.
+void gather_images(const float* t, int64_t C, int64_t P, int64_t c0, int64_t channels, int64_t n0,
+                   int64_t images, float* block, bool parallel);
+void scatter_images(const float* block, const float* bias, int64_t C, int64_t P, int64_t c0,
+                    int64_t channels, int64_t n0, int64_t images, float* t, bool parallel);
+
+}  // namespace fovea::kernels

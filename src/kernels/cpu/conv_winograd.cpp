@@ -1,0 +1,100 @@
+#include "kernels/cpu/conv_winograd.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "kernels/cpu/conv_winograd_plan.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace fovea::kernels {
+namespace {
+
+// Below this many channels on either side the transforms outweigh the saved multiplies:
+// measured (one thread, 56x56) Winograd beats im2col_gemm from 4 channels in and out on, but
+// loses to it with 1-3 input channels (3 -> 64: 0.057 vs 0.049 ms) and to direct_avx512 with
+// 1-3 output channels.
+constexpr int64_t kMinChannels = 4;
+// Weights larger than this are streamed from DRAM/L3 once per block: share blocks among the
+// threads, splitting the GEMMs over output channels, so each streams once for the team.
+constexpr size_t kSharedWeightsBytes = 16 << 20;
+
+bool in_range(int64_t v, int64_t lo, int64_t hi) {
+  return v >= lo && v <= hi;
+}
+
+WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
+  WinogradPlan p;
+  const bool bwd = pass == ConvPass::kBackwardData;
+  p.N = g.N;
+  p.C = bwd ? g.C_out : g.C_in;
+  p.K = bwd ? g.C_in : g.C_out;
+  p.H = bwd ? g.out[1] : g.in[1];
+  p.W = bwd ? g.out[2] : g.in[2];
+  p.OH = bwd ? g.in[1] : g.out[1];
+  p.OW = bwd ? g.in[2] : g.out[2];
+  // Backward data reads dy with the full-correlation padding 2 - pad (kernel - 1 - pad).
+  p.pad_top = bwd ? 2 - g.pad_lo[1] : g.pad_lo[1];
+  p.pad_left = bwd ? 2 - g.pad_lo[2] : g.pad_lo[2];
+  p.rotated = bwd;
+  p.tiles_h = (p.OH + 3) / 4;
+  p.tiles_w = (p.OW + 3) / 4;
+  p.tiles = p.N * p.tiles_h * p.tiles_w;
+  const int64_t groups = (p.tiles + 15) / 16;
+  const size_t u_bytes = 36 * sizeof(float) * p.C * p.K;
+  const bool one_block = p.tiles <= 64;
+  p.cooperative =
+      threads > 1 && (groups < 2 * threads || u_bytes > kSharedWeightsBytes || one_block);
+  // 64 tiles (4 vectors) keep the GEMM micro-kernel's loads few per FMA; V[ξ] of one block
+  // (C x 64) still fits L2, which is what the GEMM reuses.
+  p.block_tiles = std::min<int64_t>(64, groups * 16);
+  p.slots = p.cooperative ? 1 : threads;
+  constexpr int64_t kLinePad = 16;
+  p.fused_weights = one_block;
+  p.u_slots = p.fused_weights ? threads : 1;
+  p.u_stride = (p.fused_weights ? kWinogradMaxPanelRows : p.K) * p.C + kLinePad;
+  p.v_stride = p.C * p.block_tiles + kLinePad;
+  p.m_stride = p.K * p.block_tiles + kLinePad;
+  p.u_floats = 36 * p.u_stride;
+  p.v_floats = 36 * p.v_stride;
+  p.m_floats = 36 * p.m_stride;
+  return p;
+}
+
+WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass) {
+  return make_plan(g, pass, omp_get_max_threads());
+}
+
+}  // namespace
+
+bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass pass) {
+  if (pass == ConvPass::kBackwardWeight || !cpu_has_avx512()) return false;
+  // 2D: the depth axis is a single plane, read once.
+  if (g.in[0] != 1 || g.kernel[0] != 1 || g.pad_lo[0] != 0 || g.pad_hi[0] != 0) return false;
+  if (g.groups != 1 || g.C_in < kMinChannels || g.C_out < kMinChannels) return false;
+  for (int a = 1; a < 3; ++a) {
+    if (g.kernel[a] != 3 || g.stride[a] != 1 || g.dilation[a] != 1) return false;
+    // 0..2 per side maps backward data to a forward convolution with padding 0..2 too.
+    if (!in_range(g.pad_lo[a], 0, 2) || !in_range(g.pad_hi[a], 0, 2)) return false;
+  }
+  // The kernel indexes x and y with 32-bit gather/scatter offsets.
+  constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max() / 2;
+  return g.N * g.C_in * g.in_pixels() < kMaxIndex && g.N * g.C_out * g.out_pixels() < kMaxIndex;
+}
+
+size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  return plan_for(g, pass).workspace_floats();
+}
+
+void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
+                                const float* b, float* y, float* workspace) noexcept {
+  winograd_f4x3_avx512(plan_for(g, ConvPass::kForward), x, w, b, y, workspace);
+}
+
+void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
+                                      float* dx, float* workspace) noexcept {
+  winograd_f4x3_avx512(plan_for(g, ConvPass::kBackwardData), dy, w, nullptr, dx, workspace);
+}
+
+}  // namespace fovea::kernels

@@ -1,0 +1,29 @@
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray 2015) for 2D 3x3 stride-1 layers with enough
+// channels, AVX-512 only. The output is cut into 4x4 tiles, each read from a 6x6 input tile:
+//   U[ξ][k][c] = (G g[k,c] Gᵀ)[ξ]          weights, once per call (ξ: the 36 points of 6x6)
+//   V[ξ][c][t] = (Bᵀ d[c,t] B)[ξ]           input tiles, a block of tiles at a time
+//   M[ξ][k][t] = Σ_c U[ξ][k][c] V[ξ][c][t]   36 GEMMs
+//   y[k, tile t] = Aᵀ M[·][k][t] A (+ b[k])  4x4 outputs
+// with interpolation points 0, ±1, ±2 and ∞: 36 multiplies per tile and channel pair where a
+// direct 3x3 convolution does 144.
+//
+// Passes: forward (with optional bias) and backward_data, which is the forward convolution of
+// dy with the weights rotated 180 degrees, C_in and C_out swapped and padding 2 - pad per side.
+// backward_weight is not supported.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/conv_algorithm.h"
+
+namespace fovea::kernels {
+
+bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass pass);
+size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass);
+
+void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
+                                const float* b, float* y, float* workspace) noexcept;
+void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
+                                      float* dx, float* workspace) noexcept;
+
+}  // namespace fovea::kernels

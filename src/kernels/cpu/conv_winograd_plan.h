@@ -1,0 +1,47 @@
+// The plan shared by the Winograd F(4x4, 3x3) row (conv_winograd.cpp: geometry mapping,
+// workspace size) and its AVX-512 kernel (conv_winograd_avx512.cpp): one forward convolution
+//   y (N, K, OH, OW) = corr(x (N, C, H, W), w) + b,   3x3 kernel, stride 1
+// reading input row 4*ty - pad_top + j for tile row ty (zero outside [0, H)), and likewise for
+// columns. Backward data is planned as this forward problem on dy with rotated weights.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fovea::kernels {
+
+// The most output channels one GEMM panel (one micro-kernel call) covers.
+inline constexpr int64_t kWinogradMaxPanelRows = 16;
+
+struct WinogradPlan {
+  int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
+  int64_t H = 0, W = 0, OH = 0, OW = 0, pad_top = 0, pad_left = 0;
+  // false: w is (K, C, 3, 3). true: w is (C, K, 3, 3) and each 3x3 is read rotated by 180
+  // degrees (backward data: dx = forward of dy with the transposed, rotated weights).
+  bool rotated = false;
+  int64_t tiles_h = 0, tiles_w = 0, tiles = 0;  // 4x4 output tiles: per image row, column, all
+  // Tiles per block, a multiple of 16 (one AVX-512 lane per tile), at most 64.
+  int64_t block_tiles = 0;
+  // Floats from one point ξ to the next in U, V and M: padded by a cache line so that the 36
+  // accesses of one transform do not all map to the same L1 set (4 KiB aliasing).
+  int64_t u_stride = 0, v_stride = 0, m_stride = 0;
+  // true: every block is shared by the whole team (few tiles or weights too large to stream
+  // once per thread); false: each thread takes a contiguous range of tiles with its own V, M.
+  bool cooperative = false;
+  int64_t slots = 0;  // V, M buffers: one per thread, or one shared
+  // One block in all (few tiles): each thread transforms the weights of its GEMM panel just
+  // before using them, into its own U buffer of kWinogradMaxPanelRows rows, instead of the whole U
+  // up front (which for 512 channels is 38 MB written to and read back from DRAM).
+  bool fused_weights = false;
+  int64_t u_slots = 0;  // U buffers: one whole, or one panel per thread
+  size_t u_floats = 0, v_floats = 0, m_floats = 0;
+
+  size_t workspace_floats() const { return u_slots * u_floats + slots * (v_floats + m_floats); }
+};
+
+// Runs the planned convolution; `workspace` holds plan.workspace_floats() floats, and the plan
+// was made for omp_get_max_threads() threads.
+void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w, const float* b,
+                          float* y, float* workspace) noexcept;
+
+}  // namespace fovea::kernels

@@ -1,0 +1,170 @@
+// The "depthwise" row (src/kernels/cpu/conv_depthwise.h) held equal to the reference on sweeps
+// around its tiles: 16-lane vectors along the output width, tiles of 8 rows (2D) or 8 vectors
+// (1D and short planes), the 3×3, 5×5 and 7×7 fast paths and the generic one; plus the shapes it
+// must refuse.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "conv_harness.h"
+#include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace fovea::kernels {
+namespace {
+
+constexpr char kName[] = "depthwise";
+
+// Runs the body with 1 thread and with 2, restoring the count.
+template <class F>
+void with_one_and_two_threads(F&& body) {
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    body();
+  }
+  omp_set_num_threads(before);
+}
+
+// C channels with multiplier m, 2D.
+ConvGeometry depthwise_2d(int64_t N, int64_t C, int64_t m, Axis h, Axis w) {
+  return make_geometry(N, C, C * m, C, {h, w});
+}
+
+// Smallest input giving `out` outputs on an axis.
+Axis axis_for(int64_t out, int64_t k, int64_t s, int64_t d, int64_t lo, int64_t hi) {
+  return {(out - 1) * s + d * (k - 1) + 1 - lo - hi, k, s, d, lo, hi};
+}
+
+// axis_for can give empty inputs, which valid() does not look at.
+void add_if_valid(std::vector<ConvGeometry>& v, const ConvGeometry& g) {
+  if (valid(g) && g.in[1] >= 1 && g.in[2] >= 1) v.push_back(g);
+}
+
+TEST(ConvDepthwise, OutputWidthsAroundTheVector) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  for (int64_t ow = 1; ow <= 33; ++ow)
+    for (int64_t k : {3, 5, 2})
+      for (int64_t s : {1, 2}) {
+        const int64_t oh = 1 + ow % 5, pad = k / 2;
+        const ConvGeometry g =
+            depthwise_2d(ow % 2 ? 1 : 3, 1 + ow % 3, 1 + ow % 2, axis_for(oh, k, s, 1, pad, pad),
+                         axis_for(ow, k, s, 1, pad, pad));
+        add_if_valid(v, g);
+      }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Heights 1..5 (below the 8-row tile: tiles by rows or by columns), channels 1..5,
+// multipliers 1..3, every stride 1..3, dilation 1..2 and padding 0..k, with pad_hi below,
+// at and above pad_lo (negative too, as transposed convolutions give).
+TEST(ConvDepthwise, StridesDilationsPaddings) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t k : {1, 2, 3, 4, 5})
+    for (int64_t s = 1; s <= 3; ++s)
+      for (int64_t d = 1; d <= 2; ++d)
+        for (int64_t lo = 0; lo <= k; ++lo)
+          for (int64_t hi = lo - 1; hi <= lo + 1; ++hi, ++i) {
+            const int64_t oh = 1 + i % 5, ow = std::vector<int64_t>{1, 7, 15, 16, 17, 31}[i % 6];
+            const int64_t C = 1 + i % 5, m = 1 + i % 3, N = i % 2 ? 3 : 1;
+            // Up to stride-1 trailing inputs no output reads.
+            Axis h = axis_for(oh, k, s, d, lo, hi), w = axis_for(ow, k, s, d, lo, hi);
+            h.in += i % s;
+            add_if_valid(v, depthwise_2d(N, C, m, h, w));
+          }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Heights around the 8-row tile and widths around the 128-column 1D tile.
+TEST(ConvDepthwise, TileEdges) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  for (int64_t oh : {7, 8, 9, 16, 17})
+    for (int64_t s : {1, 2})
+      v.push_back(depthwise_2d(2, 3, 1, axis_for(oh, 3, s, 1, 1, 1), axis_for(20, 3, s, 1, 1, 1)));
+  for (int64_t ow : {127, 128, 129, 200})
+    for (int64_t k : {3, 5, 7})
+      v.push_back(make_geometry(2, 3, 6, 3, {axis_for(ow, k, 1 + ow % 2, 1, k / 2, k / 2)}));
+  // MobileNet-v2 / EfficientNet / ConvNeXt shapes: 3×3, 5×5 and 7×7 (the fast paths and the
+  // generic one), stride 1 and 2, widths 7..56.
+  for (int64_t in : {7, 14, 28, 56})
+    for (int64_t k : {3, 5, 7})
+      for (int64_t s : {1, 2})
+        v.push_back(
+            make_geometry(1, 4, 4, 4, {{in, k, s, 1, k / 2, k / 2}, {in, k, s, 1, k / 2, k / 2}}));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// 1D convolutions (H and D trivial), including long kernels on the generic path.
+TEST(ConvDepthwise, OneDimensional) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  for (int64_t k : {1, 3, 9, 31})
+    for (int64_t s : {1, 2, 3})
+      for (int64_t ow : {1, 16, 33})
+        v.push_back(make_geometry(3, 2, 4, 2, {axis_for(ow, k, s, 1 + k % 2, k / 2, k / 2)}));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Outputs past 16 MiB are computed into the workspace and streamed out; planes of 255² floats
+// start at every alignment. Forward and backward_data only: backward_weight streams nothing,
+// and its sums over 130,050 products are longer than the reference's own float sums are
+// accurate to within the harness tolerance.
+TEST(ConvDepthwise, StreamedOutputs) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const Axis a{255, 3, 1, 1, 1, 1};
+  const ConvGeometry g = depthwise_2d(2, 33, 1, a, a);
+  const ConvInputs in = random_inputs(g, 5);
+  const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, kName);
+  ASSERT_NE(algo, nullptr);
+  with_one_and_two_threads([&] {
+    for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+      const auto want = run_pass(reference_algorithm(), g, pass, in, true);
+      EXPECT_EQ(compare(run_pass(*algo, g, pass, in, true), want, reduction_length(g, pass) + 1),
+                "")
+          << to_string(pass);
+    }
+  });
+}
+
+// Threads split planes (channels for backward_weight), never a sum: results are bitwise the
+// same for any thread count.
+TEST(ConvDepthwise, BitwiseSameWithOneAndTwoThreads) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const int before = omp_get_max_threads();
+  for (const ConvGeometry& g : {depthwise_2d(3, 5, 2, {9, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}),
+                                depthwise_2d(1, 7, 1, {12, 5, 2, 1, 2, 2}, {33, 5, 2, 1, 2, 2})}) {
+    const ConvInputs in = random_inputs(g, 11);
+    const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, kName);
+    ASSERT_NE(algo, nullptr);
+    for (ConvPass pass : kConvPasses) {
+      omp_set_num_threads(1);
+      const auto one = run_pass(*algo, g, pass, in, true);
+      omp_set_num_threads(2);
+      EXPECT_EQ(run_pass(*algo, g, pass, in, true), one) << to_string(pass) << ": " << describe(g);
+    }
+  }
+  omp_set_num_threads(before);
+}
+
+TEST(ConvDepthwise, RefusesWhatItDoesNotCover) {
+  for (ConvPass pass : kConvPasses) {
+    // Not depthwise: ordinary and grouped convolutions.
+    EXPECT_FALSE(conv_depthwise_supports(make_geometry(1, 4, 4, 1, {{6, 3}, {6, 3}}), pass));
+    EXPECT_FALSE(conv_depthwise_supports(make_geometry(1, 4, 4, 2, {{6, 3}, {6, 3}}), pass));
+    // C_out not a multiple of C_in is impossible with groups == C_in; 3D is refused.
+    EXPECT_FALSE(
+        conv_depthwise_supports(make_geometry(1, 2, 2, 2, {{3, 3}, {6, 3}, {6, 3}}), pass));
+    // Kernels past the tap table.
+    EXPECT_FALSE(conv_depthwise_supports(make_geometry(1, 2, 2, 2, {{40, 33}}), pass));
+    EXPECT_EQ(conv_depthwise_supports(make_geometry(1, 2, 2, 2, {{40, 32}}), pass),
+              cpu_has_avx512());
+  }
+}
+
+}  // namespace
+}  // namespace fovea::kernels

@@ -1,0 +1,137 @@
+// The direct kernels (rows direct_avx512 and direct_avx2) held equal to the reference around
+// their tile sizes: output-channel blocks of 8 / 4 (forward) and 4 / 2 (backward weight),
+// pixel blocks of 1..3 vectors of 16 / 8 virtual outputs inside chunks of 24 vectors, taps in
+// blocks of up to 6 / 5; plus what they refuse.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "conv_harness.h"
+#include "kernels/conv_algorithm.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace fovea::kernels {
+namespace {
+
+// The two rows (one kernel source) and whether this CPU runs them.
+struct Row {
+  const char* name;
+  bool runs;
+};
+std::vector<Row> rows() {
+  return {{"direct_avx512", cpu_has_avx512()}, {"direct_avx2", cpu_has_avx2_fma()}};
+}
+
+const ConvAlgorithm& algorithm(const char* name) {
+  return *std::ranges::find(conv_algorithms(), name, &ConvAlgorithm::name);
+}
+
+// Runs check_all for each row this CPU runs, on 1 and 2 threads.
+void check_threads(const std::vector<ConvGeometry>& v) {
+  const int saved = omp_get_max_threads();
+  for (const Row& row : rows()) {
+    if (!row.runs) continue;
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      check_all(v, row.name);
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+// Virtual output counts 15..17, 31..33, 47..49 (one row), 383..385 (the 24-vector chunk)
+// and 2D planes whose rows straddle vectors; batch 1 and 3.
+TEST(ConvDirect, PixelCountsAroundVectorsAndBlocks) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {1, 3}) {
+    for (int64_t w : {15, 16, 17, 31, 32, 33, 47, 48, 49, 383, 384, 385})
+      v.push_back(make_geometry(N, 3, 5, 1, {{w, 3, 1, 1, 1, 1}}));
+    for (int64_t w : {1, 2, 7, 14, 15, 16, 17})
+      v.push_back(make_geometry(N, 2, 3, 1, {{w + 1, 3, 1, 1, 1, 1}, {w, 3, 1, 1, 1, 1}}));
+  }
+  v.push_back(make_geometry(1, 4, 9, 1, {{56, 3, 1, 1, 1, 1}, {56, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
+// Output channels per group around the forward block (8) and the weight block (4).
+TEST(ConvDirect, ChannelsAroundBlocksAndGroups) {
+  std::vector<ConvGeometry> v;
+  for (int64_t cog : {1, 3, 4, 5, 7, 8, 9, 16, 17})
+    for (int64_t groups : {1, 2, 3}) {
+      v.push_back(make_geometry(1, 2 * groups, cog * groups, groups,
+                                {{9, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}}));
+      v.push_back(make_geometry(3, 3 * groups, cog * groups, groups, {{20, 3, 1, 1, 1, 1}}));
+    }
+  // The grouped target shape (g=32, 8 channels per group), small plane; depthwise.
+  v.push_back(make_geometry(2, 64, 64, 8, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(1, 6, 6, 6, {{7, 3, 1, 1, 1, 1}, {9, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
+// Strides 1..3, dilations 1..2, asymmetric and transposed-style (negative hi) padding,
+// kernels with 1..7 taps per axis (tap blocks of 6 and their remainders).
+TEST(ConvDirect, StridesDilationsPaddings) {
+  std::vector<ConvGeometry> v;
+  for (int64_t s : {1, 2, 3})
+    for (int64_t d : {1, 2})
+      for (int64_t k : {1, 2, 3, 5})
+        for (int64_t N : {1, 3}) {
+          v.push_back(
+              make_geometry(N, 3, 5, 1, {{13, k, s, d, k / 2, k / 2}, {12, k, s, d, 0, 1}}));
+          v.push_back(make_geometry(N, 2, 9, 1, {{19, k, s, d, 1, k - 1}}));
+        }
+  v.push_back(make_geometry(1, 2, 3, 1, {{9, 3, 3, 1, 1, -1}, {9, 3, 3, 1, 2, 0}}));
+  v.push_back(make_geometry(2, 2, 2, 1, {{8, 3, 1, 2, 0, -1}}));
+  v.push_back(make_geometry(1, 1, 2, 1, {{5, 3, 1, 1, 3, 3}, {4, 2, 1, 1, 2, 2}}));
+  // The ResNet stem: 7x7 stride 2, 3 input channels (49 taps: 9 tap blocks).
+  v.push_back(make_geometry(2, 3, 10, 1, {{30, 7, 2, 1, 3, 3}, {29, 7, 2, 1, 3, 3}}));
+  check_threads(v);
+}
+
+// Several chunks of images (the padded chunk holds about 128K floats; backward weight at
+// least 1024 virtual outputs), backward-weight runs of 64 vectors and input-channel blocks of
+// 16 (15, 16, 17); groups split over threads (at least twice as many groups as threads).
+TEST(ConvDirect, ChunksOfImagesAndOutputs) {
+  std::vector<ConvGeometry> v;
+  v.push_back(make_geometry(3, 24, 5, 1, {{48, 3, 1, 1, 1, 1}, {48, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(3, 24, 5, 1, {{48, 3, 2, 1, 1, 1}, {48, 3, 2, 1, 1, 1}}));
+  for (int64_t cig : {15, 16, 17})
+    v.push_back(make_geometry(5, cig, 5, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}}));
+  // Grouped (each thread takes whole groups) with one image per chunk.
+  v.push_back(make_geometry(3, 8, 12, 4, {{100, 3, 1, 1, 1, 1}, {100, 3, 1, 1, 1, 1}}));
+  // Planes too small for 1024 outputs each: chunks of many images, the last one partial.
+  v.push_back(make_geometry(40, 2, 3, 1, {{3, 3, 1, 1, 1, 1}, {4, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
+TEST(ConvDirect, ThreeDimensions) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {1, 3}) {
+    v.push_back(
+        make_geometry(N, 3, 9, 1, {{5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
+    v.push_back(
+        make_geometry(N, 4, 4, 2, {{6, 3, 2, 1, 1, 0}, {7, 2, 1, 2, 0, 1}, {8, 3, 2, 1, 1, 1}}));
+  }
+  check_threads(v);
+}
+
+TEST(ConvDirect, RefusesWhatItDoesNotHandle) {
+  const ConvGeometry plain = make_geometry(1, 1, 1, 1, {{5, 3}});
+  const ConvGeometry strided = make_geometry(1, 2, 2, 1, {{8, 3, 1, 1, 1, 1}, {8, 3, 2, 1, 1, 1}});
+  const ConvGeometry huge = make_geometry(1, 1, 1, 1, {{9, 9}, {9, 9}, {9, 9}});  // 729 taps
+  for (const Row& row : rows()) {
+    const ConvAlgorithm& a = algorithm(row.name);
+    EXPECT_EQ(a.supports(plain, ConvPass::kForward), row.runs) << row.name;
+    if (!row.runs) continue;
+    // Backward data with stride > 1 on any axis.
+    EXPECT_TRUE(a.supports(strided, ConvPass::kForward));
+    EXPECT_TRUE(a.supports(strided, ConvPass::kBackwardWeight));
+    EXPECT_FALSE(a.supports(strided, ConvPass::kBackwardData));
+    for (ConvPass pass : kConvPasses) EXPECT_FALSE(a.supports(huge, pass)) << row.name;
+  }
+}
+
+}  // namespace
+}  // namespace fovea::kernels

@@ -1,0 +1,149 @@
+// The im2col + GEMM row held equal to the reference around its blocking thresholds
+// (conv_im2col_gemm.h): images side by side below kIm2colNarrowPixels output pixels (blocks of
+// nb-1, nb, nb+1 images and the batches between), images cut into chunks of lines when the
+// col would pass kIm2colChunkFloats (chunk-1, chunk, chunk+1 lines), backward data's steps
+// over input channels, the transposed backward-weight GEMM, and every pass with one and two
+// threads.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "conv_harness.h"
+#include "kernels/cpu/conv_im2col_gemm.h"
+
+namespace fovea::kernels {
+namespace {
+
+// Runs the harness on the geometries with one and then two threads.
+void check_with_threads(const std::vector<ConvGeometry>& v) {
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(testing::Message() << threads << " thread(s)");
+    omp_set_num_threads(threads);
+    check_all(v, "im2col_gemm");
+  }
+  omp_set_num_threads(before);
+}
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// A 3x3 "same" convolution of an h x w image (stride 1: the contiguous runs) or a strided one.
+ConvGeometry conv3x3(int64_t N, int64_t C_in, int64_t C_out, int64_t h, int64_t w,
+                     int64_t stride = 1) {
+  return make_geometry(N, C_in, C_out, 1, {{h, 3, stride, 1, 1, 1}, {w, 3, stride, 1, 1, 1}});
+}
+
+TEST(ConvIm2colGemm, NarrowImagesGoSideBySide) {
+  // 8x8 = 64 pixels: nb = ceil(256 / 64) = 4 images per block with one thread.
+  const int64_t nb = ceil_div(kIm2colMinColumns, 64);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(16, 3, 4, 8, 8), ConvPass::kForward, 1).images, nb);
+  // Blocks come in a multiple of the threads when the batch allows: 2 threads, 6 images -> 2
+  // blocks of 3; 16 images of 7x7 (6 a block) -> 4 blocks of 4; 3 images -> 2 blocks.
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(6, 3, 4, 8, 8), ConvPass::kForward, 2).images, 3);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(6, 3, 4, 8, 8), ConvPass::kForward, 2).split, true);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(16, 3, 4, 7, 7), ConvPass::kForward, 2).images, 4);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(16, 3, 4, 7, 7), ConvPass::kForward, 2).split, true);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(3, 3, 4, 7, 7), ConvPass::kForward, 2).images, 2);
+  // At least kIm2colNarrowPixels pixels, or backward weight: one image per block.
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(4, 3, 4, 12, 12), ConvPass::kForward, 1).images, 1);
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(4, 3, 4, 8, 8), ConvPass::kBackwardWeight, 1).images, 1);
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {int64_t{1}, nb - 1, nb, nb + 1, 2 * nb + 1}) {
+    v.push_back(conv3x3(N, 3, 5, 8, 8));
+    v.push_back(conv3x3(N, 4, 6, 15, 15, 2));  // strided: 8x8 outputs, line by line
+    v.push_back(conv3x3(N, 3, 5, 7, 7));       // 49 pixels, as ResNet's last stage
+    // Grouped, pointwise (x copied side by side), dilated 3D.
+    v.push_back(make_geometry(N, 4, 6, 2, {{8, 3, 1, 1, 1, 1}, {8, 3, 1, 1, 1, 1}}));
+    v.push_back(make_geometry(N, 5, 7, 1, {{6, 1}, {9, 1}}));
+    v.push_back(make_geometry(N, 2, 3, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 2, 2, 2}, {5, 2}}));
+  }
+  // Output lengths around kIm2colNarrowPixels on a 1D convolution.
+  for (int64_t L : {kIm2colNarrowPixels - 1, kIm2colNarrowPixels, kIm2colNarrowPixels + 1})
+    for (int64_t N : {1, 2, 3, 5}) v.push_back(make_geometry(N, 2, 3, 1, {{L, 3, 1, 1, 1, 1}}));
+  check_with_threads(v);
+}
+
+TEST(ConvIm2colGemm, BackwardDataStepsOverChannelsOfWideBlocks) {
+  // 4 images of 8x8 side by side: 256 columns; 9 col rows per channel, so a step holds
+  // budget / (9 * 256) channels.
+  const int64_t step = kIm2colDcolStepFloats / (9 * 256);
+  const ConvGeometry g = conv3x3(4, step + 1, 2, 8, 8);
+  EXPECT_EQ(im2col_gemm_plan(g, ConvPass::kBackwardData, 1).images, 4);
+  EXPECT_EQ(im2col_gemm_plan(g, ConvPass::kBackwardData, 1).channels, (step + 2) / 2);
+  EXPECT_EQ(im2col_gemm_plan(g, ConvPass::kForward, 1).channels, step + 1);
+  std::vector<ConvGeometry> v;
+  for (int64_t C_in : {step - 1, step, step + 1, 2 * step + 1})
+    for (int64_t N : {4, 5}) v.push_back(conv3x3(N, C_in, 2, 8, 8));
+  check_with_threads(v);
+}
+
+TEST(ConvIm2colGemm, LargeImagesGoInChunksOfLines) {
+  // K = 64 * 9 = 576 col rows, 32-pixel lines: chunk = max(budget / K, min columns) / 32 lines.
+  const int64_t K = 64 * 9, w = 32;
+  const int64_t chunk = std::max(kIm2colChunkFloats / K, kIm2colMinChunkColumns) / w;
+  const ConvGeometry at = conv3x3(1, 64, 3, chunk * 2, w);
+  EXPECT_EQ(im2col_gemm_plan(at, ConvPass::kBackwardData, 1).lines, chunk);
+  EXPECT_EQ(im2col_gemm_plan(at, ConvPass::kBackwardData, 1).images, 1);
+  std::vector<ConvGeometry> v;
+  for (int64_t h : {chunk - 1, chunk, chunk + 1, 2 * chunk + 1})
+    v.push_back(conv3x3(1, 64, 3, h, w));
+  v.push_back(conv3x3(2, 64, 3, chunk + 1, w));
+  // Strided, line by line.
+  for (int64_t h : {chunk, chunk + 1}) v.push_back(conv3x3(1, 64, 3, 2 * h, 2 * w, 2));
+  // Pointwise images are read in place, never chunked.
+  EXPECT_EQ(im2col_gemm_plan(make_geometry(1, 600, 2, 1, {{64, 1}, {64, 1}}), ConvPass::kForward, 2)
+                .lines,
+            64);
+  // 3D: chunks of 32 lines cross the 7-line planes (K = 64 * 27 = 1728).
+  const ConvGeometry g3 =
+      make_geometry(1, 64, 2, 1, {{9, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}});
+  EXPECT_LT(im2col_gemm_plan(g3, ConvPass::kForward, 1).lines, 9 * 7);
+  EXPECT_NE(im2col_gemm_plan(g3, ConvPass::kForward, 1).lines % 7, 0);
+  v.push_back(g3);
+  check_with_threads(v);
+}
+
+TEST(ConvIm2colGemm, BatchOneSharesChunksAmongThreads) {
+  // Forward and backward weight at batch 1: the chunks come in a multiple of the threads and
+  // each thread takes its own; backward data keeps one image's chunks on one thread.
+  const ConvGeometry g = conv3x3(1, 64, 8, 120, 16);
+  const Im2colGemmPlan fwd = im2col_gemm_plan(g, ConvPass::kForward, 2);
+  EXPECT_TRUE(fwd.split);
+  EXPECT_LT(fwd.lines, 120);
+  EXPECT_EQ(ceil_div(120, fwd.lines) % 2, 0);
+  EXPECT_FALSE(im2col_gemm_plan(g, ConvPass::kBackwardData, 2).split);
+  std::vector<ConvGeometry> v;
+  for (int64_t N = 1; N <= 3; ++N) v.push_back(conv3x3(N, 64, 8, 120, 16));
+  check_with_threads(v);
+}
+
+TEST(ConvIm2colGemm, BackwardWeightTransposesForFewOutputChannels) {
+  auto transposed = [](const ConvGeometry& g) {
+    return im2col_gemm_plan(g, ConvPass::kBackwardWeight, 1).transposed_dw;
+  };
+  EXPECT_TRUE(transposed(conv3x3(2, 4, 8, 9, 9)));
+  EXPECT_TRUE(transposed(conv3x3(2, 1, 32, 9, 9)));  // K = 9 < 32 output channels
+  EXPECT_FALSE(transposed(conv3x3(2, 1, 33, 9, 9)));
+  EXPECT_FALSE(transposed(make_geometry(2, 4, 16, 2, {{9, 3, 1, 1, 1, 1}, {9, 3, 1, 1, 1, 1}})));
+  // 64 output channels: only with blocks of 1536 columns or more.
+  EXPECT_FALSE(transposed(conv3x3(2, 16, 64, 9, 9)));
+  EXPECT_TRUE(transposed(conv3x3(1, 16, 64, 48, 32)));
+  EXPECT_FALSE(transposed(conv3x3(1, 16, 65, 48, 32)));
+  std::vector<ConvGeometry> v;
+  for (int64_t N = 1; N <= 5; ++N) {
+    // 32 and 33 output channels against K = 9.
+    for (int64_t C_out : {32, 33}) v.push_back(conv3x3(N, 1, C_out, 9, 11));
+    // Transposed partials summed in tiles of 16 col rows: K = 17 * 9.
+    v.push_back(conv3x3(N, 17, 4, 20, 20));
+  }
+  // 64 and 65 output channels against K = 144, reductions of 1504 and 1536 pixels.
+  for (int64_t C_out : {64, 65})
+    for (int64_t h : {47, 48}) v.push_back(conv3x3(1, 16, C_out, h, 32));
+  check_with_threads(v);
+}
+
+}  // namespace
+}  // namespace fovea::kernels

@@ -1,0 +1,225 @@
+// The Winograd F(4x4, 3x3) row held equal to the reference on sweeps around its tile sizes:
+// 4x4 output tiles (output sizes 1..13: remainders 0..3), 16-tile lane groups and 64-tile
+// blocks (partial groups and blocks, tiles spanning images), GEMM panels of 6/8/12/16 output
+// channels (channel counts around them), every padding 0..2 per side, one and two threads
+// (per-thread and shared blocks); plus the shapes it must refuse.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "conv_harness.h"
+#include "fovea/random.h"
+#include "kernels/conv_algorithm.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace fovea::kernels {
+namespace {
+
+constexpr std::string_view kName = "winograd_f4x3";
+
+const ConvAlgorithm& winograd() {
+  for (const ConvAlgorithm& a : conv_algorithms())
+    if (a.name == kName) return a;
+  throw std::logic_error("no winograd_f4x3 row");
+}
+
+// A 3x3 stride-1 2D geometry with output size (oh, ow) and the given paddings.
+ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t oh, int64_t ow,
+                      int64_t top = 1, int64_t bottom = 1, int64_t left = 1, int64_t right = 1) {
+  return make_geometry(N, C_in, C_out, 1,
+                       {{oh + 2 - top - bottom, 3, 1, 1, top, bottom},
+                        {ow + 2 - left - right, 3, 1, 1, left, right}});
+}
+
+// Runs `body` once with one thread and once with two.
+template <class F>
+void with_one_and_two_threads(F&& body) {
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    omp_set_num_threads(threads);
+    body();
+  }
+  omp_set_num_threads(before);
+}
+
+class ConvWinograd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  }
+};
+
+TEST_F(ConvWinograd, OutputSizesAroundTheTile) {
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t oh = 1; oh <= 13; ++oh)
+    for (int64_t ow = 1; ow <= 13; ++ow, ++i) {
+      // Paddings cycle through 0..2 per side, capped so the input keeps at least one pixel.
+      const int64_t top = i % 3, left = (i / 9) % 3;
+      const int64_t bottom = std::min<int64_t>((i / 3) % 3, oh + 1 - top);
+      const int64_t right = std::min<int64_t>((i / 27) % 3, ow + 1 - left);
+      v.push_back(geometry(i % 2 ? 3 : 1, 16, 17, oh, ow, top, bottom, left, right));
+    }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+TEST_F(ConvWinograd, EveryPaddingPerSide) {
+  std::vector<ConvGeometry> v;
+  for (int64_t top = 0; top <= 2; ++top)
+    for (int64_t bottom = 0; bottom <= 2; ++bottom)
+      for (int64_t left = 0; left <= 2; ++left)
+        for (int64_t right = 0; right <= 2; ++right)
+          v.push_back(
+              make_geometry(2, 16, 16, 1, {{7, 3, 1, 1, top, bottom}, {6, 3, 1, 1, left, right}}));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+TEST_F(ConvWinograd, ChannelsAroundTheGemmPanels) {
+  std::vector<ConvGeometry> v;
+  for (int64_t C_in : {4, 5, 16, 17, 31})
+    for (int64_t C_out : {4, 7, 16, 17, 23, 25, 33, 49})
+      v.push_back(geometry(C_out % 2 ? 1 : 3, C_in, C_out, 6, 9));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// 20x20 outputs are 25 tiles per image: lane groups and 64-tile blocks that end mid-image,
+// and (batch 3: 75 tiles) a partial last block; 1 and 2 groups (per-thread and shared work).
+TEST_F(ConvWinograd, TileGroupsAndBlocks) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {1, 2, 3}) v.push_back(geometry(N, 16, 20, 20, 20));
+  v.push_back(geometry(1, 16, 16, 16, 16));  // exactly 16 tiles
+  v.push_back(geometry(1, 16, 16, 16, 20));  // 20 tiles
+  v.push_back(geometry(5, 24, 16, 16, 16));  // 80 tiles: 5 groups
+  v.push_back(geometry(9, 16, 18, 12, 12));  // 81 tiles: a one-tile last group
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// The kernel itself handles any channel count; the row refuses fewer than 4 only because it
+// does not pay there. Channels 1..3 exercise the masked weight-transform lanes.
+TEST_F(ConvWinograd, KernelHandlesFewChannels) {
+  const ConvAlgorithm& algo = winograd();
+  for (int64_t C_in = 1; C_in <= 3; ++C_in)
+    for (int64_t C_out = 1; C_out <= 3; ++C_out)
+      for (int64_t N : {1, 3}) {
+        const ConvGeometry g =
+            geometry(N, C_in, C_out, 5 + C_in, 4 + C_out, C_in % 3, 1, 2, C_out % 3);
+        const ConvInputs in = random_inputs(g, static_cast<uint64_t>(C_in * 10 + C_out));
+        for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+          const bool bias = pass == ConvPass::kForward;
+          EXPECT_EQ(compare(run_pass(algo, g, pass, in, bias),
+                            run_pass(reference_algorithm(), g, pass, in, bias),
+                            reduction_length(g, pass) + 1, tolerance_scale(kName)),
+                    "")
+              << to_string(pass) << ": " << describe(g);
+        }
+      }
+}
+
+// y = conv(x, w) in double precision: a 2D 3x3 stride-1 forward without bias.
+std::vector<double> forward_in_double(const ConvGeometry& g, const std::vector<float>& x,
+                                      const std::vector<float>& w) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  std::vector<double> y(static_cast<size_t>(g.N * g.C_out * OH * OW), 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oc = 0; oc < g.C_out; ++oc) {
+      double* yo = y.data() + (n * g.C_out + oc) * OH * OW;
+      for (int64_t ic = 0; ic < g.C_in; ++ic)
+        for (int64_t kh = 0; kh < 3; ++kh)
+          for (int64_t kw = 0; kw < 3; ++kw) {
+            const double wv = w[((oc * g.C_in + ic) * 3 + kh) * 3 + kw];
+            const float* xi = x.data() + (n * g.C_in + ic) * H * W;
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const int64_t ih = oh - g.pad_lo[1] + kh;
+              if (ih < 0 || ih >= H) continue;
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t iw = ow - g.pad_lo[2] + kw;
+                if (iw >= 0 && iw < W) yo[oh * OW + ow] += wv * xi[ih * W + iw];
+              }
+            }
+          }
+    }
+  return y;
+}
+
+// Largest |got - want| over the largest |want|.
+std::pair<double, double> max_errors(const std::vector<float>& got,
+                                     const std::vector<double>& want) {
+  double err = 0.0, scale = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    err = std::max(err, std::fabs(got[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  return {err, err / scale};
+}
+
+// The ResNet-18 3x3 layers (batch 1) against double precision, inputs uniform in [-1, 1) and
+// activation-like (ReLU of standard normals, He-initialised weights): the figures quoted in
+// docs/conv_algorithms.md. Winograd stays within the harness tolerance times its scale.
+TEST_F(ConvWinograd, ErrorAgainstDoubleOnResNetShapes) {
+  const ConvAlgorithm* im2col =
+      select_conv(geometry(1, 16, 16, 4, 4), ConvPass::kForward, "im2col_gemm");
+  ASSERT_NE(im2col, nullptr);
+  for (auto [C, size] : {std::pair<int64_t, int64_t>{64, 56}, {128, 28}, {256, 14}, {512, 7}})
+    for (bool relu_normal : {false, true}) {
+      const ConvGeometry g = geometry(1, C, C, size, size);
+      ConvInputs in = random_inputs(g, 5);
+      if (relu_normal) {
+        Generator gen(6);
+        for (float& v : in.x) v = std::max(gen.normal(), 0.0f);
+        for (float& v : in.w) v = gen.normal(0.0f, std::sqrt(2.0f / (9.0f * C)));
+      }
+      const std::vector<double> want = forward_in_double(g, in.x, in.w);
+      const auto [wino_abs, wino_rel] =
+          max_errors(run_pass(winograd(), g, ConvPass::kForward, in, false), want);
+      const auto [gemm_abs, gemm_rel] =
+          max_errors(run_pass(*im2col, g, ConvPass::kForward, in, false), want);
+      const double tolerance = 1e-5 * std::sqrt(9.0 * C);
+      std::printf(
+          "C=%-3lld %2lldx%-2lld %-11s winograd abs %.2e rel %.2e (%.2f tol) | "
+          "im2col_gemm abs %.2e rel %.2e (%.2f tol)\n",
+          static_cast<long long>(C), static_cast<long long>(size), static_cast<long long>(size),
+          relu_normal ? "relu-normal" : "uniform", wino_abs, wino_rel, wino_abs / tolerance,
+          gemm_abs, gemm_rel, gemm_abs / tolerance);
+      // The harness tolerance assumes inputs in [-1, 1): only the uniform case is held to it.
+      if (!relu_normal) {
+        EXPECT_LE(wino_abs, tolerance_scale(kName) * tolerance) << describe(g);
+      }
+    }
+}
+
+TEST_F(ConvWinograd, SupportsForwardAndBackwardDataOnly) {
+  const ConvGeometry g = geometry(1, 16, 16, 8, 8);
+  EXPECT_TRUE(winograd().supports(g, ConvPass::kForward));
+  EXPECT_TRUE(winograd().supports(g, ConvPass::kBackwardData));
+  EXPECT_FALSE(winograd().supports(g, ConvPass::kBackwardWeight));
+}
+
+TEST_F(ConvWinograd, RefusesOtherShapes) {
+  const std::vector<ConvGeometry> refused = {
+      geometry(1, 3, 16, 8, 8),                                                // few channels
+      geometry(1, 16, 3, 8, 8),                                                // few channels
+      make_geometry(1, 16, 16, 2, {{8, 3, 1, 1, 1, 1}, {8, 3, 1, 1, 1, 1}}),   // groups
+      make_geometry(1, 16, 16, 1, {{9, 3, 2, 1, 1, 1}, {9, 3, 1, 1, 1, 1}}),   // stride
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, 1}, {9, 3, 1, 2, 2, 2}}),   // dilation
+      make_geometry(1, 16, 16, 1, {{9, 5, 1, 1, 2, 2}, {9, 5, 1, 1, 2, 2}}),   // kernel 5
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, 1}, {9, 1}}),               // kernel 3x1
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 3, 1}, {9, 3, 1, 1, 1, 1}}),   // padding 3
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, -1}, {9, 3, 1, 1, 1, 1}}),  // padding -1
+      make_geometry(1, 16, 16, 1, {{33, 3, 1, 1, 1, 1}}),                      // 1D
+      make_geometry(1, 16, 16, 1, {{3, 3}, {6, 3}, {6, 3}}),                   // 3D
+      make_geometry(1, 16, 16, 1, {{3, 1}, {6, 3}, {6, 3}}),                   // 3D, kernel 1x3x3
+  };
+  for (const ConvGeometry& g : refused)
+    for (ConvPass pass : kConvPasses) EXPECT_FALSE(winograd().supports(g, pass)) << describe(g);
+}
+
+}  // namespace
+}  // namespace fovea::kernels
