@@ -62,6 +62,18 @@ ConvNd<D>::ConvNd(const ConvOptions<D>& o) : Module(fmt::format("Conv{}d", D)), 
 }
 
 template <int D>
+void ConvNd<D>::absorb_affine(std::span<const float> scale, std::span<const float> shift) {
+  const int64_t C = options_.out_channels, block = weight.numel() / C;
+  if (static_cast<int64_t>(scale.size()) != C || static_cast<int64_t>(shift.size()) != C)
+    throw ShapeError(fmt::format("{}: absorb_affine expects {} scales and shifts, got {} and {}",
+                                 type_name(), C, scale.size(), shift.size()));
+  for (int64_t oc = 0; oc < C; ++oc)
+    for (int64_t i = 0; i < block; ++i) weight.data()[oc * block + i] *= scale[oc];
+  if (!bias.defined()) bias = register_parameter("bias", Tensor::zeros({C}));
+  for (int64_t oc = 0; oc < C; ++oc) bias.data()[oc] = scale[oc] * bias.data()[oc] + shift[oc];
+}
+
+template <int D>
 Tensor ConvNd<D>::forward(const Tensor& x) {
   const functional::ConvOptions<D> f{.stride = options_.stride,
                                      .padding = options_.padding,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
@@ -31,6 +32,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
     throw ShapeError(fmt::format("{}: input expects {} dimensions, got shape {}", type_name(),
                                  fmt::join(ranks_, " or "),
                                  x.defined() ? shape_str(x.shape()) : "undefined"));
+  if (folded_) {
+    if (is_training())
+      throw ValueError(
+          fmt::format("{}: this layer was folded into the preceding convolution "
+                      "for inference (nn::fold_batch_norm) and cannot train",
+                      type_name()));
+    return x;
+  }
   // As PyTorch: batch statistics in training mode, and always when no running stats exist.
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
   double momentum = options_.momentum.value_or(0.0);
@@ -44,6 +53,19 @@ Tensor BatchNorm::forward(const Tensor& x) {
   return functional::batch_norm(
       x, running_mean, running_var, opt(weight), opt(bias),
       {.training = use_batch_stats, .momentum = momentum, .eps = options_.eps});
+}
+
+std::pair<std::vector<float>, std::vector<float>> BatchNorm::eval_scale_shift() const {
+  const int64_t C = options_.num_features;
+  std::vector<float> scale(C), shift(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const double gamma = weight.defined() ? weight.data()[c] : 1.0;
+    const double beta = bias.defined() ? bias.data()[c] : 0.0;
+    const double s = gamma / std::sqrt(static_cast<double>(running_var.data()[c]) + options_.eps);
+    scale[c] = static_cast<float>(s);
+    shift[c] = static_cast<float>(beta - s * running_mean.data()[c]);
+  }
+  return {scale, shift};
 }
 
 std::string BatchNorm::extra_repr() const {

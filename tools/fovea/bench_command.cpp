@@ -5,7 +5,8 @@
 //                   bwd_weight): one call of the kernel the selector picks (or --conv-algo's) on
 //                   buffers allocated once per layer, as bench/conv_bench times it
 //   --suite models  inference of zoo networks (default resnet18 and mobilenet_v2) at batch 1
-//                   on their input size (3x224x224): eval mode, no graph recorded
+//                   on their input size (3x224x224): eval mode, batch norms folded into the
+//                   convolutions before them (nn::fold_batch_norm), no graph recorded
 //   --suite train   training steps of fmnist-cnn at batch 64 on synthetic data, run by
 //                   train::train as `fovea train` runs them (Adam, cosine schedule, data
 //                   loader included)
@@ -36,6 +37,7 @@
 #include "commands.h"
 #include "compute_options.h"
 #include "fovea/autograd.h"
+#include "fovea/nn/fuse.h"
 #include "fovea/error.h"
 #include "fovea/functional/conv.h"
 #include "fovea/random.h"
@@ -252,6 +254,9 @@ void run_models_suite(const BenchArgs& a) {
     shape.insert(shape.end(), example.begin(), example.end());
     Generator gen(42);
     const Tensor images = Tensor::randn(shape, &gen);
+    // Deployed as PyTorch's optimize_for_inference deploys it: batch norms folded into the
+    // convolutions before them.
+    nn::fold_batch_norm(*built.model, images);
     const double s = median_seconds([&] { built.model->forward(images); }, min_time);
     report.add(model_row(name, batch, s));
   }

@@ -6,6 +6,8 @@
 //       .in_channels = 3, .out_channels = 16, .kernel_size = 3, .padding = 1});
 #pragma once
 
+#include <span>
+
 #include "fovea/functional/conv.h"
 #include "fovea/nn/module.h"
 
@@ -33,6 +35,10 @@ class ConvNd : public Module {
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
   const ConvOptions<D>& options() const { return options_; }
+  // Makes this layer compute scale[oc] * conv(x)[oc] + shift[oc]: the weights are scaled and
+  // the bias (created if the layer had none) becomes scale * bias + shift. How an eval-mode
+  // batch norm after it is folded in (nn::fold_batch_norm).
+  void absorb_affine(std::span<const float> scale, std::span<const float> shift);
   Tensor weight;  // (out_channels, in_channels/groups, *kernel_size)
   Tensor bias;    // (out_channels), undefined when options.bias is false
 

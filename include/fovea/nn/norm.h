@@ -4,6 +4,8 @@
 #pragma once
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "fovea/nn/module.h"
 
@@ -27,11 +29,18 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   const BatchNormOptions& options() const { return options_; }
+  // The eval-mode transform y = scale * x + shift per channel, from the running statistics.
+  std::pair<std::vector<float>, std::vector<float>> eval_scale_shift() const;
+  // After nn::fold_batch_norm moved this layer's transform into the preceding convolution:
+  // forward passes its input through (and refuses to train).
+  void mark_folded() { folded_ = true; }
+  bool folded() const { return folded_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
   BatchNormOptions options_;
   std::vector<int64_t> ranks_;
+  bool folded_ = false;
 };
 
 struct BatchNorm1d : BatchNorm {

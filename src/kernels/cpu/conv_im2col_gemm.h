@@ -12,8 +12,8 @@
 // output lines of one image when an image's col would spill the caches. One block then runs
 //   forward          y_blk  = w_g · col_blk            (images side by side: scattered to NCHW)
 //   backward_data    col_blk = w_gᵀ · dy_blk,  col2im  (images side by side: dy gathered first)
-//   backward_weight  dw_g  += dy_blk · col_blkᵀ        (the reduction runs over the whole block;
-//                                                       dw_gᵀ += col_blk · dy_blkᵀ when K > Cout/g)
+//   backward_weight  dw_g  += dy_blk · col_blkᵀ        (or dw_gᵀ += col_blk · dy_blkᵀ, see
+//                                                       Im2colGemmPlan::transposed_dw)
 #pragma once
 
 #include <cstddef>
