@@ -95,7 +95,8 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   if (g.macs() < kTinyMacs) return &kAlgorithms[0];
   // Measured preferences (docs/conv_algorithms.md has the tables): each specialised kernel
   // where it supports the shape and wins, im2col_gemm for the rest.
-  if (const auto& dw = row("depthwise"); dw.supports(g, pass)) return &dw;
+  // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
+  if (const auto& dw = row("depthwise"); dw.supports(g, pass) && g.groups > 1) return &dw;
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
   if (const auto& wino = row("winograd_f4x3");
       wino.supports(g, pass) && winograd_tiles(g, pass) >= 16)
