@@ -60,6 +60,21 @@ Blocks blocks_of(const ConvGeometry& g, ConvPass pass) {
   return Blocks{g, im2col_gemm_plan(g, pass, omp_get_max_threads())};
 }
 
+// dy's rows of group `grp` for one block, as a GEMM operand with its leading dimension: in
+// place when the block is one image (its pixels are contiguous), else gathered side by side
+// into `staging`.
+struct Operand {
+  const float* data;
+  int64_t ld;
+};
+Operand dy_block(const ConvGeometry& g, const float* dy, int64_t grp, const ColBlock& blk,
+                 float* staging, bool inner) {
+  const int64_t P = g.out_pixels(), cog = g.C_out_per_group();
+  if (Blocks::in_place(blk)) return {dy + (blk.n0 * g.C_out + grp * cog) * P + blk.pixel0(g), P};
+  gather_images(dy, g.C_out, P, grp * cog, cog, blk.n0, blk.images, staging, inner);
+  return {staging, blk.columns(g)};
+}
+
 // Calls body(i, thread) for i in [0, count): over the threads when `parallel`, else on the
 // calling thread. Without a split no OpenMP region is opened at all: an inactive (if(false))
 // region would make the im2col and GEMM regions inside it nested, and libgomp starts fresh
@@ -212,13 +227,7 @@ void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, cons
       const ColBlock blk = blocks.block(item / g.groups, chunk);
       const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
       const bool in_place = Blocks::in_place(blk);
-      const float* B = dy + (blk.n0 * g.C_out + grp * cog) * P + p0;
-      int64_t ldb = P;
-      if (!in_place) {
-        gather_images(dy, g.C_out, P, grp * cog, cog, blk.n0, blk.images, staging, inner);
-        B = staging;
-        ldb = cols;
-      }
+      const auto [B, ldb] = dy_block(g, dy, grp, blk, staging, inner);
       // Pointwise in place: dx is the col matrix itself, so the GEMM writes it directly.
       const float* w_g = w + grp * cog * K;
       if (g.is_pointwise() && in_place) {
@@ -253,13 +262,7 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
     float* staging = col + blocks.col_floats();
     const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
     const bool in_place = Blocks::in_place(blk);
-    const float* A = dy + (blk.n0 * g.C_out + grp * cog) * P + p0;
-    int64_t lda = P;
-    if (!in_place) {
-      gather_images(dy, g.C_out, P, grp * cog, cog, blk.n0, blk.images, staging, inner);
-      A = staging;
-      lda = cols;
-    }
+    const auto [A, lda] = dy_block(g, dy, grp, blk, staging, inner);
     const float* B = col;
     int64_t ldb = cols;
     if (g.is_pointwise() && in_place) {
