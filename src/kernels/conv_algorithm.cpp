@@ -7,6 +7,7 @@
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_im2col_gemm.h"
 #include "kernels/cpu/conv_winograd.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/reference/conv_reference.h"
 
 namespace fovea::kernels {
@@ -22,25 +23,38 @@ size_t no_workspace(const ConvGeometry&, ConvPass) {
 // Reference first; select_conv below decides among the others. Adding an algorithm is adding
 // a row: tests and benchmarks read this table.
 const std::array kAlgorithms = {
-    ConvAlgorithm{"reference", reference_supports, no_workspace, conv_forward_reference,
+    ConvAlgorithm{"reference", Isa::kAny, reference_supports, no_workspace, conv_forward_reference,
                   conv_backward_data_reference, conv_backward_weight_reference},
-    ConvAlgorithm{"im2col_gemm", conv_im2col_gemm_supports, conv_im2col_gemm_workspace_floats,
-                  conv_forward_im2col_gemm, conv_backward_data_im2col_gemm,
-                  conv_backward_weight_im2col_gemm},
-    ConvAlgorithm{"depthwise", conv_depthwise_supports, conv_depthwise_workspace_floats,
-                  conv_forward_depthwise, conv_backward_data_depthwise,
-                  conv_backward_weight_depthwise},
-    ConvAlgorithm{"direct_avx512", conv_direct_avx512_supports, conv_direct_avx512_workspace_floats,
-                  conv_forward_direct_avx512, conv_backward_data_direct_avx512,
-                  conv_backward_weight_direct_avx512},
-    ConvAlgorithm{"winograd_f4x3", conv_winograd_f4x3_supports, conv_winograd_f4x3_workspace_floats,
-                  conv_forward_winograd_f4x3, conv_backward_data_winograd_f4x3, nullptr},
-    ConvAlgorithm{"direct_avx2", conv_direct_avx2_supports, conv_direct_avx2_workspace_floats,
-                  conv_forward_direct_avx2, conv_backward_data_direct_avx2,
-                  conv_backward_weight_direct_avx2},
+    ConvAlgorithm{"im2col_gemm", Isa::kAny, conv_im2col_gemm_supports,
+                  conv_im2col_gemm_workspace_floats, conv_forward_im2col_gemm,
+                  conv_backward_data_im2col_gemm, conv_backward_weight_im2col_gemm},
+    ConvAlgorithm{"depthwise", Isa::kAvx512, conv_depthwise_supports,
+                  conv_depthwise_workspace_floats, conv_forward_depthwise,
+                  conv_backward_data_depthwise, conv_backward_weight_depthwise},
+    ConvAlgorithm{"direct_avx512", Isa::kAvx512, conv_direct_avx512_supports,
+                  conv_direct_avx512_workspace_floats, conv_forward_direct_avx512,
+                  conv_backward_data_direct_avx512, conv_backward_weight_direct_avx512},
+    ConvAlgorithm{"winograd_f4x3", Isa::kAvx512, conv_winograd_f4x3_supports,
+                  conv_winograd_f4x3_workspace_floats, conv_forward_winograd_f4x3,
+                  conv_backward_data_winograd_f4x3, nullptr},
+    ConvAlgorithm{"direct_avx2", Isa::kAvx2, conv_direct_avx2_supports,
+                  conv_direct_avx2_workspace_floats, conv_forward_direct_avx2,
+                  conv_backward_data_direct_avx2, conv_backward_weight_direct_avx2},
 };
 
 }  // namespace
+
+bool isa_available(Isa isa) {
+  switch (isa) {
+    case Isa::kAny:
+      return true;
+    case Isa::kAvx2:
+      return cpu_has_avx2_fma();
+    case Isa::kAvx512:
+      return cpu_has_avx512();
+  }
+  return false;
+}
 
 std::string_view to_string(ConvPass pass) {
   switch (pass) {

@@ -28,8 +28,16 @@ using ConvBackwardDataFn = void (*)(const ConvGeometry& g, const float* dy, cons
 using ConvBackwardWeightFn = void (*)(const ConvGeometry& g, const float* x, const float* dy,
                                       float* dw, float* workspace);
 
+// The instruction set a row's kernels are compiled for; a CPU without it gets no shape from
+// that row (supports() is false everywhere).
+enum class Isa { kAny, kAvx2, kAvx512 };
+
+// Whether this CPU executes `isa`.
+bool isa_available(Isa isa);
+
 struct ConvAlgorithm {
   std::string_view name;  // "reference", "im2col_gemm", ...
+  Isa isa;
   bool (*supports)(const ConvGeometry& g, ConvPass pass);
   size_t (*workspace_floats)(const ConvGeometry& g, ConvPass pass);
   ConvForwardFn forward;

@@ -248,6 +248,14 @@ TEST(SelectConv, TableRowsAreUniqueAndComplete) {
             << describe(g);
     }
   }
+  // A row compiled for an instruction set this CPU lacks takes no shape.
+  for (const ConvAlgorithm& algo : all) {
+    if (isa_available(algo.isa)) continue;
+    for (const ConvGeometry& g : shapes)
+      for (ConvPass pass : kConvPasses) {
+        EXPECT_FALSE(algo.supports(g, pass)) << algo.name << " without its ISA: " << describe(g);
+      }
+  }
   // The reference supports everything.
   for (const ConvGeometry& g : shapes)
     for (ConvPass pass : kConvPasses) EXPECT_TRUE(all[0].supports(g, pass)) << describe(g);
