@@ -1,6 +1,7 @@
 #include "golden_helpers.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +34,18 @@ std::vector<GoldenCase> golden_cases(const std::string& family) {
   std::ranges::sort(cases, {}, &GoldenCase::name);
   if (cases.empty()) throw IoError(fmt::format("golden family '{}' has no cases", family));
   return cases;
+}
+
+void check_each_case(const std::vector<GoldenCase>& cases,
+                     const std::function<void(const GoldenCase&)>& check) {
+  for (const GoldenCase& gc : cases) {
+    SCOPED_TRACE("case " + gc.name);
+    try {
+      check(gc);
+    } catch (const std::exception& e) {  // one bad case must not hide the others
+      ADD_FAILURE() << "threw: " << e.what();
+    }
+  }
 }
 
 std::string compare_tensors(const Tensor& actual, const Tensor& expected, float rtol, float atol) {

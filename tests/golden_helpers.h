@@ -4,6 +4,7 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -26,6 +27,11 @@ struct GoldenCase {
 // All cases of a family, sorted by name. Fails loudly (throws) when the family is missing,
 // so a test can never pass by finding nothing.
 std::vector<GoldenCase> golden_cases(const std::string& family);
+
+// Runs check(gc) on every case, each inside a SCOPED_TRACE naming it; an exception fails that
+// case without hiding the others.
+void check_each_case(const std::vector<GoldenCase>& cases,
+                     const std::function<void(const GoldenCase&)>& check);
 
 // A config value holding D numbers, one per spatial axis; throws std::invalid_argument
 // (naming what it got) for anything else.

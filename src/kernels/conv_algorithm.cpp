@@ -109,17 +109,17 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   constexpr int64_t kTinyMacs = 4096;
   if (g.macs() < kTinyMacs) return &kAlgorithms[0];
   // Measured preferences (docs/conv_algorithms.md has the tables): each specialised kernel
-  // where it supports the shape and wins, im2col_gemm for the rest.
+  // where it supports the shape and wins, im2col_gemm for the rest. Rows are looked up once.
+  static const ConvAlgorithm &dw = row("depthwise"), &wino = row("winograd_f4x3"),
+                             &direct512 = row("direct_avx512"), &direct2 = row("direct_avx2"),
+                             &gemm = row("im2col_gemm");
   // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
-  if (const auto& dw = row("depthwise"); dw.supports(g, pass) && g.groups > 1) return &dw;
+  if (dw.supports(g, pass) && g.groups > 1) return &dw;
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
-  if (const auto& wino = row("winograd_f4x3");
-      wino.supports(g, pass) && winograd_tiles(g, pass) >= 16)
-    return &wino;
-  for (std::string_view name : {"direct_avx512", "direct_avx2"})
-    if (const auto& direct = row(name); direct.supports(g, pass) && direct_wins(g, pass))
-      return &direct;
-  if (const auto& gemm = row("im2col_gemm"); gemm.supports(g, pass)) return &gemm;
+  if (wino.supports(g, pass) && winograd_tiles(g, pass) >= 16) return &wino;
+  for (const ConvAlgorithm* direct : {&direct512, &direct2})
+    if (direct->supports(g, pass) && direct_wins(g, pass)) return direct;
+  if (gemm.supports(g, pass)) return &gemm;
   return &kAlgorithms[0];
 }
 

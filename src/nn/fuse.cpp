@@ -13,19 +13,13 @@
 namespace fovea::nn {
 namespace {
 
-// A convolution module of any rank, seen through the one method folding needs.
-struct ConvLayer {
-  Module* module = nullptr;
-  void absorb(std::span<const float> scale, std::span<const float> shift) const {
-    if (auto* c = dynamic_cast<Conv1d*>(module)) return c->absorb_affine(scale, shift);
-    if (auto* c = dynamic_cast<Conv2d*>(module)) return c->absorb_affine(scale, shift);
-    if (auto* c = dynamic_cast<Conv3d*>(module)) return c->absorb_affine(scale, shift);
-  }
-};
-
-bool is_conv(const Module& m) {
-  return dynamic_cast<const Conv1d*>(&m) || dynamic_cast<const Conv2d*>(&m) ||
-         dynamic_cast<const Conv3d*>(&m);
+// Calls f(conv) when m is a convolution of any rank; returns whether it was one.
+template <class F>
+bool with_conv(Module& m, F&& f) {
+  if (auto* c = dynamic_cast<Conv1d*>(&m)) return f(*c), true;
+  if (auto* c = dynamic_cast<Conv2d*>(&m)) return f(*c), true;
+  if (auto* c = dynamic_cast<Conv3d*>(&m)) return f(*c), true;
+  return false;
 }
 
 }  // namespace
@@ -37,7 +31,7 @@ int fold_batch_norm(Module& model, const Tensor& example) {
   // Tensors are told apart by their storage, so every tensor of the trace is kept alive:
   // otherwise a freed activation's memory could come back as a later, unrelated one.
   std::vector<Tensor> keep;
-  std::map<const float*, ConvLayer> conv_output;
+  std::map<const float*, Module*> conv_output;
   std::map<const float*, int> uses;
   std::map<const Module*, int> calls;  // a layer called twice shares its weights: not folded
   std::vector<std::pair<BatchNorm*, const float*>> norms;
@@ -47,7 +41,7 @@ int fold_batch_norm(Module& model, const Tensor& example) {
       keep.insert(keep.end(), {in, out});
       ++calls[&m];
       auto& mutable_m = const_cast<Module&>(m);  // the caller handed us the model mutable
-      if (is_conv(m)) conv_output[out.data()] = {&mutable_m};
+      if (with_conv(mutable_m, [](auto&) {})) conv_output[out.data()] = &mutable_m;
       if (auto* bn = dynamic_cast<BatchNorm*>(&mutable_m); bn && !bn->folded())
         norms.emplace_back(bn, in.data());
     });
@@ -63,10 +57,10 @@ int fold_batch_norm(Module& model, const Tensor& example) {
   for (auto [bn, input] : norms) {
     const auto conv = conv_output.find(input);
     if (conv == conv_output.end() || uses[input] != 1 || calls[bn] != 1 ||
-        calls[conv->second.module] != 1 || !bn->options().track_running_stats)
+        calls[conv->second] != 1 || !bn->options().track_running_stats)
       continue;
     const auto [scale, shift] = bn->eval_scale_shift();
-    conv->second.absorb(scale, shift);
+    with_conv(*conv->second, [&](auto& c) { c.absorb_affine(scale, shift); });
     bn->mark_folded();
     ++folded;
   }

@@ -34,14 +34,7 @@ void check_case(const GoldenCase& gc) {
 TEST(LinearGolden, MatchesPyTorch) {
   const auto cases = testing::golden_cases("linear");
   EXPECT_GE(cases.size(), 8u);
-  for (const GoldenCase& gc : cases) {
-    SCOPED_TRACE("case " + gc.name);
-    try {
-      check_case(gc);
-    } catch (const std::exception& e) {  // one bad case must not hide the others
-      ADD_FAILURE() << "threw: " << e.what();
-    }
-  }
+  testing::check_each_case(cases, check_case);
 }
 
 }  // namespace

@@ -205,14 +205,8 @@ void check_case(const GoldenCase& gc) {
 }
 
 TEST(PoolGolden, EveryCaseMatchesPyTorch) {
-  for (const GoldenCase& gc : testing::golden_cases("pool")) {
-    SCOPED_TRACE("case " + gc.name);
-    try {
-      check_case(gc);
-    } catch (const std::exception& e) {  // one bad case must not hide the others
-      ADD_FAILURE() << "threw: " << e.what();
-    }
-  }
+  testing::check_each_case(testing::golden_cases("pool"),
+                           [](const GoldenCase& gc) { check_case(gc); });
 }
 
 // The golden set keeps its promised breadth: every op at every rank it exists in.

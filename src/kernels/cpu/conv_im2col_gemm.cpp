@@ -60,13 +60,26 @@ Blocks blocks_of(const ConvGeometry& g, ConvPass pass) {
   return Blocks{g, im2col_gemm_plan(g, pass, omp_get_max_threads())};
 }
 
-// dy's rows of group `grp` for one block, as a GEMM operand with its leading dimension: in
-// place when the block is one image (its pixels are contiguous), else gathered side by side
-// into `staging`.
+// A GEMM operand and its leading dimension.
 struct Operand {
   const float* data;
   int64_t ld;
 };
+
+// The col matrix of group `grp` for one block: x itself for a pointwise convolution of one
+// image (its pixels are contiguous), else unrolled into `col`.
+Operand x_block(const ConvGeometry& g, const float* x, int64_t grp, const ColBlock& blk, float* col,
+                bool inner) {
+  if (g.is_pointwise() && Blocks::in_place(blk)) {
+    const int64_t P = g.out_pixels();
+    return {x + (blk.n0 * g.C_in + grp * g.C_in_per_group()) * P + blk.pixel0(g), P};
+  }
+  im2col_block(g, x, grp, blk, col, inner);
+  return {col, blk.columns(g)};
+}
+
+// dy's rows of group `grp` for one block: in place when the block is one image, else
+// gathered side by side into `staging`.
 Operand dy_block(const ConvGeometry& g, const float* dy, int64_t grp, const ColBlock& blk,
                  float* staging, bool inner) {
   const int64_t P = g.out_pixels(), cog = g.C_out_per_group();
@@ -180,7 +193,6 @@ void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float
                               float* y, float* workspace) noexcept {
   const Blocks blocks = blocks_of(g, ConvPass::kForward);
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const int64_t cig = g.C_in_per_group();
   const bool split = blocks.plan.split, inner = !split;
   // Each block and group writes its own outputs, so any split of them is race-free.
   const int64_t items = blocks.image_blocks * blocks.chunks * g.groups;
@@ -191,16 +203,8 @@ void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float
     float* staging = col + blocks.col_floats();
     const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
     const float* w_g = w + grp * cog * K;
-    const bool in_place = Blocks::in_place(blk);
-    const float* B = col;
-    int64_t ldb = cols;
-    if (g.is_pointwise() && in_place) {
-      B = x + (blk.n0 * g.C_in + grp * cig) * P + p0;
-      ldb = P;
-    } else {
-      im2col_block(g, x, grp, blk, col, inner);
-    }
-    if (!in_place) {
+    const auto [B, ldb] = x_block(g, x, grp, blk, col, inner);
+    if (!Blocks::in_place(blk)) {
       sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, 0.0f, staging, cols);
       scatter_images(staging, b, g.C_out, P, grp * cog, cog, blk.n0, blk.images, y, inner);
       return;
@@ -249,8 +253,7 @@ void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, cons
 void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, const float* dy,
                                       float* dw, float* workspace) noexcept {
   const Blocks blocks = blocks_of(g, ConvPass::kBackwardWeight);
-  const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
-  const int64_t cig = g.C_in_per_group(), dw_size = g.C_out * K;
+  const int64_t K = col_rows(g), cog = g.C_out_per_group(), dw_size = g.C_out * K;
   const int64_t items = blocks.image_blocks * blocks.chunks * g.groups;
   const bool transposed = blocks.plan.transposed_dw;
   // acc_g += dy_blk · col_blkᵀ (or its transpose) for one block and group, on the calling
@@ -260,17 +263,9 @@ void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, con
     const ColBlock blk = blocks.block(item / g.groups / blocks.chunks, chunk);
     float* col = workspace + thread * blocks.buffer_floats();
     float* staging = col + blocks.col_floats();
-    const int64_t cols = blk.columns(g), p0 = blk.pixel0(g);
-    const bool in_place = Blocks::in_place(blk);
+    const int64_t cols = blk.columns(g);
     const auto [A, lda] = dy_block(g, dy, grp, blk, staging, inner);
-    const float* B = col;
-    int64_t ldb = cols;
-    if (g.is_pointwise() && in_place) {
-      B = x + (blk.n0 * g.C_in + grp * cig) * P + p0;
-      ldb = P;
-    } else {
-      im2col_block(g, x, grp, blk, col, inner);
-    }
+    const auto [B, ldb] = x_block(g, x, grp, blk, col, inner);
     if (transposed) {
       sgemm('N', 'T', K, cog, cols, B, ldb, A, lda, 1.0f, acc + grp * cog * K, cog);
     } else {
