@@ -30,16 +30,19 @@ std::vector<std::string> check_geometry(const ConvGeometry& g, uint64_t seed, st
     if (algo.name.find(only) == std::string_view::npos) continue;
     for (ConvPass pass : kConvPasses) {
       if (!algo.supports(g, pass)) continue;
-      for (bool bias : {false, true}) {
-        if (bias && pass != ConvPass::kForward) continue;
-        const auto want = run_pass(reference_algorithm(), g, pass, in, bias);
-        const auto got = run_pass(algo, g, pass, in, bias);
+      // Forward: plain, with bias, and with bias and a fused clamp (the epilogue).
+      for (int variant = 0; variant < 3; ++variant) {
+        if (variant > 0 && pass != ConvPass::kForward) continue;
+        const bool bias = variant > 0, clamp = variant == 2;
+        const auto want = run_pass(reference_algorithm(), g, pass, in, bias, clamp);
+        const auto got = run_pass(algo, g, pass, in, bias, clamp);
         ++checks;
         const std::string why = compare(got, want, reduction_length(g, pass) + (bias ? 1 : 0),
                                         tolerance_scale(algo.name));
         if (!why.empty())
-          failures.push_back(fmt::format("{} {}{}: {}: {}", algo.name, to_string(pass),
-                                         bias ? "+bias" : "", describe(g), why));
+          failures.push_back(fmt::format("{} {}{}{}: {}: {}", algo.name, to_string(pass),
+                                         bias ? "+bias" : "", clamp ? "+clamp" : "", describe(g),
+                                         why));
       }
     }
   }
@@ -127,6 +130,12 @@ std::string compare(const std::vector<float>& actual, const std::vector<float>& 
                      bad, actual.size(), tol, first, actual[first], expected[first]);
 }
 
+ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp) {
+  ConvEpilogue ep{.bias = with_bias ? in.b.data() : nullptr};
+  if (clamp) ep.lo = kClampLo, ep.hi = kClampHi;
+  return ep;
+}
+
 ConvInputs random_inputs(const ConvGeometry& g, uint64_t seed) {
   Generator gen(seed);
   ConvInputs in;
@@ -138,14 +147,15 @@ ConvInputs random_inputs(const ConvGeometry& g, uint64_t seed) {
 }
 
 std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
-                            const ConvInputs& in, bool with_bias) {
+                            const ConvInputs& in, bool with_bias, bool clamp) {
   std::vector<float> workspace(algo.workspace_floats(g, pass), kNaN);
   float* ws = workspace.empty() ? nullptr : workspace.data();
   std::vector<float> out;
   switch (pass) {
     case ConvPass::kForward:
       out.assign(in.dy.size(), kNaN);
-      algo.forward(g, in.x.data(), in.w.data(), with_bias ? in.b.data() : nullptr, out.data(), ws);
+      algo.forward(g, in.x.data(), in.w.data(), forward_epilogue(in, with_bias, clamp), out.data(),
+                   ws);
       break;
     case ConvPass::kBackwardData:
       out.assign(in.x.size(), kNaN);

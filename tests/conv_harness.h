@@ -55,16 +55,24 @@ struct ConvInputs {
 // Uniform values in [-1, 1) for every buffer a pass reads.
 ConvInputs random_inputs(const ConvGeometry& g, uint64_t seed);
 
+// The clamp the harness fuses into forward passes: inside the outputs' range (sums of products
+// of values in [-1, 1]), so both bounds cut.
+inline constexpr float kClampLo = -0.25f, kClampHi = 0.5f;
+
+// The forward epilogue: in.b when with_bias, [kClampLo, kClampHi] when clamp.
+ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp);
+
 // Runs one pass of `algo` on NaN-filled output and workspace buffers of exactly the promised
-// sizes; with_bias adds the bias to the forward pass.
+// sizes; the forward pass applies forward_epilogue(in, with_bias, clamp).
 std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
-                            const ConvInputs& in, bool with_bias);
+                            const ConvInputs& in, bool with_bias, bool clamp = false);
 
 // The table's reference row.
 const ConvAlgorithm& reference_algorithm();
 
 // Every non-reference algorithm whose name contains `only` (all when empty) against the
-// reference on each geometry, every pass it supports (forward with and without bias). Adds a
+// reference on each geometry, every pass it supports (forward plain, with bias, and with bias
+// and clamp). Adds a
 // gtest failure per mismatch (the first 20 printed) and fails when nothing was checked.
 void check_all(const std::vector<ConvGeometry>& geometries, std::string_view only = "");
 

@@ -156,7 +156,7 @@ void run_conv_pass(const kernels::ConvAlgorithm& a, const ConvGeometry& g, ConvP
                    ConvBuffers& b, float* workspace) {
   switch (kpass) {
     case ConvPass::kForward:
-      a.forward(g, b.x.data(), b.w.data(), nullptr, b.y.data(), workspace);
+      a.forward(g, b.x.data(), b.w.data(), {}, b.y.data(), workspace);
       break;
     case ConvPass::kBackwardData:
       a.backward_data(g, b.dy.data(), b.w.data(), b.dx.data(), workspace);

@@ -123,6 +123,15 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   return &kAlgorithms[0];
 }
 
+void conv_epilogue_rows(const ConvEpilogue& ep, int64_t oc0, int64_t count, int64_t len, int64_t ld,
+                        float* y) noexcept {
+  for (int64_t r = 0; r < count; ++r) {
+    const float bias = ep.bias ? ep.bias[oc0 + r] : 0.0f;
+    float* row = y + r * ld;
+    for (int64_t i = 0; i < len; ++i) row[i] = std::min(std::max(row[i] + bias, ep.lo), ep.hi);
+  }
+}
+
 void conv_backward_bias(int64_t N, int64_t C, int64_t P, const float* dy, float* db) noexcept {
   for (int64_t oc = 0; oc < C; ++oc) {
     double sum = 0.0;

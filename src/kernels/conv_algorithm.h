@@ -3,13 +3,15 @@
 //
 // Kernels are plain noexcept functions on raw data that trust their geometry; validation
 // happens at the door (src/ops). Each pass overwrites its output:
-//   forward          y  = conv(x, w) (+ b if b != nullptr)
+//   forward          y  = clamp(conv(x, w) + bias, lo, hi)   (ConvEpilogue; by default no
+//                                                          bias and no clamp)
 //   backward_data    dx = conv^T(dy, w)           (also the forward of transposed conv)
 //   backward_weight  dw = sum_n corr(x, dy)
 // `workspace` holds workspace_floats(geometry, pass) floats (may be null when that is 0).
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string_view>
 
@@ -21,8 +23,21 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
 
 std::string_view to_string(ConvPass pass);
 
+// What the forward does to each sum before storing it: y[n, oc, p] = clamp(sum + bias[oc],
+// lo, hi). Relu is lo = 0, relu6 lo = 0 and hi = 6: an activation fused into the convolution
+// costs no pass of its own. Kernels apply it while the outputs are still in registers or cache.
+struct ConvEpilogue {
+  const float* bias = nullptr;  // C_out values, or none
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  bool clamps() const {
+    return lo > -std::numeric_limits<float>::infinity() ||
+           hi < std::numeric_limits<float>::infinity();
+  }
+};
+
 using ConvForwardFn = void (*)(const ConvGeometry& g, const float* x, const float* w,
-                               const float* b, float* y, float* workspace);
+                               const ConvEpilogue& ep, float* y, float* workspace);
 using ConvBackwardDataFn = void (*)(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace);
 using ConvBackwardWeightFn = void (*)(const ConvGeometry& g, const float* x, const float* dy,
@@ -51,6 +66,11 @@ std::span<const ConvAlgorithm> conv_algorithms();
 // The algorithm for this shape and pass: the one named `forced` where it exists and supports
 // them, the heuristic choice otherwise. Never null: the reference supports everything.
 const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced);
+
+// rows (count, len) of y at row stride ld, holding output channels oc0.. of one image:
+// y = clamp(y + bias[oc], lo, hi). For kernels whose inner loops cannot apply the epilogue.
+void conv_epilogue_rows(const ConvEpilogue& ep, int64_t oc0, int64_t count, int64_t len, int64_t ld,
+                        float* y) noexcept;
 
 // db[c] = sum over n and p of dy[n, c, p] for dy (N, C, P): the bias gradient of every
 // convolution and transposed convolution, shared by all algorithms.

@@ -78,7 +78,8 @@ Tensor ConvNd<D>::forward(const Tensor& x) {
   const functional::ConvOptions<D> f{.stride = options_.stride,
                                      .padding = options_.padding,
                                      .dilation = options_.dilation,
-                                     .groups = options_.groups};
+                                     .groups = options_.groups,
+                                     .activation = activation_};
   const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
   if constexpr (D == 1) return functional::conv1d(x, weight, b, f);
   if constexpr (D == 2) return functional::conv2d(x, weight, b, f);

@@ -10,6 +10,7 @@
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "fovea/functional/activation.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/checks.h"
 #include "ops/conv_autotune.h"
@@ -88,9 +89,10 @@ float* workspace_for(const kernels::ConvAlgorithm& a, const ConvCall& c, ConvPas
 }
 
 // The three passes of the convolution described by c.g, on raw buffers of the right sizes.
-void conv_forward(const ConvCall& c, const float* x, const float* w, const float* b, float* y) {
+void conv_forward(const ConvCall& c, const float* x, const float* w,
+                  const kernels::ConvEpilogue& ep, float* y) {
   run_pass(c, ConvPass::kForward, [&](const kernels::ConvAlgorithm& a) {
-    a.forward(c.g, x, w, b, y, workspace_for(a, c, ConvPass::kForward));
+    a.forward(c.g, x, w, ep, y, workspace_for(a, c, ConvPass::kForward));
   });
 }
 void conv_backward_data(const ConvCall& c, const float* dy, const float* w, float* dx) {
@@ -158,14 +160,22 @@ Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
   const ConvCall c = make_call<D>(op, x, w, b, o);
   Tensor y = Tensor::empty(ops::conv_output_shape(c));
   const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
-  conv_forward(c, x.data(), wk.data(), b ? b->data() : nullptr, y.data());
-  autograd::record(std::string(op), {x, w, b.value_or(Tensor())}, y,
+  const std::vector<Tensor> inputs{x, w, b.value_or(Tensor())};
+  // The kernel applies the activation only where no gradient flows through it; under autograd
+  // it runs as its own op below, whose backward then masks the gradient.
+  const bool fuse = o.activation != FusedActivation::kNone && !autograd::any_requires_grad(inputs);
+  kernels::ConvEpilogue ep{.bias = b ? b->data() : nullptr};
+  if (fuse) ep.lo = 0.0f;
+  if (fuse && o.activation == FusedActivation::kRelu6) ep.hi = 6.0f;
+  conv_forward(c, x.data(), wk.data(), ep, y.data());
+  autograd::record(std::string(op), inputs, y,
                    [c, x = x.detach(), w = w.detach(), flip = o.flip_kernel](
                        const Tensor& dy, const std::vector<bool>& needs) {
                      ConvGradients g = conv_grads<D>(c, dy, x, w, needs_from(needs), flip);
                      return std::vector<Tensor>{g.input, g.weight, g.bias};
                    });
-  return y;
+  if (fuse || o.activation == FusedActivation::kNone) return y;
+  return o.activation == FusedActivation::kRelu ? relu(y) : relu6(y);
 }
 
 template <int D>
@@ -183,7 +193,7 @@ ConvGradients conv_transpose_grads(const ConvCall& c, const Tensor& dy, const Te
   ConvGradients grads;
   if (needs.input) {
     grads.input = Tensor::empty(x.shape());
-    conv_forward(c, dy.data(), w.data(), nullptr, grads.input.data());
+    conv_forward(c, dy.data(), w.data(), {}, grads.input.data());
   }
   if (needs.weight) {
     grads.weight = Tensor::empty(w.shape());

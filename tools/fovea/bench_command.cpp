@@ -6,7 +6,8 @@
 //                   buffers allocated once per layer, as bench/conv_bench times it
 //   --suite models  inference of zoo networks (default resnet18 and mobilenet_v2) at batch 1
 //                   on their input size (3x224x224): eval mode, batch norms folded into the
-//                   convolutions before them (nn::fold_batch_norm), no graph recorded
+//                   convolutions before them and ReLU/ReLU6 fused into the convolutions'
+//                   kernels (nn::optimize_for_inference), no graph recorded
 //   --suite train   training steps of fmnist-cnn at batch 64 on synthetic data, run by
 //                   train::train as `fovea train` runs them (Adam, cosine schedule, data
 //                   loader included)
@@ -255,16 +256,16 @@ void run_models_suite(const BenchArgs& a) {
     Generator gen(42);
     const Tensor images = Tensor::randn(shape, &gen);
     // Deployed as PyTorch's optimize_for_inference deploys it: batch norms folded into the
-    // convolutions before them. The fold traces a forward that keeps every activation alive;
-    // which layers pair up does not depend on the image size, so a small image keeps the
-    // trace from raising the peak memory measured below (networks that need their full size,
-    // such as ones with a linear layer after flatten, are traced at it).
+    // convolutions before them, activations fused into them. The rewrite traces a forward that
+    // keeps every activation alive; which layers pair up does not depend on the image size, so a
+    // small image keeps the trace from raising the peak memory measured below (networks that need
+    // their full size, such as ones with a linear layer after flatten, are traced at it).
     Shape small = shape;
     for (size_t a = 2; a < small.size(); ++a) small[a] = std::min<int64_t>(small[a], 64);
     try {
-      nn::fold_batch_norm(*built.model, Tensor::zeros(small));
+      nn::optimize_for_inference(*built.model, Tensor::zeros(small));
     } catch (const ShapeError&) {
-      nn::fold_batch_norm(*built.model, images);
+      nn::optimize_for_inference(*built.model, images);
     }
     const double s = median_seconds([&] { built.model->forward(images); }, min_time);
     report.add(model_row(name, batch, s));

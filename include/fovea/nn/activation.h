@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fovea/functional/activation.h"
+#include "fovea/functional/conv.h"
 #include "fovea/nn/module.h"
 
 namespace fovea::nn {
@@ -24,11 +25,30 @@ class Lambda : public Module {
   std::string repr_;
 };
 
-struct ReLU : Lambda {
-  ReLU() : Lambda("ReLU", functional::relu) {}
+// An activation the convolution before it can apply as it stores its outputs
+// (nn::fuse_conv_activation). Once fused, the module passes its input through: the
+// convolution already applied it, in training mode too (there it runs as its own op, so
+// gradients are unchanged).
+class FusableActivation : public Lambda {
+ public:
+  FusableActivation(std::string type_name, Fn fn, functional::FusedActivation kind)
+      : Lambda(std::move(type_name), std::move(fn)), kind_(kind) {}
+  Tensor forward(const Tensor& x) override { return fused_ ? x : Lambda::forward(x); }
+  std::string extra_repr() const override { return fused_ ? "fused" : ""; }
+  functional::FusedActivation kind() const { return kind_; }
+  void mark_fused() { fused_ = true; }
+  bool fused() const { return fused_; }
+
+ private:
+  functional::FusedActivation kind_;
+  bool fused_ = false;
 };
-struct ReLU6 : Lambda {
-  ReLU6() : Lambda("ReLU6", functional::relu6) {}
+
+struct ReLU : FusableActivation {
+  ReLU() : FusableActivation("ReLU", functional::relu, functional::FusedActivation::kRelu) {}
+};
+struct ReLU6 : FusableActivation {
+  ReLU6() : FusableActivation("ReLU6", functional::relu6, functional::FusedActivation::kRelu6) {}
 };
 struct Sigmoid : Lambda {
   Sigmoid() : Lambda("Sigmoid", functional::sigmoid) {}

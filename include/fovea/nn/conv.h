@@ -39,11 +39,17 @@ class ConvNd : public Module {
   // the bias (created if the layer had none) becomes scale * bias + shift. How an eval-mode
   // batch norm after it is folded in (nn::fold_batch_norm).
   void absorb_affine(std::span<const float> scale, std::span<const float> shift);
+  // Makes this layer apply `activation` to its outputs, in the kernel where no gradient is
+  // recorded (nn::fuse_conv_activation, which then turns the activation module into a
+  // pass-through). kNone undoes it.
+  void fuse_activation(functional::FusedActivation activation) { activation_ = activation; }
+  functional::FusedActivation fused_activation() const { return activation_; }
   Tensor weight;  // (out_channels, in_channels/groups, *kernel_size)
   Tensor bias;    // (out_channels), undefined when options.bias is false
 
  private:
   ConvOptions<D> options_;
+  functional::FusedActivation activation_ = functional::FusedActivation::kNone;
 };
 using Conv1d = ConvNd<1>;
 using Conv2d = ConvNd<2>;

@@ -18,8 +18,8 @@ namespace fovea::kernels {
 bool conv_depthwise_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_depthwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
-void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                            float* y, float* workspace) noexcept;
+void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w,
+                            const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                                   float* workspace) noexcept;
 void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const float* dy,

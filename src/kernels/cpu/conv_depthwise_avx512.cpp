@@ -349,8 +349,8 @@ void sum_all_taps(const DepthwisePlane& p, const Taps& taps, const float* plane,
 
 }  // namespace
 
-void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                            float* y, float* workspace) noexcept {
+void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* w,
+                            const ConvEpilogue& ep, float* y, float* workspace) noexcept {
   const DepthwisePlane p = depthwise_plane(g, ConvPass::kForward);
   const Taps taps(p);
   const CorrelateFn correlate = correlate_for(p);
@@ -363,7 +363,9 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
     for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc) {
       float* y_plane = y + (n * g.C_out + oc) * P;
       float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
-      correlate(p, taps, plane, w + oc * K, b ? b[oc] : 0.0f, false, target);
+      correlate(p, taps, plane, w + oc * K, ep.bias ? ep.bias[oc] : 0.0f, false, target);
+      // The plane is still in L1/L2: the fused activation is nearly free here.
+      if (ep.clamps()) conv_epilogue_rows({.lo = ep.lo, .hi = ep.hi}, 0, 1, P, P, target);
       if (p.stream_out) stream_plane(target, P, y_plane);
     }
   });

@@ -20,7 +20,7 @@ namespace fovea::kernels {
 bool conv_direct_avx512_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_direct_avx512_workspace_floats(const ConvGeometry& g, ConvPass pass);
 void conv_forward_direct_avx512(const ConvGeometry& g, const float* x, const float* w,
-                                const float* b, float* y, float* workspace) noexcept;
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_direct_avx512(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept;
 void conv_backward_weight_direct_avx512(const ConvGeometry& g, const float* x, const float* dy,
@@ -28,8 +28,8 @@ void conv_backward_weight_direct_avx512(const ConvGeometry& g, const float* x, c
 
 bool conv_direct_avx2_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_direct_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass);
-void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                              float* y, float* workspace) noexcept;
+void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w,
+                              const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_direct_avx2(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace) noexcept;
 void conv_backward_weight_direct_avx2(const ConvGeometry& g, const float* x, const float* dy,

@@ -72,9 +72,9 @@ size_t conv_direct_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   return direct_workspace_floats(g, pass);
 }
 
-void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                              float* y, float* workspace) noexcept {
-  run_forward<Avx2>(g, x, w, b, y, workspace);
+void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w,
+                              const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  run_forward<Avx2>(g, x, w, ep, y, workspace);
 }
 
 void conv_backward_data_direct_avx2(const ConvGeometry& g, const float* dy, const float* w,

@@ -90,8 +90,8 @@ size_t conv_direct_avx512_workspace_floats(const ConvGeometry& g, ConvPass pass)
 }
 
 void conv_forward_direct_avx512(const ConvGeometry& g, const float* x, const float* w,
-                                const float* b, float* y, float* workspace) noexcept {
-  run_forward<Avx512>(g, x, w, b, y, workspace);
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  run_forward<Avx512>(g, x, w, ep, y, workspace);
 }
 
 void conv_backward_data_direct_avx512(const ConvGeometry& g, const float* dy, const float* w,

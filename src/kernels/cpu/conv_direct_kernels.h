@@ -112,11 +112,12 @@ constexpr auto forward_block_table(std::index_sequence<I...>) {
                      static_cast<int>(I) % V::kPixelVecs + 1>...};
 }
 
-// y = conv(x, w) + b for the forward-shaped plan p; `transposed`: p is the backward data pass
-// of a convolution with weight w (direct_transpose_weights). ws: direct_workspace_floats.
+// y = clamp(conv(x, w) + bias, lo, hi) (ep) for the forward-shaped plan p; `transposed`: p is the
+// backward data pass of a convolution with weight w (direct_transpose_weights). ws:
+// direct_workspace_floats.
 template <class V>
-void forward(const DirectPlan& p, const float* x, const float* w, bool transposed, const float* b,
-             float* y, float* ws) {
+void forward(const DirectPlan& p, const float* x, const float* w, bool transposed,
+             const ConvEpilogue& ep, float* y, float* ws) {
   constexpr int L = V::kLanes, W = V::kOcBlock, PV = V::kPixelVecs;
   static constexpr auto table = forward_block_table<V>(std::make_index_sequence<size_t{W} * PV>{});
   const int64_t nocb = div_up(p.cog, W), P = p.out_pixels();
@@ -147,7 +148,11 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
       const int64_t start = v0 + nv * blk / nblocks, end = v0 + nv * (blk + 1) / nblocks;
       const int pv = static_cast<int>(end - start);
       alignas(64) float tile[W * PV * L];
-      table[(oc_count - 1) * PV + pv - 1](p, xg, w0, b ? b + oc0 : nullptr, start * L, tile);
+      table[(oc_count - 1) * PV + pv - 1](p, xg, w0, ep.bias ? ep.bias + oc0 : nullptr, start * L,
+                                          tile);
+      if (ep.clamps())
+        for (float& v : std::span(tile, size_t{W} * PV * L))
+          v = std::min(std::max(v, ep.lo), ep.hi);
       DirectSegment seg[PV * L];
       const int ns = direct_segments(p, start * L, end * L, seg);
       for (int o = 0; o < oc_count; ++o)
@@ -327,15 +332,15 @@ void backward_weight(const DirectPlan& p, const float* x, const float* dy, float
 
 // The three passes on a ConvGeometry, what each instruction set's entry points call.
 template <class V>
-void run_forward(const ConvGeometry& g, const float* x, const float* w, const float* b, float* y,
-                 float* ws) {
-  forward<V>(direct_plan(g, ConvPass::kForward), x, w, false, b, y, ws);
+void run_forward(const ConvGeometry& g, const float* x, const float* w, const ConvEpilogue& ep,
+                 float* y, float* ws) {
+  forward<V>(direct_plan(g, ConvPass::kForward), x, w, false, ep, y, ws);
 }
 
 template <class V>
 void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                        float* ws) {
-  forward<V>(direct_plan(g, ConvPass::kBackwardData), dy, w, true, nullptr, dx, ws);
+  forward<V>(direct_plan(g, ConvPass::kBackwardData), dy, w, true, {}, dx, ws);
 }
 
 template <class V>

@@ -189,8 +189,8 @@ size_t conv_im2col_gemm_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   return floats;
 }
 
-void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                              float* y, float* workspace) noexcept {
+void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w,
+                              const ConvEpilogue& ep, float* y, float* workspace) noexcept {
   const Blocks blocks = blocks_of(g, ConvPass::kForward);
   const int64_t P = g.out_pixels(), K = col_rows(g), cog = g.C_out_per_group();
   const bool split = blocks.plan.split, inner = !split;
@@ -206,13 +206,16 @@ void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float
     const auto [B, ldb] = x_block(g, x, grp, blk, col, inner);
     if (!Blocks::in_place(blk)) {
       sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, 0.0f, staging, cols);
-      scatter_images(staging, b, g.C_out, P, grp * cog, cog, blk.n0, blk.images, y, inner);
+      scatter_images(staging, ep, g.C_out, P, grp * cog, cog, blk.n0, blk.images, y, inner);
       return;
     }
     float* y_blk = y + (blk.n0 * g.C_out + grp * cog) * P + p0;
-    if (b)
-      for (int64_t oc = 0; oc < cog; ++oc) std::fill_n(y_blk + oc * P, cols, b[grp * cog + oc]);
-    sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, b ? 1.0f : 0.0f, y_blk, P);
+    sgemm('N', 'N', cog, cols, K, w_g, K, B, ldb, 0.0f, y_blk, P);
+    if (!ep.bias && !ep.clamps()) return;
+      // The block's rows are still in cache; when the GEMM had both threads, so does this.
+#pragma omp parallel for if (inner) schedule(static)
+    for (int64_t oc = 0; oc < cog; ++oc)
+      conv_epilogue_rows(ep, grp * cog + oc, 1, cols, P, y_blk + oc * P);
   });
 }
 

@@ -68,8 +68,8 @@ Im2colGemmPlan im2col_gemm_plan(const ConvGeometry& g, ConvPass pass, int64_t th
 bool conv_im2col_gemm_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_im2col_gemm_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
-void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                              float* y, float* workspace) noexcept;
+void conv_forward_im2col_gemm(const ConvGeometry& g, const float* x, const float* w,
+                              const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, const float* w,
                                     float* dx, float* workspace) noexcept;
 void conv_backward_weight_im2col_gemm(const ConvGeometry& g, const float* x, const float* dy,

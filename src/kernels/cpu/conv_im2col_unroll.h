@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "kernels/conv_algorithm.h"
 #include "kernels/conv_geometry.h"
 
 namespace fovea::kernels {
@@ -43,10 +44,11 @@ void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, in
                   const ColBlock& blk, float* dx, bool parallel);
 
 // Copies between channels [c0, c0 + channels) of whole images [n0, n0 + images) of t
-// (N, C, P) and a block (channels, images * P). scatter adds bias[c] (when not null) to row c.
+// (N, C, P) and a block (channels, images * P). scatter applies the forward epilogue on the way
+// (bias of channel c0 + c to row c, then the clamp).
 void gather_images(const float* t, int64_t C, int64_t P, int64_t c0, int64_t channels, int64_t n0,
                    int64_t images, float* block, bool parallel);
-void scatter_images(const float* block, const float* bias, int64_t C, int64_t P, int64_t c0,
+void scatter_images(const float* block, const ConvEpilogue& ep, int64_t C, int64_t P, int64_t c0,
                     int64_t channels, int64_t n0, int64_t images, float* t, bool parallel);
 
 }  // namespace fovea::kernels

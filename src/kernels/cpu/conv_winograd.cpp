@@ -88,13 +88,13 @@ size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass)
 }
 
 void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
-                                const float* b, float* y, float* workspace) noexcept {
-  winograd_f4x3_avx512(plan_for(g, ConvPass::kForward), x, w, b, y, workspace);
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  winograd_f4x3_avx512(plan_for(g, ConvPass::kForward), x, w, ep, y, workspace);
 }
 
 void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept {
-  winograd_f4x3_avx512(plan_for(g, ConvPass::kBackwardData), dy, w, nullptr, dx, workspace);
+  winograd_f4x3_avx512(plan_for(g, ConvPass::kBackwardData), dy, w, {}, dx, workspace);
 }
 
 }  // namespace fovea::kernels

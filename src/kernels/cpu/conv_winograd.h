@@ -22,7 +22,7 @@ bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
 void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
-                                const float* b, float* y, float* workspace) noexcept;
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept;
 

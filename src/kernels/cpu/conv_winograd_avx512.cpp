@@ -210,9 +210,10 @@ void input_transform(const WinogradPlan& p, const float* x, const TileGroup& tg,
   }
 }
 
-// y[k] of the tile group from M[ξ][k][lanes] (m points at M's lanes of the group), plus bias.
+// y[k] of the tile group from M[ξ][k][lanes] (m points at M's lanes of the group), through
+// the epilogue (bias, clamp).
 void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg, int64_t k,
-                      float bias, float* y, int64_t T) {
+                      const ConvEpilogue& ep, float* y, int64_t T) {
   __m512 s[4][6];  // s[a][i]: output row a of each tile, not yet transformed along the row
   for (int i = 0; i < 6; ++i) {
     __m512 col[6], o[4];
@@ -221,12 +222,18 @@ void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg
     for (int a = 0; a < 4; ++a) s[a][i] = o[a];
   }
   float* yk = y + k * p.OH * p.OW;
-  const __m512 b = _mm512_set1_ps(bias);
+  const __m512 b = _mm512_set1_ps(ep.bias ? ep.bias[k] : 0.0f);
+  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+  const bool clamps = ep.clamps();
   constexpr __mmask16 kColumns23 = 0xCCCC;  // chunk elements of tile columns 2 and 3
   for (int a = 0; a < 4; ++a) {
     __m512 o[4];
     output_1d(s[a], o);
     for (__m512& e : o) e = _mm512_add_ps(e, b);
+    // max/min return their second operand when either is NaN: NaN sums stay NaN, as unfused.
+    // (Zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
+    if (clamps)
+      for (__m512& e : o) e = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, e));
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& sg = tg.seg[si];
       if (sg.oy + a >= p.OH) continue;
@@ -310,7 +317,8 @@ void sync(int parts) {
 }
 
 struct Buffers {
-  const float *x, *w, *b;
+  const float *x, *w;
+  ConvEpilogue ep;
   float* y;
   float* U;  // the whole U, or with fused weights this thread's panel of it
 };
@@ -369,15 +377,15 @@ void run_block(const WinogradPlan& p, const Buffers& io, float* V, float* M, int
   const auto [k_begin, k_end] = share(p.K, part, parts);
   for (int64_t k = k_begin; k < k_end; ++k)
     for (int grp = 0; grp < nv; ++grp)
-      output_transform(p, M + grp * kLanes, tgs[grp], k, io.b ? io.b[k] : 0.0f, io.y, T);
+      output_transform(p, M + grp * kLanes, tgs[grp], k, io.ep, io.y, T);
   sync(parts);
 }
 
 // Thread `part` of a team of `parts`: its share of the weight transform, then of the blocks.
-void run_part(const WinogradPlan& p, const float* x, const float* w, const float* b, float* y,
-              float* workspace, int part, int parts) {
+void run_part(const WinogradPlan& p, const float* x, const float* w, const ConvEpilogue& ep,
+              float* y, float* workspace, int part, int parts) {
   float* after_u = workspace + p.u_slots * p.u_floats;
-  Buffers io{x, w, b, y, workspace};
+  Buffers io{x, w, ep, y, workspace};
   if (p.fused_weights) {
     io.U = workspace + part * p.u_floats;
   } else {
@@ -401,15 +409,15 @@ void run_part(const WinogradPlan& p, const float* x, const float* w, const float
 
 }  // namespace
 
-void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w, const float* b,
-                          float* y, float* workspace) noexcept {
+void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w,
+                          const ConvEpilogue& ep, float* y, float* workspace) noexcept {
   // One thread: no parallel region at all (an idle one still costs a team start).
   if (omp_get_max_threads() == 1) {
-    run_part(p, x, w, b, y, workspace, 0, 1);
+    run_part(p, x, w, ep, y, workspace, 0, 1);
     return;
   }
 #pragma omp parallel
-  run_part(p, x, w, b, y, workspace, omp_get_thread_num(), omp_get_num_threads());
+  run_part(p, x, w, ep, y, workspace, omp_get_thread_num(), omp_get_num_threads());
 }
 
 }  // namespace fovea::kernels

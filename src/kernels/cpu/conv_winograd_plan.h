@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/conv_algorithm.h"
+
 namespace fovea::kernels {
 
 // The most output channels one GEMM panel (one micro-kernel call) covers.
@@ -41,7 +43,7 @@ struct WinogradPlan {
 
 // Runs the planned convolution; `workspace` holds plan.workspace_floats() floats, and the plan
 // was made for omp_get_max_threads() threads.
-void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w, const float* b,
-                          float* y, float* workspace) noexcept;
+void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w,
+                          const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

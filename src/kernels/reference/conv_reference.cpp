@@ -43,15 +43,16 @@ void for_each_tap(const ConvGeometry& g, F&& f) {
 
 }  // namespace
 
-void conv_forward_reference(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                            float* y, float*) noexcept {
+void conv_forward_reference(const ConvGeometry& g, const float* x, const float* w,
+                            const ConvEpilogue& ep, float* y, float*) noexcept {
   const int64_t P = g.out_pixels(), K = g.kernel_pixels(), cig = g.C_in_per_group();
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t oc = 0; oc < g.C_out; ++oc)
-      std::fill_n(y + (n * g.C_out + oc) * P, P, b ? b[oc] : 0.0f);
+      std::fill_n(y + (n * g.C_out + oc) * P, P, ep.bias ? ep.bias[oc] : 0.0f);
   for_each_tap(g, [&](int64_t n, int64_t oc, int64_t o, int64_t icg, int64_t k, int64_t xi) {
     y[(n * g.C_out + oc) * P + o] += x[xi] * w[(oc * cig + icg) * K + k];
   });
+  if (ep.clamps()) conv_epilogue_rows({.lo = ep.lo, .hi = ep.hi}, 0, g.N * g.C_out, P, P, y);
 }
 
 void conv_backward_data_reference(const ConvGeometry& g, const float* dy, const float* w, float* dx,
