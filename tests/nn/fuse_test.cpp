@@ -9,7 +9,11 @@
 #include "expect_error.h"
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "fovea/functional/elementwise.h"
+#include "fovea/nn/activation.h"
+#include "fovea/nn/conv.h"
 #include "fovea/nn/norm.h"
+#include "fovea/nn/spec.h"
 #include "fovea/random.h"
 #include "fovea/zoo/zoo.h"
 
@@ -80,6 +84,83 @@ TEST(FoldBatchNorm, RefusesTrainingModeAndFoldedLayersRefuseToTrain) {
   EXPECT_EQ(fold_batch_norm(*m.model, x), 2);
   m.model->train();
   testing::expect_error<fovea::ValueError>([&] { (*m.model)(x); }, {"BatchNorm2d", "folded"});
+}
+
+// The eval-mode output of m on x, no graph recorded.
+Tensor infer(Module& m, const Tensor& x) {
+  autograd::NoGradGuard no_grad;
+  return m(x);
+}
+
+// MobileNet-v2: every ReLU6 follows conv -> batch norm, so after folding all 35 fuse.
+TEST(FuseConvActivation, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
+  Generator gen(5);
+  SpecModel m = zoo::build_model("mobilenet_v2", {3, 64, 64});
+  randomise_batch_norms(*m.model, gen);
+  m.model->eval();
+  const Tensor x = Tensor::randn({2, 3, 64, 64}, &gen);
+  const Tensor before = infer(*m.model, x);
+  EXPECT_EQ(optimize_for_inference(*m.model, x), 52 + 35) << "52 batch norms, 35 ReLU6";
+  int fused = 0;
+  for (const auto& [name, child] : m.model->named_modules())
+    if (auto* act = dynamic_cast<const FusableActivation*>(child)) fused += act->fused() ? 1 : 0;
+  EXPECT_EQ(fused, 35);
+  EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
+  EXPECT_EQ(fuse_conv_activation(*m.model, x), 0) << "fusing twice must not fuse again";
+}
+
+// ResNet's BasicBlock calls one ReLU module twice (after bn1 and after the residual add): that
+// module must stay. Only the stem's ReLU fuses.
+TEST(FuseConvActivation, LeavesSharedActivationsAndOnesAfterAnAdd) {
+  Generator gen(6);
+  SpecModel m = zoo::build_model("resnet18", {3, 32, 32});
+  randomise_batch_norms(*m.model, gen);
+  m.model->eval();
+  const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
+  const Tensor before = infer(*m.model, x);
+  EXPECT_EQ(fold_batch_norm(*m.model, x), 20);
+  EXPECT_EQ(fuse_conv_activation(*m.model, x), 1);
+  EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
+}
+
+// Fused layers keep training: the convolution runs the activation as its own op under autograd,
+// so loss and every gradient match the unfused network's.
+TEST(FuseConvActivation, FusedNetworkTrainsWithTheSameGradients) {
+  Generator gen(7);
+  const std::string spec = "conv(6,3,pad=1) relu conv(8,3,stride=2) relu6 flatten linear(3)";
+  SpecModel fused = build_from_spec(spec, {2, 9, 9});
+  SpecModel plain = build_from_spec(spec, {2, 9, 9});
+  plain.model->load_state_dict(fused.model->state_dict());
+  const Tensor x = Tensor::randn({4, 2, 9, 9}, &gen);
+  fused.model->eval();
+  EXPECT_EQ(fuse_conv_activation(*fused.model, x), 2);
+  EXPECT_NE(fused.model->to_string().find("ReLU6(fused)"), std::string::npos)
+      << fused.model->to_string();
+  EXPECT_TRUE(allclose(infer(*fused.model, x), infer(*plain.model, x), 1e-6f, 1e-6f));
+  fused.model->train();
+  // A loss whose gradient differs per output element, so a missing activation mask shows.
+  auto loss = [&](Module& m) {
+    const Tensor y = m(x);
+    return functional::sum(functional::mul(y, y));
+  };
+  loss(*fused.model).backward();
+  loss(*plain.model).backward();
+  const auto fused_params = fused.model->named_parameters();
+  const auto plain_params = plain.model->named_parameters();
+  ASSERT_EQ(fused_params.size(), plain_params.size());
+  for (size_t i = 0; i < fused_params.size(); ++i)
+    EXPECT_TRUE(
+        allclose(fused_params[i].second.grad(), plain_params[i].second.grad(), 1e-5f, 1e-5f))
+        << fused_params[i].first;
+}
+
+TEST(FuseConvActivation, RefusesTrainingMode) {
+  SpecModel m = build_from_spec("conv(2,3) relu", {1, 5, 5});
+  testing::expect_error<fovea::ValueError>(
+      [&] {
+        fuse_conv_activation(*m.model, Tensor::randn({1, 1, 5, 5}));
+      },
+      {"fuse_conv_activation", "eval mode"});
 }
 
 }  // namespace
