@@ -23,23 +23,43 @@ bool with_conv(Module& m, F&& f) {
   return false;
 }
 
-// One traced forward pass: which convolution wrote each tensor, how many ops read it, how
-// often each module ran, and the input of every module of type L, in call order.
+// Whether m is a layer that can take a fused activation: a convolution, or a batch norm that
+// was not folded (a folded one passes its input, the convolution's output, through).
+bool takes_activation(Module& m) {
+  if (with_conv(m, [](auto&) {})) return true;
+  auto* bn = dynamic_cast<BatchNorm*>(&m);
+  return bn && !bn->folded();
+}
+
+// Fuses `kind` into layer m (takes_activation(m)) unless it already has one; returns whether
+// it did.
+bool fuse_into(Module& m, functional::FusedActivation kind) {
+  bool fused = false;
+  auto fuse = [&](auto& layer) {
+    if (layer.fused_activation() != functional::FusedActivation::kNone) return;
+    layer.fuse_activation(kind);
+    fused = true;
+  };
+  if (!with_conv(m, fuse)) fuse(dynamic_cast<BatchNorm&>(m));
+  return fused;
+}
+
+// One traced forward pass: which layer (takes_activation) wrote each tensor, how many ops read
+// it, how often each module ran, and the input of every module of type L, in call order.
 template <class L>
 struct Trace {
-  std::map<const float*, Module*> conv_output;
+  std::map<const float*, Module*> producer;
   std::map<const float*, int> uses;
   std::map<const Module*, int> calls;
   std::vector<std::pair<L*, const float*>> layers;
 
-  // The convolution whose output feeds only `layer` (called once, as is the convolution): the
-  // pairs a rewrite may merge. Null otherwise; a layer called twice shares its weights.
+  // The layer whose output feeds only `layer` (called once, as is the producer): the pairs a
+  // rewrite may merge. Null otherwise; a layer called twice shares its weights.
   Module* sole_producer(const L* layer, const float* input) {
-    const auto conv = conv_output.find(input);
-    if (conv == conv_output.end() || uses[input] != 1 || calls[layer] != 1 ||
-        calls[conv->second] != 1)
+    const auto p = producer.find(input);
+    if (p == producer.end() || uses[input] != 1 || calls[layer] != 1 || calls[p->second] != 1)
       return nullptr;
-    return conv->second;
+    return p->second;
   }
 };
 
@@ -57,7 +77,7 @@ Trace<L> trace(std::string_view op, Module& model, const Tensor& example) {
     keep.insert(keep.end(), {in, out});
     ++t.calls[&m];
     auto& mutable_m = const_cast<Module&>(m);  // the caller handed us the model mutable
-    if (with_conv(mutable_m, [](auto&) {})) t.conv_output[out.data()] = &mutable_m;
+    if (takes_activation(mutable_m)) t.producer[out.data()] = &mutable_m;
     if (auto* layer = dynamic_cast<L*>(&mutable_m)) t.layers.emplace_back(layer, in.data());
   });
   autograd::OpObserverGuard ops(
@@ -77,7 +97,9 @@ int fold_batch_norm(Module& model, const Tensor& example) {
   int folded = 0;
   for (auto [bn, input] : t.layers) {
     Module* conv = t.sole_producer(bn, input);
-    if (!conv || bn->folded() || !bn->options().track_running_stats) continue;
+    if (!conv || !with_conv(*conv, [](auto&) {}) || bn->folded() ||
+        !bn->options().track_running_stats)
+      continue;
     const auto [scale, shift] = bn->eval_scale_shift();
     with_conv(*conv, [&](auto& c) { c.absorb_affine(scale, shift); });
     bn->mark_folded();
@@ -86,17 +108,12 @@ int fold_batch_norm(Module& model, const Tensor& example) {
   return folded;
 }
 
-int fuse_conv_activation(Module& model, const Tensor& example) {
-  Trace<FusableActivation> t = trace<FusableActivation>("fuse_conv_activation", model, example);
+int fuse_activations(Module& model, const Tensor& example) {
+  Trace<FusableActivation> t = trace<FusableActivation>("fuse_activations", model, example);
   int fused = 0;
   for (auto [act, input] : t.layers) {
-    Module* conv = t.sole_producer(act, input);
-    if (!conv || act->fused()) continue;
-    bool free = true;  // a convolution takes one fused activation
-    with_conv(*conv,
-              [&](auto& c) { free = c.fused_activation() == functional::FusedActivation::kNone; });
-    if (!free) continue;
-    with_conv(*conv, [&](auto& c) { c.fuse_activation(act->kind()); });
+    Module* layer = t.sole_producer(act, input);
+    if (!layer || act->fused() || !fuse_into(*layer, act->kind())) continue;
     act->mark_fused();
     ++fused;
   }
@@ -106,7 +123,7 @@ int fuse_conv_activation(Module& model, const Tensor& example) {
 int optimize_for_inference(Module& model, const Tensor& example) {
   // Folding first: the batch norm between a convolution and its activation becomes a
   // pass-through, so the activation then reads the convolution's output directly.
-  return fold_batch_norm(model, example) + fuse_conv_activation(model, example);
+  return fold_batch_norm(model, example) + fuse_activations(model, example);
 }
 
 }  // namespace fovea::nn

@@ -50,9 +50,11 @@ Tensor BatchNorm::forward(const Tensor& x) {
   const auto opt = [](const Tensor& t) {
     return t.defined() ? std::optional<Tensor>(t) : std::nullopt;
   };
-  return functional::batch_norm(
-      x, running_mean, running_var, opt(weight), opt(bias),
-      {.training = use_batch_stats, .momentum = momentum, .eps = options_.eps});
+  return functional::batch_norm(x, running_mean, running_var, opt(weight), opt(bias),
+                                {.training = use_batch_stats,
+                                 .momentum = momentum,
+                                 .eps = options_.eps,
+                                 .activation = activation_});
 }
 
 std::pair<std::vector<float>, std::vector<float>> BatchNorm::eval_scale_shift() const {

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <utility>
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "fovea/functional/activation.h"
 #include "kernels/cpu/batch_norm_cpu.h"
 #include "kernels/reference/batch_norm_reference.h"
 #include "ops/checks.h"
@@ -55,6 +57,12 @@ void inverse_std(int64_t C, const float* var, double eps, float* invstd) {
   for (int64_t c = 0; c < C; ++c) invstd[c] = static_cast<float>(1.0 / std::sqrt(var[c] + eps));
 }
 
+// The tensors gradients flow to, in the order the backward returns them.
+std::vector<Tensor> inputs_of(const Tensor& x, const std::optional<Tensor>& weight,
+                              const std::optional<Tensor>& bias) {
+  return {x, weight.value_or(Tensor()), bias.value_or(Tensor())};
+}
+
 }  // namespace
 
 BatchNormForward batch_norm_forward(const Tensor& x, Tensor running_mean, Tensor running_var,
@@ -91,8 +99,15 @@ BatchNormForward batch_norm_forward(const Tensor& x, Tensor running_mean, Tensor
     std::copy_n(running_mean.data(), g.C, mean);
     inverse_std(g.C, running_var.data(), o.eps, invstd);
   }
+  // A fused activation is applied here only where no gradient flows (see batch_norm).
+  const bool fuse = o.activation != FusedActivation::kNone &&
+                    !autograd::any_requires_grad(inputs_of(x, weight, bias));
+  const float lo = fuse ? 0.0f : -std::numeric_limits<float>::infinity();
+  const float hi = fuse && o.activation == FusedActivation::kRelu6
+                       ? 6.0f
+                       : std::numeric_limits<float>::infinity();
   kernels::batch_norm_forward_cpu(g, x.data(), mean, invstd, data_or_null(weight),
-                                  data_or_null(bias), f.output.data());
+                                  data_or_null(bias), f.output.data(), lo, hi);
   return f;
 }
 
@@ -104,7 +119,7 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
   const auto detached = [](const std::optional<Tensor>& t) {
     return t ? std::optional<Tensor>(t->detach()) : std::nullopt;
   };
-  autograd::record("batch_norm", {x, weight.value_or(Tensor()), bias.value_or(Tensor())}, f.output,
+  autograd::record("batch_norm", inputs_of(x, weight, bias), f.output,
                    [x = x.detach(), w = detached(weight), mean = f.save_mean,
                     invstd = f.save_invstd, o](const Tensor& dy, const std::vector<bool>& needs) {
                      BatchNormGradients g = batch_norm_backward(dy, x, w, mean, invstd, o);
@@ -112,7 +127,11 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                                                 needs[1] ? g.weight : Tensor(),
                                                 needs[2] ? g.bias : Tensor()};
                    });
-  return f.output;
+  // Recorded: the activation was not fused above and runs as its own differentiable op.
+  if (o.activation == FusedActivation::kNone ||
+      !autograd::any_requires_grad(inputs_of(x, weight, bias)))
+    return f.output;
+  return o.activation == FusedActivation::kRelu ? relu(f.output) : relu6(f.output);
 }
 
 BatchNormGradients batch_norm_backward(const Tensor& dy, const Tensor& x,

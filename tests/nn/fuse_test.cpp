@@ -93,7 +93,7 @@ Tensor infer(Module& m, const Tensor& x) {
 }
 
 // MobileNet-v2: every ReLU6 follows conv -> batch norm, so after folding all 35 fuse.
-TEST(FuseConvActivation, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
+TEST(FuseActivations, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
   Generator gen(5);
   SpecModel m = zoo::build_model("mobilenet_v2", {3, 64, 64});
   randomise_batch_norms(*m.model, gen);
@@ -106,12 +106,12 @@ TEST(FuseConvActivation, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
     if (auto* act = dynamic_cast<const FusableActivation*>(child)) fused += act->fused() ? 1 : 0;
   EXPECT_EQ(fused, 35);
   EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
-  EXPECT_EQ(fuse_conv_activation(*m.model, x), 0) << "fusing twice must not fuse again";
+  EXPECT_EQ(fuse_activations(*m.model, x), 0) << "fusing twice must not fuse again";
 }
 
 // ResNet's BasicBlock calls one ReLU module twice (after bn1 and after the residual add): that
 // module must stay. Only the stem's ReLU fuses.
-TEST(FuseConvActivation, LeavesSharedActivationsAndOnesAfterAnAdd) {
+TEST(FuseActivations, LeavesSharedActivationsAndOnesAfterAnAdd) {
   Generator gen(6);
   SpecModel m = zoo::build_model("resnet18", {3, 32, 32});
   randomise_batch_norms(*m.model, gen);
@@ -119,25 +119,29 @@ TEST(FuseConvActivation, LeavesSharedActivationsAndOnesAfterAnAdd) {
   const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
   const Tensor before = infer(*m.model, x);
   EXPECT_EQ(fold_batch_norm(*m.model, x), 20);
-  EXPECT_EQ(fuse_conv_activation(*m.model, x), 1);
+  EXPECT_EQ(fuse_activations(*m.model, x), 1);
   EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
 }
 
-// Fused layers keep training: the convolution runs the activation as its own op under autograd,
-// so loss and every gradient match the unfused network's.
-TEST(FuseConvActivation, FusedNetworkTrainsWithTheSameGradients) {
+// Fused layers keep training: under autograd the layer runs the activation as its own op, so
+// every gradient (and the batch norm's running statistics) match the unfused network's.
+TEST(FuseActivations, FusedNetworkTrainsWithTheSameGradients) {
   Generator gen(7);
-  const std::string spec = "conv(6,3,pad=1) relu conv(8,3,stride=2) relu6 flatten linear(3)";
+  // A batch norm first (fed by the input, so not folded: its ReLU fuses into it), then convs.
+  const std::string spec =
+      "bn relu conv(6,3,pad=1) relu conv(8,3,stride=2) relu6 flatten linear(3)";
   SpecModel fused = build_from_spec(spec, {2, 9, 9});
   SpecModel plain = build_from_spec(spec, {2, 9, 9});
   plain.model->load_state_dict(fused.model->state_dict());
   const Tensor x = Tensor::randn({4, 2, 9, 9}, &gen);
   fused.model->eval();
-  EXPECT_EQ(fuse_conv_activation(*fused.model, x), 2);
+  plain.model->eval();
+  EXPECT_EQ(fuse_activations(*fused.model, x), 3);
   EXPECT_NE(fused.model->to_string().find("ReLU6(fused)"), std::string::npos)
       << fused.model->to_string();
   EXPECT_TRUE(allclose(infer(*fused.model, x), infer(*plain.model, x), 1e-6f, 1e-6f));
   fused.model->train();
+  plain.model->train();
   // A loss whose gradient differs per output element, so a missing activation mask shows.
   auto loss = [&](Module& m) {
     const Tensor y = m(x);
@@ -154,13 +158,33 @@ TEST(FuseConvActivation, FusedNetworkTrainsWithTheSameGradients) {
         << fused_params[i].first;
 }
 
-TEST(FuseConvActivation, RefusesTrainingMode) {
+// DenseNet normalises concatenations (batch norm -> ReLU -> conv): those batch norms cannot
+// fold, and their ReLUs fuse into them instead.
+TEST(FuseActivations, DenseNetFusesReLUsIntoTheBatchNormsThatStay) {
+  Generator gen(8);
+  SpecModel m = zoo::build_model("densenet121", {3, 32, 32});
+  randomise_batch_norms(*m.model, gen);
+  m.model->eval();
+  const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
+  const Tensor before = infer(*m.model, x);
+  const int folded = fold_batch_norm(*m.model, x);
+  EXPECT_GT(fuse_activations(*m.model, x), 100);
+  int into_batch_norms = 0;
+  for (const auto& [name, child] : m.model->named_modules())
+    if (auto* bn = dynamic_cast<const BatchNorm*>(child))
+      into_batch_norms += bn->fused_activation() != functional::FusedActivation::kNone;
+  // All 121 but norm5, whose ReLU is a function call in DenseNet's forward, not a module.
+  EXPECT_EQ(into_batch_norms + folded, 120) << "each batch norm is folded or takes its ReLU";
+  EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
+}
+
+TEST(FuseActivations, RefusesTrainingMode) {
   SpecModel m = build_from_spec("conv(2,3) relu", {1, 5, 5});
   testing::expect_error<fovea::ValueError>(
       [&] {
-        fuse_conv_activation(*m.model, Tensor::randn({1, 1, 5, 5}));
+        fuse_activations(*m.model, Tensor::randn({1, 1, 5, 5}));
       },
-      {"fuse_conv_activation", "eval mode"});
+      {"fuse_activations", "eval mode"});
 }
 
 }  // namespace

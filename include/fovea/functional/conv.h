@@ -21,14 +21,10 @@
 #include <vector>
 
 #include "fovea/conv_arithmetic.h"
+#include "fovea/functional/fused_activation.h"
 #include "fovea/tensor.h"
 
 namespace fovea::functional {
-
-// An activation the convolution applies as it stores its outputs, saving a pass over them
-// (not in PyTorch's API; its inference JIT fuses the same way). Where autograd records the call
-// the activation runs as its own op instead, so gradients are those of conv then relu/relu6.
-enum class FusedActivation { kNone, kRelu, kRelu6 };
 
 template <int D>
 struct ConvOptions {
@@ -37,7 +33,7 @@ struct ConvOptions {
   ExpandingArray<D> dilation = 1;
   int64_t groups = 1;
   bool flip_kernel = false;  // true convolution instead of cross-correlation
-  FusedActivation activation = FusedActivation::kNone;
+  FusedActivation activation = FusedActivation::kNone;  // applied in the kernel's epilogue
 };
 using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;

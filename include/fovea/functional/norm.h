@@ -16,6 +16,7 @@
 
 #include <optional>
 
+#include "fovea/functional/fused_activation.h"
 #include "fovea/tensor.h"
 
 namespace fovea::functional {
@@ -24,6 +25,7 @@ struct BatchNormOptions {
   bool training = false;
   double momentum = 0.1;  // in [0, 1]; the weight of the newest batch in the running estimates
   double eps = 1e-5;      // added to the variance, >= 0
+  FusedActivation activation = FusedActivation::kNone;  // applied as the outputs are stored
 };
 
 // What the backward needs, saved by the forward: per-channel (C) mean and 1/sqrt(var + eps)

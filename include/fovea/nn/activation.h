@@ -26,7 +26,7 @@ class Lambda : public Module {
 };
 
 // An activation the convolution before it can apply as it stores its outputs
-// (nn::fuse_conv_activation). Once fused, the module passes its input through: the
+// (nn::fuse_activations). Once fused, the module passes its input through: the
 // convolution already applied it, in training mode too (there it runs as its own op, so
 // gradients are unchanged).
 class FusableActivation : public Lambda {

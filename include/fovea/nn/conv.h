@@ -40,7 +40,7 @@ class ConvNd : public Module {
   // batch norm after it is folded in (nn::fold_batch_norm).
   void absorb_affine(std::span<const float> scale, std::span<const float> shift);
   // Makes this layer apply `activation` to its outputs, in the kernel where no gradient is
-  // recorded (nn::fuse_conv_activation, which then turns the activation module into a
+  // recorded (nn::fuse_activations, which then turns the activation module into a
   // pass-through). kNone undoes it.
   void fuse_activation(functional::FusedActivation activation) { activation_ = activation; }
   functional::FusedActivation fused_activation() const { return activation_; }

@@ -14,15 +14,16 @@ namespace fovea::nn {
 // model: a folded batch norm refuses to train.
 int fold_batch_norm(Module& model, const Tensor& example);
 
-// Fuses each ReLU/ReLU6 module that directly follows a convolution into it: the convolution
-// applies the activation as its kernel stores the outputs (ConvNd::fuse_activation), the
-// activation module becomes a pass-through (FusableActivation::fused). The same tracing rules
-// as fold_batch_norm pick the pairs; run it after folding, so the conv -> batch norm ->
-// activation chains fuse too. Returns the number of activations fused. Fused layers still
-// train correctly: under autograd the convolution runs the activation as its own op.
-int fuse_conv_activation(Module& model, const Tensor& example);
+// Fuses each ReLU/ReLU6 module that directly follows a convolution, or a batch norm that was
+// not folded, into that layer: the layer applies the activation as its kernel stores the
+// outputs (ConvNd/BatchNorm::fuse_activation) and the activation module becomes a
+// pass-through (FusableActivation::fused). The same tracing rules as fold_batch_norm pick the
+// pairs; run it after folding, so conv -> batch norm -> activation chains fuse into the
+// convolution. Returns the number of activations fused. Fused layers still train correctly:
+// under autograd the layer runs the activation as its own op.
+int fuse_activations(Module& model, const Tensor& example);
 
-// fold_batch_norm, then fuse_conv_activation: the inference rewrites PyTorch's
+// fold_batch_norm, then fuse_activations: the inference rewrites PyTorch's
 // torch.jit.optimize_for_inference makes for convolutions. Returns the layers merged.
 int optimize_for_inference(Module& model, const Tensor& example);
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "fovea/functional/fused_activation.h"
 #include "fovea/nn/module.h"
 
 namespace fovea::nn {
@@ -35,12 +36,17 @@ class BatchNorm : public Module {
   // forward passes its input through (and refuses to train).
   void mark_folded() { folded_ = true; }
   bool folded() const { return folded_; }
+  // Makes this layer apply `activation` to its outputs as it stores them (nn::fuse_activations,
+  // for the batch norms that were not folded, e.g. DenseNet's after a concatenation).
+  void fuse_activation(functional::FusedActivation activation) { activation_ = activation; }
+  functional::FusedActivation fused_activation() const { return activation_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
   BatchNormOptions options_;
   std::vector<int64_t> ranks_;
   bool folded_ = false;
+  functional::FusedActivation activation_ = functional::FusedActivation::kNone;
 };
 
 struct BatchNorm1d : BatchNorm {

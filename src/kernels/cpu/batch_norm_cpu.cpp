@@ -37,8 +37,8 @@ void batch_norm_stats_cpu(const BatchNormGeometry& g, const float* x, float* mea
 }
 
 void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const float* mean,
-                            const float* invstd, const float* w, const float* b,
-                            float* y) noexcept {
+                            const float* invstd, const float* w, const float* b, float* y, float lo,
+                            float hi) noexcept {
   const int64_t N = g.N, C = g.C, P = g.P;
 #pragma omp parallel for collapse(2) if (g.numel() >= kMinParallelElements) schedule(static)
   for (int64_t n = 0; n < N; ++n)
@@ -47,7 +47,8 @@ void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const fl
       const float* src = x + (n * C + c) * P;  // (P)
       float* dst = y + (n * C + c) * P;
 #pragma omp simd
-      for (int64_t p = 0; p < P; ++p) dst[p] = (src[p] - mu) * scale + shift;
+      for (int64_t p = 0; p < P; ++p)
+        dst[p] = std::min(std::max((src[p] - mu) * scale + shift, lo), hi);
     }
 }
 

@@ -7,6 +7,8 @@
 // which keeps the one-pass variance free of cancellation whenever the values sit far from zero.
 #pragma once
 
+#include <limits>
+
 #include "kernels/batch_norm_geometry.h"
 
 namespace fovea::kernels {
@@ -14,8 +16,12 @@ namespace fovea::kernels {
 void batch_norm_stats_cpu(const BatchNormGeometry& g, const float* x, float* mean,
                           float* var) noexcept;
 
+// y = clamp((x - mean) * invstd * w + b, lo, hi): the clamp is a fused relu (lo = 0) or relu6
+// (hi = 6 too); the defaults leave y unclamped.
 void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const float* mean,
-                            const float* invstd, const float* w, const float* b, float* y) noexcept;
+                            const float* invstd, const float* w, const float* b, float* y,
+                            float lo = -std::numeric_limits<float>::infinity(),
+                            float hi = std::numeric_limits<float>::infinity()) noexcept;
 
 void batch_norm_backward_cpu(const BatchNormGeometry& g, const float* dy, const float* x,
                              const float* mean, const float* invstd, const float* w, bool training,
