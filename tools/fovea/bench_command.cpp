@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -68,6 +69,7 @@ struct BenchArgs {
   std::vector<std::string> models;  // empty: the suite's default
   int64_t batch = 0;                // 0: the suite's default
   double min_time = 0;              // 0: the suite's default
+  bool profile = false;             // models: also print the time per op
 };
 
 // One column of the human table: the row's JSON key, a header, and how numbers print.
@@ -240,6 +242,46 @@ nlohmann::ordered_json model_row(const std::string& model, int64_t batch, double
           {"peak_rss_mib", peak_rss_mib()}};
 }
 
+// --profile: where a forward's time goes, by op. The op observer reports each op as it ends;
+// the time since the previous op ended (or the forward began) is charged to it, so work
+// between ops (module glue, allocation) lands on the op after it.
+void print_profile(const std::string& model, const std::function<void()>& forward,
+                   double min_time) {
+  struct OpTime {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::map<std::string, OpTime> ops;
+  Clock::time_point last;
+  int64_t runs = 0;
+  {
+    autograd::OpObserverGuard observe(
+        [&](const std::string& op, const std::vector<Tensor>&, const Tensor&) {
+          const Clock::time_point now = Clock::now();
+          OpTime& t = ops[op];
+          t.seconds += std::chrono::duration<double>(now - last).count();
+          ++t.calls;
+          last = now;
+        });
+    const Clock::time_point start = Clock::now();
+    while (runs == 0 || std::chrono::duration<double>(Clock::now() - start).count() < min_time) {
+      last = Clock::now();
+      forward();
+      ++runs;
+    }
+  }
+  std::vector<std::pair<std::string, OpTime>> rows(ops.begin(), ops.end());
+  std::ranges::sort(rows, std::greater{}, [](const auto& r) { return r.second.seconds; });
+  double total = 0;
+  for (const auto& [op, t] : rows) total += t.seconds;
+  fmt::print("\n{} by op ({} forwards, observer on):\n{:<24}  {:>6}  {:>9}  {:>6}\n", model, runs,
+             "op", "calls", "ms", "%");
+  for (const auto& [op, t] : rows)
+    fmt::print("{:<24}  {:>6}  {:>9.3f}  {:>6.1f}\n", op, t.calls / runs, t.seconds / runs * 1e3,
+               100 * t.seconds / total);
+  fmt::print("\n");
+}
+
 void run_models_suite(const BenchArgs& a) {
   const int64_t batch = a.batch > 0 ? a.batch : 1;
   const double min_time = a.min_time > 0 ? a.min_time : 2.0;
@@ -267,8 +309,10 @@ void run_models_suite(const BenchArgs& a) {
     } catch (const ShapeError&) {
       nn::optimize_for_inference(*built.model, images);
     }
-    const double s = median_seconds([&] { built.model->forward(images); }, min_time);
+    const auto forward = [&] { built.model->forward(images); };
+    const double s = median_seconds(forward, min_time);
     report.add(model_row(name, batch, s));
+    if (a.profile) print_profile(name, forward, min_time);
   }
   report.finish();
 }
@@ -368,6 +412,9 @@ void add_bench_command(CLI::App& app) {
                       "models, train: zoo networks to run (default: resnet18 mobilenet_v2; "
                       "train: fmnist-cnn)")
           ->check(CLI::IsMember(zoo::model_names()));
+  CLI::Option* profile =
+      cmd->add_flag("--profile", args->profile,
+                    "models: also print where a forward's time goes, op by op (text output only)");
   CLI::Option* batch = cmd->add_option("--batch", args->batch,
                                        "models, train: images per batch (default: 1; train: 64)")
                            ->check(CLI::PositiveNumber);
@@ -379,6 +426,8 @@ void add_bench_command(CLI::App& app) {
     for (const CLI::Option* o : {models, batch})
       if (conv && o->count() > 0)
         throw CLI::ValidationError(o->get_name(), "applies to --suite models and train only");
+    if (profile->count() > 0 && (args->suite != "models" || args->json))
+      throw CLI::ValidationError("--profile", "applies to --suite models without --json only");
     std::regex filter;
     try {
       filter = std::regex(args->layers);
