@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,25 @@ TEST(CliBench, ModelsSuiteJson) {
   }
 }
 
+// lenet5 runs conv2d twice per forward, and its rows account for the whole forward.
+TEST(CliBench, ModelsProfileListsEveryOpWithItsCalls) {
+  const auto r = run_fovea({"bench", "--suite", "models", "--models", "lenet5", "--threads", "1",
+                            "--min-time", "0.001", "--profile"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("lenet5 by op"), std::string::npos) << r.out;
+  const size_t conv = r.out.find("conv2d");
+  ASSERT_NE(conv, std::string::npos) << r.out;
+  std::istringstream row(r.out.substr(conv));
+  std::string op;
+  int64_t calls = 0;
+  double ms = 0, percent = 0;
+  row >> op >> calls >> ms >> percent;
+  EXPECT_EQ(calls, 2) << r.out;
+  EXPECT_GT(ms, 0);
+  EXPECT_GT(percent, 0);
+  EXPECT_LE(percent, 100);
+}
+
 TEST(CliBench, TrainSuiteJson) {
   const auto r = run_fovea({"bench", "--suite", "train", "--batch", "8", "--threads", "1",
                             "--min-time", "0.001", "--json"});
@@ -133,6 +153,8 @@ TEST(CliBench, UsageErrorsExitTwo) {
       {{"bench", "--suite", "models", "--layers", "x"}, "--suite conv only"},
       {{"bench", "--suite", "conv", "--suite-file", suite, "--batch", "2"}, "models and train"},
       {{"bench", "--suite", "conv", "--min-time", "0"}, "--min-time"},
+      {{"bench", "--suite", "train", "--profile"}, "--profile"},
+      {{"bench", "--suite", "models", "--profile", "--json"}, "--profile"},
   };
   for (const auto& [args, says] : cases) {
     const auto r = run_fovea(args);
