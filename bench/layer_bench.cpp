@@ -105,14 +105,21 @@ class Cases {
         {fmt::format("layer/{}/{}/{}", op, shape_name(shape), pass), rate, std::move(make)});
   }
 
-  // Max pooling: fwd is F::max_pool2d, which computes the argmax indices too (written, hence
-  // counted); bwd scatters dy to the indices.
+  // Max pooling: fwd is F::max_pool2d with no gradient wanted (values only, as inference runs
+  // it), fwd_indices the training forward that also writes the argmax indices (counted); bwd
+  // scatters dy to the indices.
   void max_pool2d(const std::string& op, const Shape& shape, const F::MaxPool2dOptions& o) {
     add(op, shape, "fwd", Rate::kBytes, [=] {
       Generator gen(42);
       const Tensor x = uniform(shape, gen);
       const Shape y = F::max_pool2d(x, o).shape();
-      return Timed{[=] { keep(F::max_pool2d(x, o)); }, bytes_of({shape, y, y})};
+      return Timed{[=] { keep(F::max_pool2d(x, o)); }, bytes_of({shape, y})};
+    });
+    add(op, shape, "fwd_indices", Rate::kBytes, [=] {
+      Generator gen(42);
+      const Tensor x = uniform(shape, gen);
+      const Shape y = F::max_pool2d(x, o).shape();
+      return Timed{[=] { keep(F::max_pool2d_with_indices(x, o).output); }, bytes_of({shape, y, y})};
     });
     add(op, shape, "bwd", Rate::kBytes, [=] {
       Generator gen(42);

@@ -20,8 +20,8 @@ then the same passes in PyTorch; each runs back to back for at least --min-time 
 both sides sample the same machine load. Both sides' times include allocating their outputs.
 
 PyTorch runs each pass as its autograd does: the forward through torch.nn.functional (max pools
-with return_indices=True: the indices that training needs, and that Fovea's max_pool2d always
-computes), the backward through the aten function autograd calls
+twice: fwd without indices, as inference runs it, and fwd_indices with return_indices=True, the
+indices that training needs), the backward through the aten function autograd calls
 (max_pool2d_with_indices_backward, native_batch_norm_backward, upsample_bilinear2d_backward,
 upsample_nearest2d_backward, threshold_backward, _softmax_backward_data, nll_loss_backward + _log_softmax_backward_data).
 
@@ -82,7 +82,8 @@ def layer_groups(torch):
             x = rand(gen, *shape)
             y, indices = F.max_pool2d(x, k, s, p, return_indices=True)
             dy = rand(gen, *y.shape)
-            return {"fwd": lambda: F.max_pool2d(x, k, s, p, return_indices=True),
+            return {"fwd": lambda: F.max_pool2d(x, k, s, p),
+                    "fwd_indices": lambda: F.max_pool2d(x, k, s, p, return_indices=True),
                     "bwd": lambda: aten.max_pool2d_with_indices_backward(
                         dy, x, [k, k], [s, s], [p, p], [1, 1], False, indices)}
         add(op, shape, make)

@@ -97,26 +97,28 @@ Tensor max_backward_run(const PoolCall& c, const Tensor& dy, const Tensor& indic
 }
 
 // Max pooling (fixed or adaptive windows, by `kernel`) with its argmax indices, recorded in
-// autograd with the scatter backward.
+// autograd with the scatter backward. Without `with_indices` and with no backward to record
+// (inference), the indices are left undefined and the kernel is given none, so it computes
+// the values alone (only max_pool_forward_cpu accepts that: adaptive pools pass true).
 using MaxForwardKernel = void (*)(const kernels::PoolGeometry&, const float*, float*, float*);
 
-MaxPoolResult max_run(const PoolCall& c, const Tensor& x, MaxForwardKernel kernel) {
+MaxPoolResult max_run(const PoolCall& c, const Tensor& x, MaxForwardKernel kernel,
+                      bool with_indices) {
   const Shape out = ops::pool_output_shape(c);
-  MaxPoolResult r{Tensor::empty(out), Tensor::empty(out)};
-  kernel(c.g, x.data(), r.output.data(), r.indices.data());
+  const bool indices = with_indices || autograd::any_requires_grad({x});
+  MaxPoolResult r{Tensor::empty(out), indices ? Tensor::empty(out) : Tensor()};
+  kernel(c.g, x.data(), r.output.data(), indices ? r.indices.data() : nullptr);
   record_pool(c, x, r.output,
               [c, idx = r.indices](const Tensor& dy) { return max_backward_run(c, dy, idx); });
   return r;
 }
 
-MaxPoolResult max_pool_run(const PoolCall& c, const Tensor& x) {
-  return max_run(c, x, kernels::max_pool_forward_cpu);
-}
-
 template <int D>
-MaxPoolResult max_pool_nd(std::string_view op, const Tensor& x, const MaxPoolOptions<D>& o) {
+MaxPoolResult max_pool_nd(std::string_view op, const Tensor& x, const MaxPoolOptions<D>& o,
+                          bool with_indices) {
   check_defined(op, "input", x);
-  return max_pool_run(ops::max_pool_call<D>(op, x.shape(), o), x);
+  return max_run(ops::max_pool_call<D>(op, x.shape(), o), x, kernels::max_pool_forward_cpu,
+                 with_indices);
 }
 
 template <int D>
@@ -196,7 +198,7 @@ Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
 }
 
 MaxPoolResult adaptive_max_run(const PoolCall& c, const Tensor& x) {
-  return max_run(c, x, kernels::adaptive_max_pool_forward_reference);
+  return max_run(c, x, kernels::adaptive_max_pool_forward_reference, true);
 }
 
 template <int D>
@@ -259,22 +261,22 @@ Tensor max_unpool_nd_backward(std::string_view op, const Tensor& dy, const Tenso
 }  // namespace
 
 Tensor max_pool1d(const Tensor& x, const MaxPool1dOptions& o) {
-  return max_pool_nd<1>("max_pool1d", x, o).output;
+  return max_pool_nd<1>("max_pool1d", x, o, false).output;
 }
 Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& o) {
-  return max_pool_nd<2>("max_pool2d", x, o).output;
+  return max_pool_nd<2>("max_pool2d", x, o, false).output;
 }
 Tensor max_pool3d(const Tensor& x, const MaxPool3dOptions& o) {
-  return max_pool_nd<3>("max_pool3d", x, o).output;
+  return max_pool_nd<3>("max_pool3d", x, o, false).output;
 }
 MaxPoolResult max_pool1d_with_indices(const Tensor& x, const MaxPool1dOptions& o) {
-  return max_pool_nd<1>("max_pool1d_with_indices", x, o);
+  return max_pool_nd<1>("max_pool1d_with_indices", x, o, true);
 }
 MaxPoolResult max_pool2d_with_indices(const Tensor& x, const MaxPool2dOptions& o) {
-  return max_pool_nd<2>("max_pool2d_with_indices", x, o);
+  return max_pool_nd<2>("max_pool2d_with_indices", x, o, true);
 }
 MaxPoolResult max_pool3d_with_indices(const Tensor& x, const MaxPool3dOptions& o) {
-  return max_pool_nd<3>("max_pool3d_with_indices", x, o);
+  return max_pool_nd<3>("max_pool3d_with_indices", x, o, true);
 }
 Tensor max_pool1d_backward(const Tensor& dy, const Shape& input_shape, const Tensor& indices,
                            const MaxPool1dOptions& o) {

@@ -1,11 +1,16 @@
 // The fast CPU pooling kernels held bit-for-bit equal to the reference kernels on a sweep of
 // window geometries (1D/2D/3D, every stride, padding, dilation and ceil_mode combination in a
 // small range, plus the 2x2/2 and 3x3/2 pad 1 shapes of real networks), on inputs with ties,
-// NaN and -inf. Outputs start as NaN so an element a kernel fails to write shows.
+// NaN and -inf. Outputs start as NaN so an element a kernel fails to write shows. The
+// values-only max forward (no indices) is held to the reference bit for bit, NaN payloads and
+// signed zeros included, on a sweep of row widths around its 16-output blocks.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -144,6 +149,121 @@ TEST(PoolKernels, MaxPoolCpuEqualsReference) {
       kernels::max_pool_backward_cpu(g, dy.data(), i_ref.data(), dx.data());
       expect_identical(dx, dx_ref, "dx");
     }
+}
+
+// Bitwise equal: the values-only forward makes the reference's exact choice between equal
+// values (+0 and -0: the first) and between NaNs (the last).
+void expect_same_bits(const std::vector<float>& actual, const std::vector<float>& expected,
+                      const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i)
+    if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i])) {
+      ADD_FAILURE() << what << ": element " << i << " is " << actual[i]
+                    << fmt::format(" ({:#x}), reference {} ({:#x})",
+                                   std::bit_cast<uint32_t>(actual[i]), expected[i],
+                                   std::bit_cast<uint32_t>(expected[i]));
+      return;
+    }
+}
+
+template <class F>
+void with_one_and_two_threads(F&& body) {
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    SCOPED_TRACE(fmt::format("{} threads", threads));
+    body();
+  }
+  omp_set_num_threads(before);
+}
+
+// Inputs of the values-only sweep, by kind: 0 normal values; 1 only +-0 and +-1 (ties, signed
+// zeros); 2 normal values with NaN (random payload and sign) and -inf sprinkled in; 3 -inf
+// with NaN at both ends of every row (padding's neighbours) and a few numbers.
+std::vector<float> values_input(const PoolGeometry& g, int kind, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  const auto nan = [&] {
+    return std::bit_cast<float>(0x7fc00000u | (static_cast<uint32_t>(rng()) & 0x803fffffu));
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v(g.planes() * g.in_pixels());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t w = static_cast<int64_t>(i) % g.in[2];
+    switch (kind) {
+      case 0:
+        v[i] = normal(rng);
+        break;
+      case 1:
+        v[i] = std::array{0.0f, -0.0f, 1.0f, -1.0f}[rng() % 4];
+        break;
+      case 2:
+        v[i] = rng() % 7 == 0 ? (rng() % 2 ? nan() : -inf) : normal(rng);
+        break;
+      default:
+        v[i] = w == 0 || w == g.in[2] - 1 ? nan() : rng() % 9 == 0 ? normal(rng) : -inf;
+    }
+  }
+  return v;
+}
+
+// Every width from 1 to 70 and 111..113 (the ResNet stem's 112), strides 1 to 3, kernels 1, 2,
+// 3 and 5 with every padding, ceil_mode, dilation 1 and 2, the same window along H; then 1-D
+// and 3-D versions, and the ResNet, VGG and Inception pools at full size (2 threads busy).
+std::vector<PoolGeometry> values_geometries() {
+  std::vector<PoolGeometry> all;
+  std::vector<int64_t> widths;
+  for (int64_t w = 1; w <= 70; ++w) widths.push_back(w);
+  for (int64_t w : {111, 112, 113}) widths.push_back(w);
+  for (const int64_t w : widths)
+    for (const int64_t k : {1, 2, 3, 5})
+      for (const int64_t s : {1, 2, 3})
+        for (int64_t p = 0; p <= k / 2; ++p)
+          for (const bool ceil : {false, true})
+            for (const int64_t d : {1, 2}) {
+              PoolGeometry g;
+              g.C = 2;
+              const int64_t span = d * (k - 1) + 1, h = span + w % 4;
+              if (make_geometry(g, 2, {1, h, w}, {1, k, k}, {1, s, s}, {0, p, p}, {1, d, d}, ceil))
+                all.push_back(g);
+              if (w % 5 == 0 &&
+                  make_geometry(g, 1, {1, 1, w}, {1, 1, k}, {1, 1, s}, {0, 0, p}, {1, 1, d}, ceil))
+                all.push_back(g);
+              if (w % 14 == 0 && make_geometry(g, 3, {span + w % 3, span + 1, w}, {k, k, k},
+                                               {s, s, s}, {p, p, p}, {d, d, d}, ceil))
+                all.push_back(g);
+            }
+  const auto add = [&](int64_t N, int64_t C, int64_t n, int64_t k, int64_t s, int64_t p) {
+    PoolGeometry g;
+    g.N = N;
+    g.C = C;
+    if (make_geometry(g, 2, {1, n, n}, {1, k, k}, {1, s, s}, {0, p, p}, {1, 1, 1}, false))
+      all.push_back(g);
+  };
+  add(1, 64, 112, 3, 2, 1);  // ResNet stem
+  add(2, 16, 56, 2, 2, 0);   // VGG
+  add(1, 8, 35, 3, 1, 1);    // Inception
+  return all;
+}
+
+TEST(PoolKernels, MaxPoolValuesOnlyEqualsReference) {
+  std::vector<PoolGeometry> all = values_geometries();
+  for (const PoolGeometry& g : geometries(true)) all.push_back(g);
+  std::mt19937 rng(5);
+  with_one_and_two_threads([&] {
+    // The input kinds take turns: the sweep is dense enough for each to meet every width.
+    for (size_t i = 0; i < all.size(); ++i) {
+      const PoolGeometry& g = all[i];
+      const int kind = static_cast<int>(i % 4);
+      SCOPED_TRACE(describe(g) + " input kind " + std::to_string(kind));
+      const int64_t n_out = g.planes() * g.out_pixels();
+      const std::vector<float> x = values_input(g, kind, rng);
+      std::vector<float> y_ref = nans(n_out), i_ref = nans(n_out), y = nans(n_out);
+      kernels::max_pool_forward_reference(g, x.data(), y_ref.data(), i_ref.data());
+      kernels::max_pool_forward_cpu(g, x.data(), y.data(), nullptr);
+      expect_same_bits(y, y_ref, "y");
+      if (HasFailure()) return;
+    }
+  });
 }
 
 TEST(PoolKernels, IndexValidityIsIntegerPositionInPlane) {

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "fovea/autograd.h"
 
 namespace fovea {
 namespace {
@@ -55,6 +58,46 @@ TEST(MaxPool1d, NanWinsAndTiesGoToTheFirstPosition) {
   EXPECT_EQ(indices(0, 0, 0), 1.0f);  // the first of the two 3s
   EXPECT_TRUE(std::isnan(y(0, 0, 1)));
   EXPECT_EQ(indices(0, 0, 1), 3.0f);
+}
+
+// Inference (no indices asked for, nothing to record) computes the values alone: the same bits
+// as the forward with indices, NaN and -inf included, in 1-D, 2-D and 3-D; with a gradient to
+// record, the indices are kept for the backward.
+TEST(MaxPool, InferenceGivesTheValuesOfTheForwardWithIndices) {
+  Tensor x = Tensor::randn({2, 5, 23, 37});
+  x.data()[7] = std::numeric_limits<float>::quiet_NaN();
+  x.data()[37 * 4] = -std::numeric_limits<float>::infinity();
+  x.data()[x.numel() - 1] = std::numeric_limits<float>::quiet_NaN();
+  const auto same_bits = [](const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() &&
+           std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.numel())) == 0;
+  };
+  const F::MaxPool2dOptions options[] = {
+      {.kernel_size = 3, .stride = 2, .padding = 1},
+      {.kernel_size = 2},
+      {.kernel_size = 3, .stride = 1, .padding = 1, .ceil_mode = true},
+      {.kernel_size = {3, 2}, .stride = {2, 3}, .padding = {1, 0}, .dilation = 2}};
+  const Tensor x1 = x.reshape({10, 23, 37}), x3 = x.reshape({2, 5, 23, 37, 1});
+  for (const F::MaxPool2dOptions& o : options) {
+    const Tensor expected = F::max_pool2d_with_indices(x, o).output;
+    autograd::NoGradGuard no_grad;
+    EXPECT_TRUE(same_bits(F::max_pool2d(x, o), expected));
+  }
+  {
+    autograd::NoGradGuard no_grad;
+    const F::MaxPool1dOptions o1{.kernel_size = 3, .stride = 2, .padding = 1};
+    EXPECT_TRUE(same_bits(F::max_pool1d(x1, o1), F::max_pool1d_with_indices(x1, o1).output));
+    const F::MaxPool3dOptions o3{
+        .kernel_size = {3, 3, 1}, .stride = {2, 2, 1}, .padding = {1, 1, 0}};
+    EXPECT_TRUE(same_bits(F::max_pool3d(x3, o3), F::max_pool3d_with_indices(x3, o3).output));
+  }
+  Tensor leaf = Tensor::randn({1, 2, 8, 8}).requires_grad_();
+  const F::MaxPool2dOptions o{.kernel_size = 3, .stride = 2, .padding = 1};
+  F::max_pool2d(leaf, o).backward(Tensor::full({1, 2, 4, 4}, 1.0f));
+  const Tensor indices = F::max_pool2d_with_indices(leaf.detach(), o).indices;
+  EXPECT_TRUE(allclose(
+      leaf.grad(),
+      F::max_pool2d_backward(Tensor::full({1, 2, 4, 4}, 1.0f), leaf.shape(), indices, o), 0, 0));
 }
 
 TEST(MaxPool2d, CeilModeDropsAWindowStartingInTheRightPadding) {

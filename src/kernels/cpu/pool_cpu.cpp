@@ -79,9 +79,10 @@ void parallel_rows(const PoolGeometry& g, int64_t scratch_size, F&& row) {
 }
 
 // The inner loops, one tap over one output row. kS is the W stride (0: stride at run time).
-// best holds the argmax positions as integers: a conditional int-to-float conversion could
-// raise FE_INEXACT, which would keep the compiler from vectorising the loop.
-template <int64_t kS>
+// best holds the argmax positions as integers (kIndices; unused otherwise): a conditional
+// int-to-float conversion could raise FE_INEXACT, which would keep the compiler from
+// vectorising the loop.
+template <int64_t kS, bool kIndices>
 void max_sweep(const float* __restrict x, int64_t pos0, int64_t stride, int64_t lo, int64_t hi,
                float* __restrict y, int32_t* __restrict best) {
   const int64_t s = kS > 0 ? kS : stride;
@@ -90,7 +91,7 @@ void max_sweep(const float* __restrict x, int64_t pos0, int64_t stride, int64_t 
     // PyTorch's rule, as in the reference; `|`, not `||`, keeps the loop branch-free.
     const bool take = (v > y[ow]) | std::isnan(v);
     y[ow] = take ? v : y[ow];
-    best[ow] = take ? static_cast<int32_t>(pos0 + ow * s) : best[ow];
+    if constexpr (kIndices) best[ow] = take ? static_cast<int32_t>(pos0 + ow * s) : best[ow];
   }
 }
 
@@ -127,10 +128,28 @@ struct AvgDivisors {
   int64_t row(int64_t od, int64_t oh) const { return f[0][od] * f[1][oh]; }
 };
 
+// The values alone: the tap sweeps of max_pool_forward_cpu without the positions.
+void max_pool_values_forward_cpu(const PoolGeometry& g, const float* x, float* y) {
+  with_static_stride(g.stride[2], [&](auto kS) {
+    parallel_rows<float>(g, 0, [&](int64_t plane, int64_t od, int64_t oh, float*) {
+      float* y_row = y + ((plane * g.out[0] + od) * g.out[1] + oh) * g.out[2];
+      const float* xp = x + plane * g.in_pixels();
+      std::fill_n(y_row, g.out[2], -std::numeric_limits<float>::infinity());
+      for_each_row_tap(g, od, oh, false, [&](int64_t pos0, int64_t lo, int64_t hi) {
+        max_sweep<kS, false>(xp, pos0, g.stride[2], lo, hi, y_row, nullptr);
+      });
+    });
+  });
+}
+
 }  // namespace
 
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
                           float* indices) noexcept {
+  if (indices == nullptr) {
+    if (max_pool_values_avx512_supports(g)) return max_pool_values_forward_avx512(g, x, y);
+    return max_pool_values_forward_cpu(g, x, y);
+  }
   if (max_pool_2x2_avx512_supports(g)) return max_pool_2x2_forward_avx512(g, x, y, indices);
   with_static_stride(g.stride[2], [&](auto kS) {
     // Positions fit int32: the door keeps planes below 2^24 elements.
@@ -150,7 +169,7 @@ void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
       for (int64_t ow = 0; ow < std::min(g.out[2], (pw + sw - 1) / sw); ++ow)
         best[ow] = static_cast<int32_t>(first_row + first_inside(g, 2, ow));
       for_each_row_tap(g, od, oh, false, [&](int64_t pos0, int64_t lo, int64_t hi) {
-        max_sweep<kS>(xp, pos0, g.stride[2], lo, hi, y_row, best);
+        max_sweep<kS, true>(xp, pos0, g.stride[2], lo, hi, y_row, best);
       });
       float* i_row = indices + o * g.out[2];
       for (int64_t ow = 0; ow < g.out[2]; ++ow) i_row[ow] = static_cast<float>(best[ow]);

@@ -34,6 +34,8 @@ inline bool pool_index_valid(float v, uint32_t limit) {
   return (u == 0) | ((u >= 0x3f800000u) & (u < limit) & integral);
 }
 
+// indices may be null (inference, where nothing needs them): the values alone are computed, y
+// bit for bit the reference's, NaN payloads included.
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, float* indices) noexcept;
 // Also the backward of adaptive max pooling: it reads only g.planes(), g.in and g.out. Checks
 // the indices as it goes (nearly free, against a separate pass over them): returns false, dx
@@ -46,6 +48,11 @@ bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* 
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept;
 void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y,
                                  float* indices) noexcept;
+// The values-only max pool forward (no indices) of windows with W stride 1 or 2, no W dilation
+// and a kernel at most 16 wide, any D and H geometry, in AVX-512 (pool_cpu_avx512.cpp):
+// max_pool_forward_cpu calls it for null indices where supported (which needs AVX-512).
+bool max_pool_values_avx512_supports(const PoolGeometry& g) noexcept;
+void max_pool_values_forward_avx512(const PoolGeometry& g, const float* x, float* y) noexcept;
 
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept;

@@ -1,12 +1,20 @@
-// The 2x2 stride-2 max pool forward (VGG, LeNet, the fmnist-cnn) in AVX-512. The generic
-// kernel of pool_cpu.cpp sweeps each tap along an output row; on the short rows of small
-// feature maps (14 or 28 outputs) that is mostly scalar loop tails, whose data-dependent
-// branches mispredict. Here one output row is whole 16-lane blocks with a masked tail: two
-// input rows loaded, split into even and odd columns, four taps compared in PyTorch's order.
+// The max pool forwards in AVX-512, a row of outputs in 16-lane blocks with masked edges.
+//
+// The 2x2 stride-2 forward with indices (VGG, LeNet, the fmnist-cnn): the generic kernel of
+// pool_cpu.cpp sweeps each tap along an output row; on the short rows of small feature maps
+// (14 or 28 outputs) that is mostly scalar loop tails, whose data-dependent branches
+// mispredict. Here two input rows are loaded, split into even and odd columns, four taps
+// compared in PyTorch's order.
+//
+// The values-only forward (inference: no indices) of any window with W stride 1 or 2 and no W
+// dilation (the ResNet stem's 3x3/2 pad 1, 2x2/2, 3x3/1): each tap of each input row of the
+// window is one vector of 16 outputs (stride 2: 32 consecutive inputs split into even and odd
+// lanes), folded into the maximum in the reference's (d, h, w) order.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/pool_cpu.h"
@@ -19,12 +27,20 @@ namespace {
 // Below this many outputs a call stays on one thread: waking the team costs more.
 constexpr int64_t kMinParallelOutputs = int64_t{1} << 13;
 
-// The reference's rule for a later tap: it wins when larger, or NaN.
 // The lowest n bits set, n clamped to [0, 16].
 __mmask16 first_lanes(int64_t n) {
   return static_cast<__mmask16>((1u << std::clamp<int64_t>(n, 0, 16)) - 1);
 }
 
+// Lane l of permutex2var(lo, even_lanes(), hi) is input 2l of the 32 in lo:hi; odd_lanes(), 2l+1.
+__m512i even_lanes() {
+  return _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+__m512i odd_lanes() {
+  return _mm512_add_epi32(even_lanes(), _mm512_set1_epi32(1));
+}
+
+// The reference's rule for a later tap: it wins when larger, or NaN.
 __mmask16 takes(__m512 v, __m512 best) {
   return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
 }
@@ -37,8 +53,7 @@ void pool_block(const float* r0, int64_t W, int64_t ow0, int64_t n, int32_t pos0
   // 2n inputs from 2*ow0, in two 16-lane halves.
   const int64_t n_lo = std::min<int64_t>(2 * n, 16), n_hi = 2 * n - n_lo;
   const __mmask16 lo_mask = first_lanes(n_lo), hi_mask = first_lanes(n_hi);
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i even = even_lanes(), odd = odd_lanes();
   const float* p = r0 + 2 * ow0;
   const __m512 a_lo = _mm512_maskz_loadu_ps(lo_mask, p),
                a_hi = _mm512_maskz_loadu_ps(hi_mask, p + 16);
@@ -65,6 +80,79 @@ void pool_block(const float* r0, int64_t W, int64_t ow0, int64_t n, int32_t pos0
   _mm512_mask_storeu_ps(indices + ow0, out_mask, _mm512_maskz_cvtepi32_ps(out_mask, at));
 }
 
+// Kernel widths the values-only forward takes: its per-load column masks sit in fixed arrays.
+constexpr int64_t kMaxValuesKernelW = 16;
+
+// The reference's step for a later value v: the maximum so far stays on ties (the earlier
+// position wins) and when it is NaN; v replaces it when larger, or when v is NaN. max_ps(v, m)
+// is v > m ? v : m, all of that but the NaN v, whose lanes keep v itself.
+__m512 fold_max(__m512 m, __m512 v) {
+  return _mm512_mask_max_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v, m);
+}
+
+// The lanes l < lanes of a load from row position start that lie inside the row [0, W).
+uint32_t lanes_in_row(int64_t start, int64_t W, int64_t lanes) {
+  const int64_t lo = std::clamp<int64_t>(-start, 0, lanes);
+  const int64_t hi = std::clamp<int64_t>(W - start, lo, lanes);
+  return static_cast<uint32_t>(((uint64_t{1} << hi) - 1) & ~((uint64_t{1} << lo) - 1));
+}
+
+// One output row of the values-only forward, W stride kS (1 or 2). Lanes outside the input row
+// load -inf: padding, which never changes a maximum (the reference skips it and starts at -inf),
+// or inputs of outputs past the row's end, which are not stored.
+template <int kS>
+void max_values_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, float* y) {
+  const int64_t W = g.in[2], OW = g.out[2], kw = g.kernel[2];
+  // A load gives 16 outputs' tap (stride 1), or with the next 16 inputs two taps (stride 2).
+  const int64_t loads = kS == 1 ? kw : (kw + 1) / 2;
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512i even = even_lanes(), odd = odd_lanes();
+  for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+    // Where each load starts in an input row, and which of its lanes are inside: the same on
+    // every row of the window.
+    int64_t start[kMaxValuesKernelW];
+    __mmask16 lo[kMaxValuesKernelW], hi[kMaxValuesKernelW];
+    for (int64_t l = 0; l < loads; ++l) {
+      start[l] = kS * (ow0 + l) - g.pad[2];
+      const uint32_t inside = lanes_in_row(start[l], W, 16 * kS);
+      lo[l] = static_cast<__mmask16>(inside);
+      hi[l] = static_cast<__mmask16>(inside >> 16);
+    }
+    // Taps in the reference's (kd, kh, kw) order.
+    __m512 m = ninf;
+    for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
+      if (id < 0 || id >= g.in[0]) continue;
+      for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+        const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
+        if (ih < 0 || ih >= g.in[1]) continue;
+        const float* row = xp + (id * g.in[1] + ih) * W;
+        for (int64_t l = 0; l < loads; ++l) {
+          const __m512 a = _mm512_mask_loadu_ps(ninf, lo[l], row + start[l]);
+          if constexpr (kS == 1) {
+            m = fold_max(m, a);
+          } else {
+            const __m512 b = _mm512_mask_loadu_ps(ninf, hi[l], row + start[l] + 16);
+            m = fold_max(m, _mm512_permutex2var_ps(a, even, b));
+            if (2 * l + 1 < kw) m = fold_max(m, _mm512_permutex2var_ps(a, odd, b));
+          }
+        }
+      }
+    }
+    _mm512_mask_storeu_ps(y + ow0, first_lanes(OW - ow0), m);
+  }
+}
+
+// Every output row (plane, od, oh) of the values-only forward, the rows split over the threads.
+template <int kS>
+void max_values_rows(const PoolGeometry& g, const float* x, float* y) {
+  const int64_t per_plane = g.out[0] * g.out[1], rows = g.planes() * per_plane;
+#pragma omp parallel for schedule(static) if (rows * g.out[2] >= kMinParallelOutputs)
+  for (int64_t r = 0; r < rows; ++r)
+    max_values_row<kS>(g, x + r / per_plane * g.in_pixels(), r % per_plane / g.out[1], r % g.out[1],
+                       y + r * g.out[2]);
+}
+
 }  // namespace
 
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept {
@@ -87,6 +175,18 @@ void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16)
       pool_block(r0, W, ow0, std::min<int64_t>(16, OW - ow0), pos0, y + r * OW, indices + r * OW);
   }
+}
+
+bool max_pool_values_avx512_supports(const PoolGeometry& g) noexcept {
+  return cpu_has_avx512() && (g.stride[2] == 1 || g.stride[2] == 2) && g.dilation[2] == 1 &&
+         g.kernel[2] <= kMaxValuesKernelW;
+}
+
+void max_pool_values_forward_avx512(const PoolGeometry& g, const float* x, float* y) noexcept {
+  if (g.stride[2] == 1)
+    max_values_rows<1>(g, x, y);
+  else
+    max_values_rows<2>(g, x, y);
 }
 
 }  // namespace fovea::kernels
