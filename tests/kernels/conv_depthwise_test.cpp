@@ -1,7 +1,7 @@
 // The "depthwise" row (src/kernels/cpu/conv_depthwise.h) held equal to the reference on sweeps
 // around its tiles: 16-lane vectors along the output width, tiles of 8 rows (2D) or 8 vectors
-// (1D and short planes), the 3×3, 5×5 and 7×7 fast paths and the generic one; plus the shapes it
-// must refuse.
+// (1D and short planes), the 3×3, 5×5 and 7×7 fast paths (and the forward's in-place reading of
+// the input at their edges) and the generic one; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -76,6 +76,25 @@ TEST(ConvDepthwise, StridesDilationsPaddings) {
             h.in += i % s;
             add_if_valid(v, depthwise_2d(N, C, m, h, w));
           }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// The forward's source path (3×3 and 5×5 at stride 1 and 2, 7×7 at stride 1: the input read in
+// place with masked loads, no padded copy): input widths 1..40, 47..68 put a row's ends at
+// every lane of the S + 1 loads of a vector; heights 1..19 put the rows outside the input above
+// and below one tile band or two; padding 0..2 on each side; multipliers 1 and 2. (7×7 stride 2
+// takes the padded copy: compared too.)
+TEST(ConvDepthwise, SourcePathEdges) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t k : {3, 5, 7})
+    for (int64_t s : {1, 2})
+      for (int64_t lo = 0; lo <= 2; ++lo)
+        for (int64_t in_w = 1; in_w <= 68; in_w += in_w < 40 ? 1 : 7, ++i) {
+          const Axis h{1 + i % 19, k, s, 1, lo, (lo + 1) % 3}, w{in_w, k, s, 1, lo, i % 3};
+          add_if_valid(v, depthwise_2d(1 + i % 2, 1 + i % 3, 1 + i / 3 % 2, h, w));
+        }
   with_one_and_two_threads([&] { check_all(v, kName); });
 }
 

@@ -4,7 +4,10 @@
 //   forward / backward_data  a tile of 8 output vectors (8 rows × 16 columns, or 1 row × 128
 //                            columns) accumulates every tap: 8 independent FMA chains; 3×3,
 //                            5×5 and 7×7 load each P row once per tile (correlate_rows), other
-//                            shapes load once per FMA (correlate_generic);
+//                            shapes load once per FMA (correlate_generic); the forward of
+//                            3×3 and 5×5 at stride 1 or 2 and 7×7 at stride 1 reads the input
+//                            plane in place instead, masked loads standing for the padding
+//                            (correlate_source), and clamps (fused ReLU6) in registers;
 //   backward_weight          one vector accumulator per tap, fed by a few rows of dy at a time,
 //                            reduced horizontally once per channel at the end.
 // Only the entry points leave this file (internal linkage below), so no function compiled for
@@ -14,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/cpu/conv_depthwise.h"
@@ -28,6 +32,19 @@ constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
 
 __mmask16 lanes_below(int64_t n) {
   return n >= kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// Lanes l with 0 <= start + l < n.
+__mmask16 lanes_within(int64_t start, int64_t n) {
+  return lanes_below(std::clamp<int64_t>(n - start, 0, kLanes)) &
+         ~lanes_below(std::clamp<int64_t>(-start, 0, kLanes));
+}
+
+// row + i as an address only: i may reach before the row's start or past its end, where C++
+// forbids forming the pointer, but the masked loads given it never touch the lanes out there
+// (AVX-512 suppresses their faults).
+const float* lane_address(const float* row, int64_t i) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) + i * sizeof(float));
 }
 
 // The lanes of v summed in order. (GCC 12 warns falsely inside _mm512_reduce_add_ps.)
@@ -67,18 +84,23 @@ __m512 load_window(const float* s, int64_t start, int64_t n) {
   return _mm512_maskz_expandloadu_ps(lanes_below(n - start) & ~lanes_below(-start), s);
 }
 
+// Lanes F, F + 2, .. F + 30 of the 32 in (a, b): phase F of a stride-2 row.
+template <int F>
+__m512 phase_of(__m512 a, __m512 b) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_ps(a, _mm512_add_epi32(even, _mm512_set1_epi32(F)), b);
+}
+
 // One P row of a stride-2 pass straight from its source row s (src_w floats, padded column c
 // holding s[c - off_w]): two windows of 16 give 16 even and 16 odd padded columns. Straight
 // from the source rather than through a padded copy, whose freshly stored floats the loads
 // here would wait on (the stores cannot forward to loads straddling them).
 void split_pairs(const DepthwisePlane& p, const float* s, float* dst) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   for (int64_t q = 0; q < p.cols; q += kLanes) {
     const int64_t start = 2 * q - p.off_w;
     const __m512 a = load_window(s, start, p.src_w), b = load_window(s, start + kLanes, p.src_w);
-    _mm512_storeu_ps(dst + q, _mm512_permutex2var_ps(a, even, b));
-    _mm512_storeu_ps(dst + p.cols + q, _mm512_permutex2var_ps(a, odd, b));
+    _mm512_storeu_ps(dst + q, phase_of<0>(a, b));
+    _mm512_storeu_ps(dst + p.cols + q, phase_of<1>(a, b));
   }
 }
 
@@ -145,9 +167,13 @@ void fill_plane(const DepthwisePlane& p, const float* src, float* plane, float* 
 }
 
 // Calls body(i, plane, line) for i in [0, count) over the threads, each with its own P (and
-// line) from the workspace, zeroed when the thread starts (see fill_plane).
+// line) from the workspace, zeroed when the thread starts (see fill_plane); only P's first row
+// when `zero_row_only` (the forward's source path reads that row and nothing else of P).
 template <class Body>
-void for_each_plane(const DepthwisePlane& p, int64_t count, float* workspace, Body&& body) {
+void for_each_plane(const DepthwisePlane& p, int64_t count, bool zero_row_only, float* workspace,
+                    Body&& body) {
+  const int64_t zeros =
+      zero_row_only ? p.row_pitch() : p.floats() + (p.step_w > 1 ? p.row_pitch() : 0);
 #pragma omp parallel if (count > 1)
   {
     float* plane = workspace + omp_get_thread_num() * p.thread_floats();
@@ -155,21 +181,35 @@ void for_each_plane(const DepthwisePlane& p, int64_t count, float* workspace, Bo
     bool zeroed = false;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < count; ++i) {
-      if (!zeroed) std::fill_n(plane, p.floats() + (p.step_w > 1 ? p.row_pitch() : 0), 0.0f);
+      if (!zeroed) std::fill_n(plane, zeros, 0.0f);
       zeroed = true;
       body(i, plane, line);
     }
   }
 }
 
-// Calls compute(base, acc) for every tile of kTile output vectors (kTile rows of 16, or one
-// row of kTile·16), base pointing at P where the tile's first vector reads tap (0, 0), acc[r]
-// holding the bias (or out when `accumulate`), and stores acc after. Vectors past the output
-// are computed from P (which has room for them) and dropped.
+// The forward's clamp, applied in registers before the store; the forms keep a NaN sum NaN,
+// as std::min(std::max(v, lo), hi) does.
+struct Clamp {
+  bool on = false;
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+
+  Clamp() = default;
+  explicit Clamp(const ConvEpilogue& ep)
+      : on(ep.clamps()), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
+
+  __m512 operator()(__m512 v) const {
+    return _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v));
+  }
+};
+
+// Calls compute(oh0, ow0, acc) for every tile of kTile output vectors (kTile rows of 16, or
+// one row of kTile·16) whose first vector is output (oh0, ow0.. ow0+15), acc[r] holding the
+// bias (or out when `accumulate`), and stores acc after, clamped. Vectors past the output are
+// computed (from P, which has room for them, or from masked loads) and dropped.
 template <class Compute>
-void for_each_tile(const DepthwisePlane& p, const float* plane, float bias, bool accumulate,
+void for_each_tile(const DepthwisePlane& p, float bias, bool accumulate, const Clamp& clamp,
                    float* out, Compute&& compute) {
-  const int64_t pitch = p.row_pitch();
   const int64_t tile_h = p.by_rows ? kTile : 1, tile_w = p.by_rows ? 1 : kTile;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += tile_h)
     for (int64_t ow0 = 0; ow0 < p.out_w; ow0 += kLanes * tile_w) {
@@ -183,21 +223,27 @@ void for_each_tile(const DepthwisePlane& p, const float* plane, float bias, bool
         mask[r] = valid ? lanes_below(p.out_w - ow) : __mmask16{0};
         acc[r] = accumulate ? _mm512_maskz_loadu_ps(mask[r], o[r]) : _mm512_set1_ps(bias);
       }
-      compute(plane + oh0 * p.step_h * pitch + ow0, acc);
+      compute(oh0, ow0, acc);
+      if (clamp.on)
+        for (int64_t r = 0; r < kTile; ++r) acc[r] = clamp(acc[r]);
       for (int64_t r = 0; r < kTile; ++r) _mm512_mask_storeu_ps(o[r], mask[r], acc[r]);
     }
 }
 
-// out (out_h, out_w) = bias + corr(P, w), or out += corr(P, w) when `accumulate`.
+// out (out_h, out_w) = clamp(bias + corr(P, w)), or out += corr(P, w) when `accumulate`.
 using CorrelateFn = void (*)(const DepthwisePlane& p, const Taps& taps, const float* plane,
-                             const float* w, float bias, bool accumulate, float* out);
+                             const float* w, float bias, bool accumulate, const Clamp& clamp,
+                             float* out);
 
 // Any shape: one load per FMA, eight independent accumulators.
 void correlate_generic(const DepthwisePlane& p, const Taps& taps, const float* plane,
-                       const float* w, float bias, bool accumulate, float* out) {
+                       const float* w, float bias, bool accumulate, const Clamp& clamp,
+                       float* out) {
   const int64_t K = p.k_h * p.k_w;
-  const int64_t vector_step = p.by_rows ? p.step_h * p.row_pitch() : kLanes;
-  for_each_tile(p, plane, bias, accumulate, out, [&](const float* base, __m512* acc) {
+  const int64_t pitch = p.row_pitch();
+  const int64_t vector_step = p.by_rows ? p.step_h * pitch : kLanes;
+  for_each_tile(p, bias, accumulate, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+    const float* base = plane + oh0 * p.step_h * pitch + ow0;
     for (int64_t k = 0; k < K; ++k) {
       const __m512 wk = _mm512_set1_ps(w[p.flip ? K - 1 - k : k]);
       const float* in = base + taps.off[k];
@@ -233,42 +279,146 @@ void row_taps(const float* row, int64_t cols, __m512* v) {
   (std::make_integer_sequence<int, K>{});
 }
 
+// v[kw] as row_taps gives them, straight from a source row whose padded column c holds
+// row[c - off_w], for the vector whose tap (·, 0) reads column start + off_w: S + 1 masked
+// loads cover its 16·S + K - 1 columns, m[j] the lanes of load j inside the row (the others
+// read as the zero padding). Stride 2 splits them into even and odd columns.
+template <int K, int S>
+void source_taps(const float* row, int64_t start, const __mmask16* m, __m512* v) {
+  static_assert((S == 1 || S == 2) && K <= kLanes + 1);
+  __m512 in[S + 1];
+  for (int j = 0; j <= S; ++j)
+    in[j] = _mm512_maskz_loadu_ps(m[j], lane_address(row, start + j * kLanes));
+  if constexpr (S == 1) {
+    [&]<int... kw>(std::integer_sequence<int, kw...>) {
+      ((v[kw] = shifted<kw>(in[0], in[1])), ...);
+    }
+    (std::make_integer_sequence<int, K>{});
+  } else {
+    // Phase f's 16 columns, and the first of the next 16 (lanes of in[2] only).
+    const __m512 phase[2] = {phase_of<0>(in[0], in[1]), phase_of<1>(in[0], in[1])};
+    const __m512 next[2] = {phase_of<0>(in[2], in[2]), phase_of<1>(in[2], in[2])};
+    [&]<int... kw>(std::integer_sequence<int, kw...>) {
+      ((v[kw] = shifted<kw / 2>(phase[kw % 2], next[kw % 2])), ...);
+    }
+    (std::make_integer_sequence<int, K>{});
+  }
+}
+
+// The K×K weights broadcast, read back to front when `flip`.
+template <int K>
+void broadcast_weights(const float* w, bool flip, __m512* wv) {
+  for (int k = 0; k < K * K; ++k) wv[k] = _mm512_set1_ps(w[flip ? K * K - 1 - k : k]);
+}
+
+// The FMAs of input row i of a tile (stride S): every (output row r, kernel row kh) with
+// r·S + kh = i takes v, the row's K tap vectors, from registers.
+template <int K, int S>
+void add_row(int i, const __m512* v, const __m512* wv, __m512* acc) {
+#pragma GCC unroll 8
+  for (int kh = 0; kh < K; ++kh) {
+    const int r = (i - kh) / S;
+    if (i < kh || (i - kh) % S != 0 || r >= kTile) continue;
+#pragma GCC unroll 8
+    for (int kw = 0; kw < K; ++kw) acc[r] = _mm512_fmadd_ps(v[kw], wv[kh * K + kw], acc[r]);
+  }
+}
+
+// Input rows a tile of kTile output rows reads with a K×K kernel at stride S.
+template <int K, int S>
+constexpr int kRowsIn = (kTile - 1) * S + K;
+
 // K×K kernels, stride S, dilation 1, tiles of kTile rows 16 wide. Output row r reads P rows
 // r·S + kh, so each P row is read once per tile and feeds every (r, kh) that reads it: ten
 // rows for the 72 FMAs of a 3×3 stride-1 tile. Weights stay in registers.
 template <int K, int S>
 void correlate_rows(const DepthwisePlane& p, const Taps&, const float* plane, const float* w,
-                    float bias, bool accumulate, float* out) {
-  constexpr int kRowsIn = (kTile - 1) * S + K;
+                    float bias, bool accumulate, const Clamp& clamp, float* out) {
   __m512 wv[K * K];
-  for (int k = 0; k < K * K; ++k) wv[k] = _mm512_set1_ps(w[p.flip ? K * K - 1 - k : k]);
+  broadcast_weights<K>(w, p.flip, wv);
   const int64_t pitch = p.row_pitch(), cols = p.cols;
-  for_each_tile(p, plane, bias, accumulate, out, [&](const float* base, __m512* acc) {
-    const float* row = base;
+  for_each_tile(p, bias, accumulate, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+    const float* row = plane + oh0 * S * pitch + ow0;
 #pragma GCC unroll 64
-    for (int i = 0; i < kRowsIn; ++i, row += pitch) {
+    for (int i = 0; i < kRowsIn<K, S>; ++i, row += pitch) {
       __m512 v[K];
       row_taps<K, S>(row, cols, v);
-#pragma GCC unroll 8
-      for (int kh = 0; kh < K; ++kh) {
-        const int r = (i - kh) / S;
-        if (i < kh || (i - kh) % S != 0 || r >= kTile) continue;
-#pragma GCC unroll 8
-        for (int kw = 0; kw < K; ++kw) acc[r] = _mm512_fmadd_ps(v[kw], wv[kh * K + kw], acc[r]);
-      }
+      add_row<K, S>(i, v, wv, acc);
     }
   });
 }
 
-CorrelateFn correlate_for(const DepthwisePlane& p) {
+// The forward of correlate_rows read straight from the source plane src (src_h, src_w): no
+// padded copy, each input float is loaded from where it lies. Rows outside the source read
+// `zeros` (a zeroed row of the workspace) and the columns outside it are masked off.
+using SourceFn = void (*)(const DepthwisePlane& p, const float* src, const float* zeros,
+                          const float* w, float bias, const Clamp& clamp, float* out);
+
+template <int K, int S>
+void correlate_source(const DepthwisePlane& p, const float* src, const float* zeros, const float* w,
+                      float bias, const Clamp& clamp, float* out) {
+  __m512 wv[K * K];
+  broadcast_weights<K>(w, false, wv);
+  // Columns past the last one a valid output reads are left out: they may be more than the
+  // zero row holds (negative pad_hi).
+  const int64_t width = std::min(p.src_w, (p.out_w - 1) * S + K - p.off_w);
+  const float* rows[kRowsIn<K, S>] = {};
+  int64_t band = -1;  // the tile row `rows` is for
+  for_each_tile(p, bias, false, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+    if (oh0 != band) {
+      band = oh0;
+      for (int i = 0; i < kRowsIn<K, S>; ++i) {
+        const int64_t ih = oh0 * S + i - p.off_h;
+        rows[i] = ih >= 0 && ih < p.src_h ? src + ih * p.src_w : zeros;
+      }
+    }
+    const int64_t start = ow0 * S - p.off_w;
+    __mmask16 m[S + 1];
+    for (int j = 0; j <= S; ++j) m[j] = lanes_within(start + j * kLanes, width);
+#pragma GCC unroll 64
+    for (int i = 0; i < kRowsIn<K, S>; ++i) {
+      __m512 v[K];
+      source_taps<K, S>(rows[i], start, m, v);
+      add_row<K, S>(i, v, wv, acc);
+    }
+  });
+}
+
+// pick(K, S) (std::integral_constant values) for the register-blocked shapes: K×K kernels 3,
+// 5 and 7 at stride 1, and 3 and 5 at stride 2, dilation 1, tiles by rows; else null.
+template <class Fn, class Pick>
+Fn blocked_for(const DepthwisePlane& p, Pick pick) {
+  using std::integral_constant;
   if (p.by_rows && p.dil_h == 1 && p.dil_w == 1 && p.k_h == p.k_w && p.step_h == p.step_w) {
-    if (p.k_h == 3 && p.step_h == 1) return correlate_rows<3, 1>;
-    if (p.k_h == 3 && p.step_h == 2) return correlate_rows<3, 2>;
-    if (p.k_h == 5 && p.step_h == 1) return correlate_rows<5, 1>;
-    if (p.k_h == 5 && p.step_h == 2) return correlate_rows<5, 2>;
-    if (p.k_h == 7 && p.step_h == 1) return correlate_rows<7, 1>;
+    if (p.k_h == 3 && p.step_h == 1)
+      return pick(integral_constant<int, 3>{}, integral_constant<int, 1>{});
+    if (p.k_h == 3 && p.step_h == 2)
+      return pick(integral_constant<int, 3>{}, integral_constant<int, 2>{});
+    if (p.k_h == 5 && p.step_h == 1)
+      return pick(integral_constant<int, 5>{}, integral_constant<int, 1>{});
+    if (p.k_h == 5 && p.step_h == 2)
+      return pick(integral_constant<int, 5>{}, integral_constant<int, 2>{});
+    if (p.k_h == 7 && p.step_h == 1)
+      return pick(integral_constant<int, 7>{}, integral_constant<int, 1>{});
   }
-  return correlate_generic;
+  return nullptr;
+}
+
+CorrelateFn correlate_for(const DepthwisePlane& p) {
+  const CorrelateFn blocked = blocked_for<CorrelateFn>(
+      p, []<int K, int S>(std::integral_constant<int, K>, std::integral_constant<int, S>) {
+        return correlate_rows<K, S>;
+      });
+  return blocked ? blocked : correlate_generic;
+}
+
+// The forward's in-place path for the register-blocked shapes, else null.
+SourceFn source_for(const DepthwisePlane& p) {
+  if (p.flip) return nullptr;
+  return blocked_for<SourceFn>(
+      p, []<int K, int S>(std::integral_constant<int, K>, std::integral_constant<int, S>) {
+        return correlate_source<K, S>;
+      });
 }
 
 // partial[t] += sum over the output positions o of P[o + off[t]] · dy[o], for T taps at once:
@@ -354,18 +504,25 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
   const DepthwisePlane p = depthwise_plane(g, ConvPass::kForward);
   const Taps taps(p);
   const CorrelateFn correlate = correlate_for(p);
+  const SourceFn source = source_for(p);
+  const Clamp clamp(ep);
   const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
-  // One (image, input channel) per step: its plane is built once and read by its m outputs.
-  for_each_plane(p, g.N * g.C_in, workspace, [&](int64_t i, float* plane, float* line) {
-    if (i + 1 < g.N * g.C_in) prefetch(x + (i + 1) * g.in_pixels(), g.in_pixels());
-    fill_plane(p, x + i * g.in_pixels(), plane, line);
+  // One (image, input channel) per step: its plane is built once, unless the source path
+  // reads it in place (leaving the zeroed P as its zero row), and read by its m outputs.
+  const bool in_place = source != nullptr;
+  for_each_plane(p, g.N * g.C_in, in_place, workspace, [&](int64_t i, float* plane, float* line) {
+    const float* src = x + i * g.in_pixels();
+    if (i + 1 < g.N * g.C_in) prefetch(src + g.in_pixels(), g.in_pixels());
+    if (!in_place) fill_plane(p, src, plane, line);
     const int64_t n = i / g.C_in, ic = i % g.C_in;
     for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc) {
       float* y_plane = y + (n * g.C_out + oc) * P;
       float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
-      correlate(p, taps, plane, w + oc * K, ep.bias ? ep.bias[oc] : 0.0f, false, target);
-      // The plane is still in L1/L2: the fused activation is nearly free here.
-      if (ep.clamps()) conv_epilogue_rows({.lo = ep.lo, .hi = ep.hi}, 0, 1, P, P, target);
+      const float bias = ep.bias ? ep.bias[oc] : 0.0f;
+      if (in_place)
+        source(p, src, plane, w + oc * K, bias, clamp, target);
+      else
+        correlate(p, taps, plane, w + oc * K, bias, false, clamp, target);
       if (p.stream_out) stream_plane(target, P, y_plane);
     }
   });
@@ -378,7 +535,7 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
   const CorrelateFn correlate = correlate_for(p);
   const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
   // dx[n, ic] sums its m output channels in order j = 0 .. m-1, whatever the threads.
-  for_each_plane(p, g.N * g.C_in, workspace, [&](int64_t i, float* plane, float* line) {
+  for_each_plane(p, g.N * g.C_in, false, workspace, [&](int64_t i, float* plane, float* line) {
     const int64_t n = i / g.C_in, ic = i % g.C_in;
     // Item i's dy planes are dy[n, ic·m .. ic·m + m-1], i.e. m·P floats at i·m·P.
     if (i + 1 < g.N * g.C_in) prefetch(dy + (i + 1) * m * P, m * P);
@@ -387,7 +544,7 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
     for (int64_t j = 0; j < m; ++j) {
       const int64_t oc = ic * m + j;
       fill_plane(p, dy + (n * g.C_out + oc) * P, plane, line);
-      correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, target);
+      correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
     }
     if (p.stream_out) stream_plane(target, g.in_pixels(), dx_plane);
   });
