@@ -201,6 +201,8 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry strided =
       make_geometry(1, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
+  const ConvGeometry pointwise = make_geometry(1, 960, 320, 1, {{7}, {7}});
+  const ConvGeometry pointwise_batch = make_geometry(16, 32, 16, 1, {{112}, {112}});
   for (ConvPass pass : kConvPasses) {
     EXPECT_EQ(pick(depthwise, pass), "depthwise");
     EXPECT_EQ(pick(grouped, pass), "direct_avx512");
@@ -209,9 +211,13 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   EXPECT_EQ(pick(strided, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(dense, ConvPass::kForward), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardData), "winograd_f4x3");
-  EXPECT_EQ(pick(dense, ConvPass::kBackwardWeight), "im2col_gemm");
+  EXPECT_EQ(pick(dense, ConvPass::kBackwardWeight), "winograd_f4x3");
   EXPECT_EQ(pick(l4, ConvPass::kForward), "direct_avx512") << "4 tiles: Winograd lanes would idle";
   EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "im2col_gemm");
+  EXPECT_EQ(pick(l4, ConvPass::kBackwardWeight), "im2col_gemm") << "4 tiles";
+  EXPECT_EQ(pick(pointwise, ConvPass::kForward), "pointwise_avx512") << "batch 1";
+  EXPECT_EQ(pick(pointwise, ConvPass::kBackwardData), "im2col_gemm");
+  EXPECT_EQ(pick(pointwise_batch, ConvPass::kForward), "im2col_gemm");
 }
 
 TEST(SelectConv, DefaultChoiceSupportsTheShape) {

@@ -2,7 +2,9 @@
 // 4x4 output tiles (output sizes 1..13: remainders 0..3), 16-tile lane groups and 64-tile
 // blocks (partial groups and blocks, tiles spanning images), GEMM panels of 6/8/12/16 output
 // channels (channel counts around them), every padding 0..2 per side, one and two threads
-// (per-thread and shared blocks); plus the shapes it must refuse.
+// (per-thread and shared blocks); for the weight gradient also channels around its 16-channel
+// vectors and 6 x 64 work units, sums over several 128-tile blocks, and per-thread partial
+// sums; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -102,6 +104,42 @@ TEST_F(ConvWinograd, TileGroupsAndBlocks) {
   with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
+// The weight gradient sums over every tile of every image: output sizes 1..9 and around the
+// multiples of 4 (partial tiles at the bottom and right), paddings 0..2, batch 1 and 3.
+TEST_F(ConvWinograd, WeightGradientAroundTheTiles) {
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t oh : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17})
+    for (int64_t ow : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17}) {
+      const int64_t pad = i++ % 3;
+      v.push_back(geometry(i % 2 ? 3 : 1, 5, 6, oh, ow, pad, std::min(pad, oh + 1 - pad), 2 - pad,
+                           std::min(2 - pad, ow + pad - 1)));
+    }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Channels around the weight gradient's 16-channel vectors (V and M padded to them) and its
+// work units of 6 output x 64 input channels (partial units in both directions).
+TEST_F(ConvWinograd, WeightGradientChannelsAroundTheItems) {
+  std::vector<ConvGeometry> v;
+  for (int64_t C_in : {4, 7, 64, 65, 100})
+    for (int64_t C_out : {4, 5, 8, 63, 64, 66, 130})
+      v.push_back(geometry(C_in % 2 ? 1 : 3, C_in, C_out, 5, 7));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// More than 128 tiles: M summed over several blocks (20x20 outputs are 25 tiles per image:
+// 10, 11 and 21 images are 250, 275 and 525 tiles), with two threads over per-thread ranges
+// of tiles whose partial Ms are added up, or (large M) over blocks shared by the team.
+TEST_F(ConvWinograd, WeightGradientOverSeveralBlocks) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {10, 11, 21}) v.push_back(geometry(N, 8, 12, 20, 20));
+  v.push_back(geometry(1, 4, 4, 64, 68, 0, 2, 2, 0));  // 272 tiles of one image
+  // M (36 x 460 x 64) over 4 MB: two blocks shared by both threads (129 one-pixel images).
+  v.push_back(geometry(129, 64, 460, 1, 1));
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
 // The kernel itself handles any channel count; the row refuses fewer than 4 only because it
 // does not pay there. Channels 1..3 exercise the masked weight-transform lanes.
 TEST_F(ConvWinograd, KernelHandlesFewChannels) {
@@ -112,7 +150,7 @@ TEST_F(ConvWinograd, KernelHandlesFewChannels) {
         const ConvGeometry g =
             geometry(N, C_in, C_out, 5 + C_in, 4 + C_out, C_in % 3, 1, 2, C_out % 3);
         const ConvInputs in = random_inputs(g, static_cast<uint64_t>(C_in * 10 + C_out));
-        for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+        for (ConvPass pass : kConvPasses) {
           const bool bias = pass == ConvPass::kForward;
           EXPECT_EQ(compare(run_pass(algo, g, pass, in, bias),
                             run_pass(reference_algorithm(), g, pass, in, bias),
@@ -195,11 +233,64 @@ TEST_F(ConvWinograd, ErrorAgainstDoubleOnResNetShapes) {
     }
 }
 
-TEST_F(ConvWinograd, SupportsForwardAndBackwardDataOnly) {
+// dw = Σ_n corr(x, dy) in double precision: a 2D 3x3 stride-1 weight gradient.
+std::vector<double> weight_gradient_in_double(const ConvGeometry& g, const std::vector<float>& x,
+                                              const std::vector<float>& dy) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  std::vector<double> dw(static_cast<size_t>(g.C_out * g.C_in * 9), 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oc = 0; oc < g.C_out; ++oc)
+      for (int64_t ic = 0; ic < g.C_in; ++ic) {
+        const float* d = dy.data() + (n * g.C_out + oc) * OH * OW;
+        const float* xi = x.data() + (n * g.C_in + ic) * H * W;
+        for (int64_t kh = 0; kh < 3; ++kh)
+          for (int64_t kw = 0; kw < 3; ++kw) {
+            double sum = 0.0;
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              const int64_t ih = oh - g.pad_lo[1] + kh;
+              if (ih < 0 || ih >= H) continue;
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t iw = ow - g.pad_lo[2] + kw;
+                if (iw >= 0 && iw < W) sum += double{d[oh * OW + ow]} * xi[ih * W + iw];
+              }
+            }
+            dw[((oc * g.C_in + ic) * 3 + kh) * 3 + kw] += sum;
+          }
+      }
+  return dw;
+}
+
+// The weight gradient of the ResNet-18 3x3 layers (batch kWeightErrorBatch) against double
+// precision, inputs uniform in [-1, 1): the figures quoted in docs/conv_algorithms.md. The sums
+// run over N * OH * OW products, the harness tolerance grows with their square root.
+TEST_F(ConvWinograd, WeightGradientErrorAgainstDoubleOnResNetShapes) {
+  const ConvAlgorithm* im2col =
+      select_conv(geometry(1, 16, 16, 4, 4), ConvPass::kBackwardWeight, "im2col_gemm");
+  ASSERT_NE(im2col, nullptr);
+  constexpr int64_t kWeightErrorBatch = 1;
+  for (auto [C, size] : {std::pair<int64_t, int64_t>{64, 56}, {128, 28}, {256, 14}, {512, 7}}) {
+    const ConvGeometry g = geometry(kWeightErrorBatch, C, C, size, size);
+    const ConvInputs in = random_inputs(g, 7);
+    const std::vector<double> want = weight_gradient_in_double(g, in.x, in.dy);
+    const auto [wino_abs, wino_rel] =
+        max_errors(run_pass(winograd(), g, ConvPass::kBackwardWeight, in, false), want);
+    const auto [gemm_abs, gemm_rel] =
+        max_errors(run_pass(*im2col, g, ConvPass::kBackwardWeight, in, false), want);
+    const double tolerance =
+        1e-5 * std::sqrt(static_cast<double>(reduction_length(g, ConvPass::kBackwardWeight)));
+    std::printf(
+        "N=%lld C=%-3lld %2lldx%-2lld winograd abs %.2e rel %.2e (%.2f tol) | "
+        "im2col_gemm abs %.2e rel %.2e (%.2f tol)\n",
+        static_cast<long long>(g.N), static_cast<long long>(C), static_cast<long long>(size),
+        static_cast<long long>(size), wino_abs, wino_rel, wino_abs / tolerance, gemm_abs, gemm_rel,
+        gemm_abs / tolerance);
+    EXPECT_LE(wino_abs, tolerance_scale(kName) * tolerance) << describe(g);
+  }
+}
+
+TEST_F(ConvWinograd, SupportsEveryPass) {
   const ConvGeometry g = geometry(1, 16, 16, 8, 8);
-  EXPECT_TRUE(winograd().supports(g, ConvPass::kForward));
-  EXPECT_TRUE(winograd().supports(g, ConvPass::kBackwardData));
-  EXPECT_FALSE(winograd().supports(g, ConvPass::kBackwardWeight));
+  for (ConvPass pass : kConvPasses) EXPECT_TRUE(winograd().supports(g, pass)) << to_string(pass);
 }
 
 TEST_F(ConvWinograd, RefusesOtherShapes) {

@@ -19,6 +19,9 @@ constexpr int64_t kMinChannels = 4;
 // Weights larger than this are streamed from DRAM/L3 once per block: share blocks among the
 // threads, splitting the GEMMs over output channels, so each streams once for the team.
 constexpr size_t kSharedWeightsBytes = 16 << 20;
+// The weight gradient's M (36, K, C) up to this size is kept once per thread (ResNet layers
+// 1 and 2: 0.6 and 2.4 MB); larger ones (layers 3 and 4: 9.4 and 38 MB) are shared.
+constexpr size_t kPrivateWeightSumBytes = 4 << 20;
 
 bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
@@ -62,14 +65,58 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
   return p;
 }
 
+int64_t round_up(int64_t v, int64_t multiple) {
+  return (v + multiple - 1) / multiple * multiple;
+}
+
+// The weight gradient: the forward's tiling of x and dy, and M (36, K, C) summed over blocks
+// of tiles.
+WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t threads) {
+  WinogradPlan p;
+  p.N = g.N;
+  p.C = g.C_in;
+  p.K = g.C_out;
+  p.H = g.in[1];
+  p.W = g.in[2];
+  p.OH = g.out[1];
+  p.OW = g.out[2];
+  p.pad_top = g.pad_lo[1];
+  p.pad_left = g.pad_lo[2];
+  p.tiles_h = (p.OH + 3) / 4;
+  p.tiles_w = (p.OW + 3) / 4;
+  p.tiles = p.N * p.tiles_h * p.tiles_w;
+  // Equal blocks: every pass over M (read and written once per block) sums as many tiles.
+  const int64_t blocks = (p.tiles + kWinogradWeightBlockTiles - 1) / kWinogradWeightBlockTiles;
+  p.block_tiles = round_up((p.tiles + blocks - 1) / blocks, 16);
+  p.c_pad = round_up(p.C, 16);
+  constexpr int64_t kLinePad = 16;
+  p.m_stride = p.K * p.c_pad + kLinePad;
+  // Blocks of its own per thread (no barriers, no idling at the end of a block) where there
+  // are tiles for all and M is small enough to keep one per thread; shared blocks otherwise.
+  const int64_t groups = (p.tiles + 15) / 16;
+  const size_t m_bytes = 36 * sizeof(float) * p.m_stride;
+  p.cooperative = threads == 1 || groups < 2 * threads || m_bytes > kPrivateWeightSumBytes;
+  p.slots = p.cooperative ? 1 : threads;
+  p.u_slots = p.slots;
+  p.u_stride = p.K * p.block_tiles + kLinePad;
+  p.v_stride = p.block_tiles * p.c_pad + kLinePad;
+  p.u_floats = 36 * p.u_stride;
+  p.v_floats = 36 * p.v_stride;
+  p.m_floats = 36 * p.m_stride;
+  p.scratch_floats = threads * kWinogradWeightScratchFloats;
+  return p;
+}
+
 WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass) {
+  if (pass == ConvPass::kBackwardWeight) return make_weight_plan(g, omp_get_max_threads());
   return make_plan(g, pass, omp_get_max_threads());
 }
 
 }  // namespace
 
-bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass pass) {
-  if (pass == ConvPass::kBackwardWeight || !cpu_has_avx512()) return false;
+// The same shapes for every pass: backward data and the weight gradient tile like the forward.
+bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
+  if (!cpu_has_avx512()) return false;
   // 2D: the depth axis is a single plane, read once.
   if (g.in[0] != 1 || g.kernel[0] != 1 || g.pad_lo[0] != 0 || g.pad_hi[0] != 0) return false;
   if (g.groups != 1 || g.C_in < kMinChannels || g.C_out < kMinChannels) return false;
@@ -95,6 +142,11 @@ void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const flo
 void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept {
   winograd_f4x3_avx512(plan_for(g, ConvPass::kBackwardData), dy, w, {}, dx, workspace);
+}
+
+void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* workspace) noexcept {
+  winograd_f4x3_weight_avx512(plan_for(g, ConvPass::kBackwardWeight), x, dy, dw, workspace);
 }
 
 }  // namespace fovea::kernels

@@ -9,7 +9,13 @@
 //
 // Passes: forward (with optional bias) and backward_data, which is the forward convolution of
 // dy with the weights rotated 180 degrees, C_in and C_out swapped and padding 2 - pad per side.
-// backward_weight is not supported.
+//
+// backward_weight is F(3x3, 4x4) on the same points (the transposition principle swaps the
+// roles of the forward's matrices): per 4x4 tile of dy and its 6x6 window of x,
+//   U[ξ][k][t] = (A dy[k,t] Aᵀ)[ξ]     A = (Aᵀ)ᵀ (6x4): dy read like a 4-tap kernel
+//   V[ξ][c][t] = (Bᵀ x[c,t] B)[ξ]      as the forward's input
+//   M[ξ][k][c] = Σ_t U[ξ][k][t] V[ξ][c][t]   36 GEMMs reducing over all N * tiles tiles
+//   dw[k, c] = Gᵀ M[·][k][c] G         (3x3)
 #pragma once
 
 #include <cstddef>
@@ -25,5 +31,7 @@ void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const flo
                                 const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept;
+void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

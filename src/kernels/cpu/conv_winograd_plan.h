@@ -2,7 +2,8 @@
 // workspace size) and its AVX-512 kernel (conv_winograd_avx512.cpp): one forward convolution
 //   y (N, K, OH, OW) = corr(x (N, C, H, W), w) + b,   3x3 kernel, stride 1
 // reading input row 4*ty - pad_top + j for tile row ty (zero outside [0, H)), and likewise for
-// columns. Backward data is planned as this forward problem on dy with rotated weights.
+// columns. Backward data is planned as this forward problem on dy with rotated weights; the
+// weight gradient as the same tiling of the forward's y (dy) and x.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,10 @@ namespace fovea::kernels {
 
 // The most output channels one GEMM panel (one micro-kernel call) covers.
 inline constexpr int64_t kWinogradMaxPanelRows = 16;
+// The most tiles one block of the weight gradient reduces over between two passes over M.
+inline constexpr int64_t kWinogradWeightBlockTiles = 128;
+// The transposing buffer of one thread in the weight gradient: 36 points x 16 x 16.
+inline constexpr int64_t kWinogradWeightScratchFloats = 36 * 16 * 16;
 
 struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
@@ -22,7 +27,8 @@ struct WinogradPlan {
   // degrees (backward data: dx = forward of dy with the transposed, rotated weights).
   bool rotated = false;
   int64_t tiles_h = 0, tiles_w = 0, tiles = 0;  // 4x4 output tiles: per image row, column, all
-  // Tiles per block, a multiple of 16 (one AVX-512 lane per tile), at most 64.
+  // Tiles per block, a multiple of 16 (one AVX-512 lane per tile), at most 64 (forward) or
+  // kWinogradWeightBlockTiles (weight gradient).
   int64_t block_tiles = 0;
   // Floats from one point ξ to the next in U, V and M: padded by a cache line so that the 36
   // accesses of one transform do not all map to the same L1 set (4 KiB aliasing).
@@ -35,15 +41,28 @@ struct WinogradPlan {
   // before using them, into its own U buffer of kWinogradMaxPanelRows rows, instead of the whole U
   // up front (which for 512 channels is 38 MB written to and read back from DRAM).
   bool fused_weights = false;
-  int64_t u_slots = 0;  // U buffers: one whole, or one panel per thread
+  // U buffers: one whole, or one panel per thread (fused weights); in the weight gradient,
+  // one block's dy tiles, shared or per thread as V and M.
+  int64_t u_slots = 0;
   size_t u_floats = 0, v_floats = 0, m_floats = 0;
+  // Weight gradient only: C rounded up to a vector (the rows of V (36, T, c_pad) and M (36, K,
+  // c_pad)), and each thread's buffer for transposing V.
+  int64_t c_pad = 0;
+  size_t scratch_floats = 0;
 
-  size_t workspace_floats() const { return u_slots * u_floats + slots * (v_floats + m_floats); }
+  size_t workspace_floats() const {
+    return u_slots * u_floats + slots * (v_floats + m_floats) + scratch_floats;
+  }
 };
 
 // Runs the planned convolution; `workspace` holds plan.workspace_floats() floats, and the plan
 // was made for omp_get_max_threads() threads.
 void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w,
                           const ConvEpilogue& ep, float* y, float* workspace) noexcept;
+
+// dw (K, C, 3, 3) = Σ_n corr(x, dy) for the planned forward problem, dy (N, K, OH, OW); same
+// workspace and thread contract (conv_winograd_weight_avx512.cpp).
+void winograd_f4x3_weight_avx512(const WinogradPlan& p, const float* x, const float* dy, float* dw,
+                                 float* workspace) noexcept;
 
 }  // namespace fovea::kernels

@@ -1,0 +1,208 @@
+// The tile machinery shared by the AVX-512 passes of the Winograd F(4x4, 3x3) row: the forward
+// and backward-data kernel (conv_winograd_avx512.cpp) and the weight gradient
+// (conv_winograd_weight_avx512.cpp). One lane per 4x4 output tile; 16 tiles make a TileGroup,
+// cut into Segments of consecutive tiles of one tile row, whose input windows and output tiles
+// are moved with masked loads and in-register permutes. Also the register-blocked GEMM both
+// passes run per point ξ.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/cpu/conv_winograd_plan.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+
+namespace fovea::kernels::winograd_avx512 {
+
+inline constexpr int kLanes = 16;
+inline constexpr int kPoints = 36;
+
+// The 1D transforms of the row all use the points 0, 1, -1, 2, -2 and ∞; each 2D transform
+// applies one along rows, then along columns. Bᵀ d (6 -> 6): the input tile's, in every pass.
+inline void input_1d(const __m512 d[6], __m512 o[6]) {
+  const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f);
+  const __m512 d3m1 = _mm512_sub_ps(d[3], d[1]), d4m2 = _mm512_sub_ps(d[4], d[2]);
+  o[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+  o[1] = _mm512_fnmadd_ps(four, _mm512_add_ps(d[1], d[2]), _mm512_add_ps(d[3], d[4]));
+  o[2] = _mm512_fmadd_ps(four, _mm512_sub_ps(d[1], d[2]), _mm512_sub_ps(d[4], d[3]));
+  o[3] = _mm512_fmadd_ps(two, d3m1, d4m2);
+  o[4] = _mm512_fnmadd_ps(two, d3m1, d4m2);
+  o[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+}
+
+// [begin, end) of `count` items for part `part` of `parts`.
+inline std::pair<int64_t, int64_t> share(int64_t count, int part, int parts) {
+  return {count * part / parts, count * (part + 1) / parts};
+}
+
+// Up to 8 consecutive tiles of one tile row, as consecutive lanes: their 6-row input window
+// spans 4 * lanes + 2 contiguous columns of each input row and their outputs 4 * lanes
+// contiguous columns of each output row, so both are moved with plain masked loads/stores and
+// in-register permutes instead of gathers and scatters.
+struct Segment {
+  int lanes = 0;
+  __mmask16 lane_mask = 0;
+  int64_t in_base = 0, out_base = 0;  // first input/output element of the window, channel 0
+  int64_t n = 0, iy = 0, oy = 0;      // image, first input/output row
+  // Lane e reads columns 4 * (e - first lane) + l of the window: in_index + l.
+  __m512i in_index;
+  // Input loads at window columns 0, 16, 4, 20: the columns inside both the plane and the
+  // window (zero elsewhere, which is the padding).
+  __mmask16 in_mask[4] = {};
+  // Output element e of chunk q (window columns 16q + e) comes from lane out_index[q][e] of
+  // the 4 per-column vectors; out_mask: inside the plane and the segment.
+  __m512i out_index[2];
+  __mmask16 out_mask[2] = {};
+};
+
+inline constexpr int kSegmentTiles = 8;
+
+// Tiles [t0, t0 + 16) as lanes, cut into segments (lanes past the last tile are in none and
+// read as zero).
+struct TileGroup {
+  int segments = 0;
+  Segment seg[kLanes];
+};
+
+// Bit i set for i in [lo, hi) (clamped to 0..16).
+inline __mmask16 bits(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 0, kLanes);
+  hi = std::clamp<int64_t>(hi, lo, kLanes);
+  return static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+inline TileGroup tile_group(const WinogradPlan& p, int64_t t0) {
+  TileGroup tg;
+  const int64_t per_image = p.tiles_h * p.tiles_w;
+  const __m512i four_lane =
+      _mm512_set_epi32(60, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0);
+  // Element e of an output chunk: tile e / 4, column e % 4 (odd columns from the second table).
+  const __m512i chunk_pattern =
+      _mm512_set_epi32(19, 3, 19, 3, 18, 2, 18, 2, 17, 1, 17, 1, 16, 0, 16, 0);
+  for (int first = 0; first < kLanes && t0 + first < p.tiles;) {
+    const int64_t t = t0 + first, n = t / per_image, tx = t % p.tiles_w;
+    const int lanes = static_cast<int>(
+        std::min<int64_t>({kSegmentTiles, kLanes - first, p.tiles_w - tx, p.tiles - t}));
+    Segment& s = tg.seg[tg.segments++];
+    s.lanes = lanes;
+    s.lane_mask = bits(first, first + lanes);
+    s.n = n;
+    s.oy = t % per_image / p.tiles_w * 4;
+    s.iy = s.oy - p.pad_top;
+    const int64_t ox = tx * 4, ix = ox - p.pad_left;
+    s.in_base = (n * p.C * p.H + s.iy) * p.W + ix;
+    s.out_base = (n * p.K * p.OH + s.oy) * p.OW + ox;
+    s.in_index = _mm512_sub_epi32(four_lane, _mm512_set1_epi32(4 * first));  // 4 (e - first)
+    const int64_t span = 4 * lanes + 2, offsets[4] = {0, 16, 4, 20};
+    for (int i = 0; i < 4; ++i)
+      s.in_mask[i] =
+          bits(-ix - offsets[i], p.W - ix - offsets[i]) & bits(-offsets[i], span - offsets[i]);
+    for (int q = 0; q < 2; ++q) {
+      s.out_index[q] = _mm512_add_epi32(chunk_pattern, _mm512_set1_epi32(first + 4 * q));
+      s.out_mask[q] = bits(0, p.OW - ox - 16 * q) & bits(0, 4 * lanes - 16 * q);
+    }
+    first += lanes;
+  }
+  return tg;
+}
+
+// V[ξ][c][lanes] of one channel c for the tile group; v points at V's lanes of the group.
+inline void input_transform(const WinogradPlan& p, const float* x, const TileGroup& tg, int64_t c,
+                            float* v, int64_t T) {
+  const float* xc = x + c * p.H * p.W;
+  __m512 t[6][6];  // t[j]: input row j of each tile, transformed along the row
+  for (int j = 0; j < 6; ++j) {
+    __m512 d[6];
+    for (__m512& e : d) e = _mm512_setzero_ps();
+    for (int si = 0; si < tg.segments; ++si) {
+      const Segment& s = tg.seg[si];
+      if (s.iy + j < 0 || s.iy + j >= p.H) continue;  // a padding row: zeros
+      const float* src = xc + s.in_base + j * p.W;
+      const __m512 a0 = _mm512_maskz_loadu_ps(s.in_mask[0], src);
+      const __m512 a1 = _mm512_maskz_loadu_ps(s.in_mask[1], src + 16);
+      const __m512 b0 = _mm512_maskz_loadu_ps(s.in_mask[2], src + 4);
+      const __m512 b1 = _mm512_maskz_loadu_ps(s.in_mask[3], src + 20);
+      for (int l = 0; l < 6; ++l) {
+        const __m512i idx = _mm512_add_epi32(s.in_index, _mm512_set1_epi32(l % 4));
+        const __m512 col =
+            l < 4 ? _mm512_permutex2var_ps(a0, idx, a1) : _mm512_permutex2var_ps(b0, idx, b1);
+        d[l] = _mm512_mask_mov_ps(d[l], s.lane_mask, col);
+      }
+    }
+    input_1d(d, t[j]);
+  }
+  for (int i = 0; i < 6; ++i) {
+    const __m512 col[6] = {t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]};
+    __m512 o[6];
+    input_1d(col, o);
+    for (int i2 = 0; i2 < 6; ++i2) _mm512_storeu_ps(v + (i2 * 6 + i) * p.v_stride + c * T, o[i2]);
+  }
+}
+
+// m (MR, 16*NV) = u (MR, C) · v (C, 16*NV) (+ m when accumulate), row strides ldu, ldv, ldm;
+// registers hold m.
+template <int MR, int NV>
+inline void gemm_micro(int64_t C, const float* u, int64_t ldu, const float* v, int64_t ldv,
+                       float* m, int64_t ldm, bool accumulate) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; ++c) {
+    __m512 vv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) vv[j] = _mm512_loadu_ps(v + c * ldv + j * kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m512 ur = _mm512_set1_ps(u[r * ldu + c]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = _mm512_fmadd_ps(ur, vv[j], acc[r][j]);
+    }
+  }
+  // m is added last, not loaded into the accumulators first: a long reduction split over
+  // calls (the weight gradient's over blocks of tiles) then rounds as a sum of per-call
+  // partial sums, whose error grows far more slowly than one running sum's.
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      float* dst = m + r * ldm + j * kLanes;
+      _mm512_storeu_ps(dst,
+                       accumulate ? _mm512_add_ps(acc[r][j], _mm512_loadu_ps(dst)) : acc[r][j]);
+    }
+}
+
+// Rows per GEMM panel for NV vectors of columns (tiles in the forward, input channels in the
+// weight gradient): as many accumulators as leave registers for the NV loads and a broadcast.
+inline constexpr int kPanelRows[5] = {0, 16, 12, 8, 6};
+static_assert(kPanelRows[1] == kWinogradMaxPanelRows);
+
+template <int NV, int... R>
+void gemm_rows(int rows, int64_t C, const float* u, int64_t ldu, const float* v, int64_t ldv,
+               float* m, int64_t ldm, bool accumulate, std::integer_sequence<int, R...>) {
+  ((rows == R + 1 ? gemm_micro<R + 1, NV>(C, u, ldu, v, ldv, m, ldm, accumulate) : void()), ...);
+}
+
+template <int NV>
+void gemm_panel(int rows, int64_t C, const float* u, int64_t ldu, const float* v, int64_t ldv,
+                float* m, int64_t ldm, bool accumulate) {
+  gemm_rows<NV>(rows, C, u, ldu, v, ldv, m, ldm, accumulate,
+                std::make_integer_sequence<int, kPanelRows[NV]>());
+}
+
+// The barrier between phases of a block shared by the team.
+inline void sync(int parts) {
+  if (parts > 1) {
+#pragma omp barrier
+  }
+}
+
+}  // namespace fovea::kernels::winograd_avx512
+
+#pragma GCC pop_options

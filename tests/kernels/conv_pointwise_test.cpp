@@ -1,0 +1,120 @@
+// The "pointwise_avx512" row (src/kernels/cpu/conv_pointwise.h) held equal to the reference on
+// sweeps around its tiles: kPointwiseRows output rows × up to kPointwiseVectors vectors of 16
+// pixels, the masked last vector or the dot products that replace it, pixel chunks that split an
+// image, and row tiles split among threads; plus the shapes and the pass it must refuse.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <vector>
+
+#include "conv_harness.h"
+#include "kernels/cpu/conv_pointwise.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace fovea::kernels {
+namespace {
+
+constexpr char kName[] = "pointwise";
+constexpr int64_t kRows = kPointwiseRows, kTilePixels = kPointwiseVectors * 16;
+
+// Runs the body with 1 thread and with 2, restoring the count.
+template <class F>
+void with_one_and_two_threads(F&& body) {
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    body();
+  }
+  omp_set_num_threads(before);
+}
+
+// A 1×1 convolution over `pixels` pixels laid out as a 2D image of one row (1D when `one_d`).
+ConvGeometry pointwise(int64_t N, int64_t C_in, int64_t C_out, int64_t pixels, bool one_d = false) {
+  if (one_d) return make_geometry(N, C_in, C_out, 1, {{pixels}});
+  return make_geometry(N, C_in, C_out, 1, {{1}, {pixels}});
+}
+
+// Pixel counts around the vector and the tile, output channels around the row tile, input
+// channels 1 to 160, batches of 1 and 3.
+TEST(ConvPointwise, TileEdges) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  const int64_t pixels[] = {1, 15, 16, 17, kTilePixels - 1, kTilePixels, kTilePixels + 1, 49, 196};
+  const int64_t outs[] = {1, kRows - 1, kRows, kRows + 1, 2 * kRows + 3};
+  const int64_t ins[] = {1, 3, 16, 17, 160};
+  int i = 0;
+  for (int64_t p : pixels)
+    for (int64_t co : outs)
+      for (int64_t ci : ins) {
+        ++i;
+        // A third of the shapes take a batch of 3, another third are 1D.
+        v.push_back(pointwise(i % 3 == 0 ? 3 : 1, ci, co, p, i % 3 == 1));
+      }
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Real image shapes: 2D planes whose rows are not a multiple of the vector, 3D volumes, and
+// MobileNet-v2-like 7×7 and 14×14 layers, whose pixels past the last whole vector go by dot
+// products in the forward pass (input channels a multiple of 16 and not).
+TEST(ConvPointwise, ImagesAndVolumes) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const std::vector<ConvGeometry> v = {
+      make_geometry(1, 160, 24, 1, {{7}, {7}}),   make_geometry(1, 100, 19, 1, {{7}, {7}}),
+      make_geometry(2, 250, 13, 1, {{14}, {14}}), make_geometry(1, 333, 9, 1, {{3}, {5}, {5}}),
+      make_geometry(3, 32, 19, 1, {{14}, {14}}),  make_geometry(2, 5, 11, 1, {{9}, {13}}),
+      make_geometry(1, 7, 9, 1, {{3}, {5}, {7}}), make_geometry(3, 16, 17, 1, {{4}, {6}, {6}}),
+  };
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Images whose C_in × pixels pass the panel size go in several pixel chunks (a 56×56 image
+// with 160 input channels: 8 chunks), and many rows split among threads.
+TEST(ConvPointwise, PixelChunks) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const std::vector<ConvGeometry> v = {
+      make_geometry(1, 160, 9, 1, {{56}, {56}}),
+      make_geometry(2, 48, 5, 1, {{37}, {41}}),
+      make_geometry(1, 24, 70, 1, {{30}, {31}}),
+  };
+  with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Each output is one tile's sum over the whole reduction: results are bitwise the same for any
+// thread count.
+TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const int before = omp_get_max_threads();
+  for (const ConvGeometry& g : {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
+                                make_geometry(1, 48, 9, 1, {{40}, {40}})}) {
+    const ConvInputs in = random_inputs(g, 7);
+    const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
+    ASSERT_EQ(algo->name, "pointwise_avx512");
+    for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+      omp_set_num_threads(1);
+      const auto one = run_pass(*algo, g, pass, in, true, true);
+      omp_set_num_threads(2);
+      EXPECT_EQ(run_pass(*algo, g, pass, in, true, true), one)
+          << to_string(pass) << ": " << describe(g);
+    }
+  }
+  omp_set_num_threads(before);
+}
+
+TEST(ConvPointwise, RefusesWhatItDoesNotCover) {
+  const ConvGeometry ok = pointwise(1, 4, 4, 9);
+  EXPECT_EQ(conv_pointwise_supports(ok, ConvPass::kForward), cpu_has_avx512());
+  EXPECT_EQ(conv_pointwise_supports(ok, ConvPass::kBackwardData), cpu_has_avx512());
+  EXPECT_FALSE(conv_pointwise_supports(ok, ConvPass::kBackwardWeight));
+  EXPECT_EQ(conv_pointwise_workspace_floats(ok, ConvPass::kForward), 0u);
+  for (ConvPass pass : kConvPasses) {
+    // Grouped, larger kernels, strides and padding are not a plain product.
+    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 2, {{6}, {6}}), pass));
+    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 3}, {6, 3}}), pass));
+    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 1, 2}, {6, 1, 2}}), pass));
+    EXPECT_FALSE(
+        conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 1, 1, 1, 1, 1}, {6}}), pass));
+  }
+}
+
+}  // namespace
+}  // namespace fovea::kernels
