@@ -242,8 +242,8 @@ nlohmann::ordered_json model_row(const std::string& model, int64_t batch, double
           {"peak_rss_mib", peak_rss_mib()}};
 }
 
-// --profile: where a forward's time goes, by op. The op observer reports each op as it ends;
-// the time since the previous op ended (or the forward began) is charged to it, so work
+// --profile: where a forward's time goes, by op and output shape. The op observer reports each op
+// as it ends; the time since the previous op ended (or the forward began) is charged to it, so work
 // between ops (module glue, allocation) lands on the op after it.
 void print_profile(const std::string& model, const std::function<void()>& forward,
                    double min_time) {
@@ -256,9 +256,9 @@ void print_profile(const std::string& model, const std::function<void()>& forwar
   int64_t runs = 0;
   {
     autograd::OpObserverGuard observe(
-        [&](const std::string& op, const std::vector<Tensor>&, const Tensor&) {
+        [&](const std::string& op, const std::vector<Tensor>&, const Tensor& output) {
           const Clock::time_point now = Clock::now();
-          OpTime& t = ops[op];
+          OpTime& t = ops[fmt::format("{} -> {}", op, shape_str(output.shape()))];
           t.seconds += std::chrono::duration<double>(now - last).count();
           ++t.calls;
           last = now;
@@ -274,10 +274,10 @@ void print_profile(const std::string& model, const std::function<void()>& forwar
   std::ranges::sort(rows, std::greater{}, [](const auto& r) { return r.second.seconds; });
   double total = 0;
   for (const auto& [op, t] : rows) total += t.seconds;
-  fmt::print("\n{} by op ({} forwards, observer on):\n{:<24}  {:>6}  {:>9}  {:>6}\n", model, runs,
+  fmt::print("\n{} by op ({} forwards, observer on):\n{:<40}  {:>6}  {:>9}  {:>6}\n", model, runs,
              "op", "calls", "ms", "%");
   for (const auto& [op, t] : rows)
-    fmt::print("{:<24}  {:>6}  {:>9.3f}  {:>6.1f}\n", op, t.calls / runs, t.seconds / runs * 1e3,
+    fmt::print("{:<40}  {:>6}  {:>9.3f}  {:>6.1f}\n", op, t.calls / runs, t.seconds / runs * 1e3,
                100 * t.seconds / total);
   fmt::print("\n");
 }
