@@ -126,8 +126,11 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // batches of large images (16 x 112x112, 32 -> 16 channels: 0.8x).
   if (pointwise.supports(g, pass) && pass == ConvPass::kForward && g.N == 1) return &pointwise;
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
-  // The weight gradient too: 1.4-3x im2col_gemm's speed from 16 tiles on, 0.3x at 4.
-  if (wino.supports(g, pass) && winograd_tiles(g, pass) >= 16) return &wino;
+  // The weight gradient needs more: its sum M over the tiles is 4x the weights, and written out
+  // for few tiles it costs more than the multiplies saved. 2 threads, batch 1: 2x im2col_gemm's
+  // speed at 196 tiles (ResNet layer 1), 1.1-1.2x at 49 (layer 2), 0.9x at 16 (layer 3).
+  const int64_t min_tiles = pass == ConvPass::kBackwardWeight ? 32 : 16;
+  if (wino.supports(g, pass) && winograd_tiles(g, pass) >= min_tiles) return &wino;
   for (const ConvAlgorithm* direct : {&direct512, &direct2})
     if (direct->supports(g, pass) && direct_wins(g, pass)) return direct;
   if (gemm.supports(g, pass)) return &gemm;

@@ -197,6 +197,7 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   const ConvGeometry depthwise = make_geometry(1, 144, 144, 144, {same3x3, same3x3});
   const ConvGeometry dense = make_geometry(1, 64, 64, 1, {same3x3, same3x3});
   const ConvGeometry l4 = make_geometry(1, 512, 512, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
+  const ConvGeometry l3 = make_geometry(1, 256, 256, 1, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry grouped =
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry strided =
@@ -215,6 +216,8 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   EXPECT_EQ(pick(l4, ConvPass::kForward), "direct_avx512") << "4 tiles: Winograd lanes would idle";
   EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(l4, ConvPass::kBackwardWeight), "im2col_gemm") << "4 tiles";
+  EXPECT_EQ(pick(l3, ConvPass::kForward), "winograd_f4x3");
+  EXPECT_EQ(pick(l3, ConvPass::kBackwardWeight), "im2col_gemm") << "16 tiles: M outweighs";
   EXPECT_EQ(pick(pointwise, ConvPass::kForward), "pointwise_avx512") << "batch 1";
   EXPECT_EQ(pick(pointwise, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(pointwise_batch, ConvPass::kForward), "im2col_gemm");
