@@ -197,6 +197,8 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   const ConvGeometry depthwise = make_geometry(1, 144, 144, 144, {same3x3, same3x3});
   const ConvGeometry dense = make_geometry(1, 64, 64, 1, {same3x3, same3x3});
   const ConvGeometry l4 = make_geometry(1, 512, 512, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
+  const ConvGeometry volume =
+      make_geometry(2, 16, 32, 1, {{16, 3, 1, 1, 1, 1}, {16, 3, 1, 1, 1, 1}, {16, 3, 1, 1, 1, 1}});
   const ConvGeometry l3 = make_geometry(1, 256, 256, 1, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry grouped =
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
@@ -207,6 +209,7 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   for (ConvPass pass : kConvPasses) {
     EXPECT_EQ(pick(depthwise, pass), "depthwise");
     EXPECT_EQ(pick(grouped, pass), "direct_avx512");
+    EXPECT_EQ(pick(volume, pass), "direct_avx512") << "3D: no 27x column matrix";
   }
   EXPECT_EQ(pick(strided, ConvPass::kForward), "direct_avx512") << "batch 1";
   EXPECT_EQ(pick(strided, ConvPass::kBackwardData), "im2col_gemm");
