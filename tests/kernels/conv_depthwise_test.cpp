@@ -10,22 +10,12 @@
 #include "conv_harness.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/cpu_features.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
 
 constexpr char kName[] = "depthwise";
-
-// Runs the body with 1 thread and with 2, restoring the count.
-template <class F>
-void with_one_and_two_threads(F&& body) {
-  const int before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    body();
-  }
-  omp_set_num_threads(before);
-}
 
 // C channels with multiplier m, 2D.
 ConvGeometry depthwise_2d(int64_t N, int64_t C, int64_t m, Axis h, Axis w) {
@@ -54,7 +44,7 @@ TEST(ConvDepthwise, OutputWidthsAroundTheVector) {
                          axis_for(ow, k, s, 1, pad, pad));
         add_if_valid(v, g);
       }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Heights 1..5 (below the 8-row tile: tiles by rows or by columns), channels 1..5,
@@ -76,7 +66,7 @@ TEST(ConvDepthwise, StridesDilationsPaddings) {
             h.in += i % s;
             add_if_valid(v, depthwise_2d(N, C, m, h, w));
           }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // The forward's source path (3×3 and 5×5 at stride 1 and 2, 7×7 at stride 1: the input read in
@@ -95,7 +85,7 @@ TEST(ConvDepthwise, SourcePathEdges) {
           const Axis h{1 + i % 19, k, s, 1, lo, (lo + 1) % 3}, w{in_w, k, s, 1, lo, i % 3};
           add_if_valid(v, depthwise_2d(1 + i % 2, 1 + i % 3, 1 + i / 3 % 2, h, w));
         }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Heights around the 8-row tile and widths around the 128-column 1D tile.
@@ -115,7 +105,7 @@ TEST(ConvDepthwise, TileEdges) {
       for (int64_t s : {1, 2})
         v.push_back(
             make_geometry(1, 4, 4, 4, {{in, k, s, 1, k / 2, k / 2}, {in, k, s, 1, k / 2, k / 2}}));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // 1D convolutions (H and D trivial), including long kernels on the generic path.
@@ -126,7 +116,7 @@ TEST(ConvDepthwise, OneDimensional) {
     for (int64_t s : {1, 2, 3})
       for (int64_t ow : {1, 16, 33})
         v.push_back(make_geometry(3, 2, 4, 2, {axis_for(ow, k, s, 1 + k % 2, k / 2, k / 2)}));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Outputs past 16 MiB are computed into the workspace and streamed out; planes of 255² floats
@@ -140,7 +130,7 @@ TEST(ConvDepthwise, StreamedOutputs) {
   const ConvInputs in = random_inputs(g, 5);
   const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, kName);
   ASSERT_NE(algo, nullptr);
-  with_one_and_two_threads([&] {
+  testing::with_one_and_two_threads([&] {
     for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
       const auto want = run_pass(reference_algorithm(), g, pass, in, true);
       EXPECT_EQ(compare(run_pass(*algo, g, pass, in, true), want, reduction_length(g, pass) + 1),

@@ -10,23 +10,13 @@
 #include "conv_harness.h"
 #include "kernels/cpu/conv_pointwise.h"
 #include "kernels/cpu/cpu_features.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
 
 constexpr char kName[] = "pointwise";
 constexpr int64_t kRows = kPointwiseRows, kTilePixels = kPointwiseVectors * 16;
-
-// Runs the body with 1 thread and with 2, restoring the count.
-template <class F>
-void with_one_and_two_threads(F&& body) {
-  const int before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    body();
-  }
-  omp_set_num_threads(before);
-}
 
 // A 1×1 convolution over `pixels` pixels laid out as a 2D image of one row (1D when `one_d`).
 ConvGeometry pointwise(int64_t N, int64_t C_in, int64_t C_out, int64_t pixels, bool one_d = false) {
@@ -50,7 +40,7 @@ TEST(ConvPointwise, TileEdges) {
         // A third of the shapes take a batch of 3, another third are 1D.
         v.push_back(pointwise(i % 3 == 0 ? 3 : 1, ci, co, p, i % 3 == 1));
       }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Real image shapes: 2D planes whose rows are not a multiple of the vector, 3D volumes, and
@@ -64,7 +54,7 @@ TEST(ConvPointwise, ImagesAndVolumes) {
       make_geometry(3, 32, 19, 1, {{14}, {14}}),  make_geometry(2, 5, 11, 1, {{9}, {13}}),
       make_geometry(1, 7, 9, 1, {{3}, {5}, {7}}), make_geometry(3, 16, 17, 1, {{4}, {6}, {6}}),
   };
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Images whose C_in × pixels pass the panel size go in several pixel chunks (a 56×56 image
@@ -76,7 +66,7 @@ TEST(ConvPointwise, PixelChunks) {
       make_geometry(2, 48, 5, 1, {{37}, {41}}),
       make_geometry(1, 24, 70, 1, {{30}, {31}}),
   };
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Each output is one tile's sum over the whole reduction: results are bitwise the same for any

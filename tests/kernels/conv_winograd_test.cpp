@@ -20,6 +20,7 @@
 #include "fovea/random.h"
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/cpu_features.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
@@ -40,18 +41,6 @@ ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t oh, int64_
                         {ow + 2 - left - right, 3, 1, 1, left, right}});
 }
 
-// Runs `body` once with one thread and once with two.
-template <class F>
-void with_one_and_two_threads(F&& body) {
-  const int before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE("threads " + std::to_string(threads));
-    omp_set_num_threads(threads);
-    body();
-  }
-  omp_set_num_threads(before);
-}
-
 class ConvWinograd : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,7 +59,7 @@ TEST_F(ConvWinograd, OutputSizesAroundTheTile) {
       const int64_t right = std::min<int64_t>((i / 27) % 3, ow + 1 - left);
       v.push_back(geometry(i % 2 ? 3 : 1, 16, 17, oh, ow, top, bottom, left, right));
     }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 TEST_F(ConvWinograd, EveryPaddingPerSide) {
@@ -81,7 +70,7 @@ TEST_F(ConvWinograd, EveryPaddingPerSide) {
         for (int64_t right = 0; right <= 2; ++right)
           v.push_back(
               make_geometry(2, 16, 16, 1, {{7, 3, 1, 1, top, bottom}, {6, 3, 1, 1, left, right}}));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 TEST_F(ConvWinograd, ChannelsAroundTheGemmPanels) {
@@ -89,7 +78,7 @@ TEST_F(ConvWinograd, ChannelsAroundTheGemmPanels) {
   for (int64_t C_in : {4, 5, 16, 17, 31})
     for (int64_t C_out : {4, 7, 16, 17, 23, 25, 33, 49})
       v.push_back(geometry(C_out % 2 ? 1 : 3, C_in, C_out, 6, 9));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // 20x20 outputs are 25 tiles per image: lane groups and 64-tile blocks that end mid-image,
@@ -101,7 +90,7 @@ TEST_F(ConvWinograd, TileGroupsAndBlocks) {
   v.push_back(geometry(1, 16, 16, 16, 20));  // 20 tiles
   v.push_back(geometry(5, 24, 16, 16, 16));  // 80 tiles: 5 groups
   v.push_back(geometry(9, 16, 18, 12, 12));  // 81 tiles: a one-tile last group
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // The weight gradient sums over every tile of every image: output sizes 1..9 and around the
@@ -115,7 +104,7 @@ TEST_F(ConvWinograd, WeightGradientAroundTheTiles) {
       v.push_back(geometry(i % 2 ? 3 : 1, 5, 6, oh, ow, pad, std::min(pad, oh + 1 - pad), 2 - pad,
                            std::min(2 - pad, ow + pad - 1)));
     }
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // Channels around the weight gradient's 16-channel vectors (V and M padded to them) and its
@@ -125,7 +114,7 @@ TEST_F(ConvWinograd, WeightGradientChannelsAroundTheItems) {
   for (int64_t C_in : {4, 7, 64, 65, 100})
     for (int64_t C_out : {4, 5, 8, 63, 64, 66, 130})
       v.push_back(geometry(C_in % 2 ? 1 : 3, C_in, C_out, 5, 7));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // More than 128 tiles: M summed over several blocks (20x20 outputs are 25 tiles per image:
@@ -137,7 +126,7 @@ TEST_F(ConvWinograd, WeightGradientOverSeveralBlocks) {
   v.push_back(geometry(1, 4, 4, 64, 68, 0, 2, 2, 0));  // 272 tiles of one image
   // M (36 x 460 x 64) over 4 MB: two blocks shared by both threads (129 one-pixel images).
   v.push_back(geometry(129, 64, 460, 1, 1));
-  with_one_and_two_threads([&] { check_all(v, kName); });
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
 // The kernel itself handles any channel count; the row refuses fewer than 4 only because it

@@ -21,6 +21,7 @@
 #include "kernels/cpu/pool_cpu.h"
 #include "kernels/reference/pool_reference.h"
 #include "ops/pool_call.h"
+#include "thread_counts.h"
 
 namespace fovea {
 namespace {
@@ -166,17 +167,6 @@ void expect_same_bits(const std::vector<float>& actual, const std::vector<float>
     }
 }
 
-template <class F>
-void with_one_and_two_threads(F&& body) {
-  const int before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    SCOPED_TRACE(fmt::format("{} threads", threads));
-    body();
-  }
-  omp_set_num_threads(before);
-}
-
 // Inputs of the values-only sweep, by kind: 0 normal values; 1 only +-0 and +-1 (ties, signed
 // zeros); 2 normal values with NaN (random payload and sign) and -inf sprinkled in; 3 -inf
 // with NaN at both ends of every row (padding's neighbours) and a few numbers.
@@ -249,7 +239,7 @@ TEST(PoolKernels, MaxPoolValuesOnlyEqualsReference) {
   std::vector<PoolGeometry> all = values_geometries();
   for (const PoolGeometry& g : geometries(true)) all.push_back(g);
   std::mt19937 rng(5);
-  with_one_and_two_threads([&] {
+  testing::with_one_and_two_threads([&] {
     // The input kinds take turns: the sweep is dense enough for each to meet every width.
     for (size_t i = 0; i < all.size(); ++i) {
       const PoolGeometry& g = all[i];

@@ -36,43 +36,46 @@ void randomise_batch_norms(Module& m, Generator& gen) {
       assign(t, Tensor::rand(t.shape(), 0.5f, 1.5f, &gen));
 }
 
-TEST(FoldBatchNorm, ResNetGivesTheSameOutputsWithEveryBatchNormFolded) {
-  Generator gen(3);
-  const Shape example_shape{1, 3, 64, 64};
-  SpecModel m = zoo::build_model("resnet18", {3, 64, 64});
-  randomise_batch_norms(*m.model, gen);
-  m.model->eval();
-  const Tensor x = Tensor::randn(example_shape, &gen);
-  Tensor before;
-  {
-    autograd::NoGradGuard no_grad;
-    before = (*m.model)(x);
-  }
-  EXPECT_EQ(fold_batch_norm(*m.model, x), 20) << "ResNet-18 has 20 conv + batch-norm pairs";
+// The eval-mode output of m on x, no graph recorded.
+Tensor infer(Module& m, const Tensor& x) {
   autograd::NoGradGuard no_grad;
-  const Tensor after = (*m.model)(x);
-  EXPECT_TRUE(allclose(after, before, 1e-4f, 1e-4f));
+  return m(x);
+}
+
+// A zoo network in eval mode with batch norms far from the identity, a batch of `images`
+// inputs for it, and its output before any rewrite.
+struct Prepared {
+  SpecModel m;
+  Tensor x, before;
+};
+
+Prepared prepare(const std::string& name, const Shape& input, int64_t images, uint64_t seed) {
+  Generator gen(seed);
+  Prepared p{zoo::build_model(name, input), {}, {}};
+  randomise_batch_norms(*p.m.model, gen);
+  p.m.model->eval();
+  Shape batch{images};
+  batch.insert(batch.end(), input.begin(), input.end());
+  p.x = Tensor::randn(batch, &gen);
+  p.before = infer(*p.m.model, p.x);
+  return p;
+}
+
+TEST(FoldBatchNorm, ResNetGivesTheSameOutputsWithEveryBatchNormFolded) {
+  auto [m, x, before] = prepare("resnet18", {3, 64, 64}, 1, 3);
+  EXPECT_EQ(fold_batch_norm(*m.model, x), 20) << "ResNet-18 has 20 conv + batch-norm pairs";
+  EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
   EXPECT_EQ(fold_batch_norm(*m.model, x), 0) << "folding twice must not fold again";
 }
 
 // In DenseNet a convolution's output is concatenated and normalised by later layers: those
 // batch norms follow a cat, not the convolution, and must stay.
 TEST(FoldBatchNorm, LeavesBatchNormsThatDoNotDirectlyFollowAConvolution) {
-  Generator gen(4);
-  SpecModel m = zoo::build_model("densenet121", {3, 32, 32});
-  randomise_batch_norms(*m.model, gen);
-  m.model->eval();
-  const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
-  Tensor before;
-  {
-    autograd::NoGradGuard no_grad;
-    before = (*m.model)(x);
-  }
+  auto [m, x, before] = prepare("densenet121", {3, 32, 32}, 1, 4);
   const int folded = fold_batch_norm(*m.model, x);
   EXPECT_GE(folded, 1);
   EXPECT_LT(folded, 121);
-  autograd::NoGradGuard no_grad;
-  EXPECT_TRUE(allclose((*m.model)(x), before, 1e-4f, 1e-4f));
+  EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
 }
 
 TEST(FoldBatchNorm, RefusesTrainingModeAndFoldedLayersRefuseToTrain) {
@@ -86,20 +89,9 @@ TEST(FoldBatchNorm, RefusesTrainingModeAndFoldedLayersRefuseToTrain) {
   testing::expect_error<fovea::ValueError>([&] { (*m.model)(x); }, {"BatchNorm2d", "folded"});
 }
 
-// The eval-mode output of m on x, no graph recorded.
-Tensor infer(Module& m, const Tensor& x) {
-  autograd::NoGradGuard no_grad;
-  return m(x);
-}
-
 // MobileNet-v2: every ReLU6 follows conv -> batch norm, so after folding all 35 fuse.
 TEST(FuseActivations, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
-  Generator gen(5);
-  SpecModel m = zoo::build_model("mobilenet_v2", {3, 64, 64});
-  randomise_batch_norms(*m.model, gen);
-  m.model->eval();
-  const Tensor x = Tensor::randn({2, 3, 64, 64}, &gen);
-  const Tensor before = infer(*m.model, x);
+  auto [m, x, before] = prepare("mobilenet_v2", {3, 64, 64}, 2, 5);
   EXPECT_EQ(optimize_for_inference(*m.model, x), 52 + 35) << "52 batch norms, 35 ReLU6";
   int fused = 0;
   for (const auto& [name, child] : m.model->named_modules())
@@ -112,12 +104,7 @@ TEST(FuseActivations, MobileNetGivesTheSameOutputsWithEveryReLU6Fused) {
 // ResNet's BasicBlock calls one ReLU module twice (after bn1 and after the residual add): that
 // module must stay. Only the stem's ReLU fuses.
 TEST(FuseActivations, LeavesSharedActivationsAndOnesAfterAnAdd) {
-  Generator gen(6);
-  SpecModel m = zoo::build_model("resnet18", {3, 32, 32});
-  randomise_batch_norms(*m.model, gen);
-  m.model->eval();
-  const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
-  const Tensor before = infer(*m.model, x);
+  auto [m, x, before] = prepare("resnet18", {3, 32, 32}, 1, 6);
   EXPECT_EQ(fold_batch_norm(*m.model, x), 20);
   EXPECT_EQ(fuse_activations(*m.model, x), 1);
   EXPECT_TRUE(allclose(infer(*m.model, x), before, 1e-4f, 1e-4f));
@@ -161,12 +148,7 @@ TEST(FuseActivations, FusedNetworkTrainsWithTheSameGradients) {
 // DenseNet normalises concatenations (batch norm -> ReLU -> conv): those batch norms cannot
 // fold, and their ReLUs fuse into them instead.
 TEST(FuseActivations, DenseNetFusesReLUsIntoTheBatchNormsThatStay) {
-  Generator gen(8);
-  SpecModel m = zoo::build_model("densenet121", {3, 32, 32});
-  randomise_batch_norms(*m.model, gen);
-  m.model->eval();
-  const Tensor x = Tensor::randn({1, 3, 32, 32}, &gen);
-  const Tensor before = infer(*m.model, x);
+  auto [m, x, before] = prepare("densenet121", {3, 32, 32}, 1, 8);
   const int folded = fold_batch_norm(*m.model, x);
   EXPECT_GT(fuse_activations(*m.model, x), 100);
   int into_batch_norms = 0;
