@@ -86,7 +86,8 @@ const ConvAlgorithm& row(std::string_view name) {
 // sums over the forward's).
 int64_t winograd_tiles(const ConvGeometry& g, ConvPass pass) {
   const Dims3& size = pass == ConvPass::kBackwardData ? g.in : g.out;
-  return g.N * ((size[1] + 3) / 4) * ((size[2] + 3) / 4);
+  const int64_t d = g.dilation[1];  // d² phases, each tiled like an undilated output
+  return g.N * d * d * (((size[1] + d - 1) / d + 3) / 4) * (((size[2] + d - 1) / d + 3) / 4);
 }
 
 // Where the direct kernel beat im2col_gemm in bench/compare/conv_compare.py runs (see

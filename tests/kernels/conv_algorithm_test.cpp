@@ -206,7 +206,10 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
       make_geometry(1, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
   const ConvGeometry pointwise = make_geometry(1, 960, 320, 1, {{7}, {7}});
   const ConvGeometry pointwise_batch = make_geometry(16, 32, 16, 1, {{112}, {112}});
+  const ConvGeometry dilated =
+      make_geometry(1, 128, 128, 1, {{28, 3, 1, 2, 2, 2}, {28, 3, 1, 2, 2, 2}});
   for (ConvPass pass : kConvPasses) {
+    EXPECT_EQ(pick(dilated, pass), "winograd_f4x3") << "4 phases of 4x4 tiles";
     EXPECT_EQ(pick(depthwise, pass), "depthwise");
     EXPECT_EQ(pick(grouped, pass), "direct_avx512");
     EXPECT_EQ(pick(volume, pass), "direct_avx512") << "3D: no 27x column matrix";

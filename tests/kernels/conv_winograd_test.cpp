@@ -2,9 +2,9 @@
 // 4x4 output tiles (output sizes 1..13: remainders 0..3), 16-tile lane groups and 64-tile
 // blocks (partial groups and blocks, tiles spanning images), GEMM panels of 6/8/12/16 output
 // channels (channel counts around them), every padding 0..2 per side, one and two threads
-// (per-thread and shared blocks); for the weight gradient also channels around its 16-channel
-// vectors and 6 x 64 work units, sums over several 128-tile blocks, and per-thread partial
-// sums; plus the shapes it must refuse.
+// (per-thread and shared blocks), dilations 2 and 3 (phases of tiles); for the weight gradient also
+// channels around its 16-channel vectors and 6 x 64 work units, sums over several 128-tile blocks,
+// and per-thread partial sums; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -126,6 +126,47 @@ TEST_F(ConvWinograd, WeightGradientOverSeveralBlocks) {
   v.push_back(geometry(1, 4, 4, 64, 68, 0, 2, 2, 0));  // 272 tiles of one image
   // M (36 x 460 x 64) over 4 MB: two blocks shared by both threads (129 one-pixel images).
   v.push_back(geometry(129, 64, 460, 1, 1));
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// A dilated 3x3 stride-1 2D geometry with output size (oh, ow) and the given paddings.
+ConvGeometry dilated(int64_t N, int64_t C_in, int64_t C_out, int64_t d, int64_t oh, int64_t ow,
+                     int64_t top, int64_t bottom, int64_t left, int64_t right) {
+  return make_geometry(N, C_in, C_out, 1,
+                       {{oh + 2 * d - top - bottom, 3, 1, d, top, bottom},
+                        {ow + 2 * d - left - right, 3, 1, d, left, right}});
+}
+
+// Dilation 2 and 3: d² phases of 4x4 tiles whose elements are d apart. Output sizes 1..20
+// (phases of unequal sizes, partial and empty tiles in the smaller phases), paddings 0..2d
+// per side (input sizes odd and even, divisible by d or not), channels 4, 5 and 17, batch 1
+// and 2.
+TEST_F(ConvWinograd, DilatedSizesAroundTheTilesAndPhases) {
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t d : {2, 3})
+    for (int64_t oh = 1; oh <= 20; ++oh)
+      for (int64_t ow = 1 + oh % 3; ow <= 20; ow += 3, ++i) {
+        const int64_t pads = 2 * d + 1, top = i % pads, left = (i / 3) % pads;
+        const int64_t bottom = std::min<int64_t>((i / 2) % pads, oh + 2 * d - 1 - top);
+        const int64_t right = std::min<int64_t>((i / 5) % pads, ow + 2 * d - 1 - left);
+        const int64_t channels[3] = {4, 5, 17};
+        v.push_back(dilated(1 + i % 2, channels[i % 3], channels[(i / 3) % 3], d, oh, ow, top,
+                            bottom, left, right));
+      }
+  // check_all skips the passes a row refuses: these must all be taken.
+  for (const ConvGeometry& g : v)
+    for (ConvPass pass : kConvPasses) ASSERT_TRUE(winograd().supports(g, pass)) << describe(g);
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Dilated layers large enough for several lane groups, 64-tile blocks and (weight gradient)
+// 128-tile blocks, per-thread and shared: 56x56 at d = 2 is 4 phases of 7x7 tiles.
+TEST_F(ConvWinograd, DilatedGroupsAndBlocks) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {1, 2}) v.push_back(dilated(N, 16, 20, 2, 56, 56, 2, 2, 2, 2));
+  v.push_back(dilated(3, 8, 12, 3, 29, 31, 3, 3, 0, 6));
+  v.push_back(dilated(1, 64, 70, 2, 24, 20, 4, 0, 1, 3));
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
@@ -288,7 +329,8 @@ TEST_F(ConvWinograd, RefusesOtherShapes) {
       geometry(1, 16, 3, 8, 8),                                                // few channels
       make_geometry(1, 16, 16, 2, {{8, 3, 1, 1, 1, 1}, {8, 3, 1, 1, 1, 1}}),   // groups
       make_geometry(1, 16, 16, 1, {{9, 3, 2, 1, 1, 1}, {9, 3, 1, 1, 1, 1}}),   // stride
-      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, 1}, {9, 3, 1, 2, 2, 2}}),   // dilation
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, 1}, {9, 3, 1, 2, 2, 2}}),   // dilation 1, 2
+      make_geometry(1, 16, 16, 1, {{9, 3, 1, 2, 5, 2}, {9, 3, 1, 2, 2, 2}}),   // padding 2d + 1
       make_geometry(1, 16, 16, 1, {{9, 5, 1, 1, 2, 2}, {9, 5, 1, 1, 2, 2}}),   // kernel 5
       make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 1, 1}, {9, 1}}),               // kernel 3x1
       make_geometry(1, 16, 16, 1, {{9, 3, 1, 1, 3, 1}, {9, 3, 1, 1, 1, 1}}),   // padding 3

@@ -27,6 +27,14 @@ bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
 }
 
+// The tile grid of the planned output (OH, OW) with dilation d.
+void tile(WinogradPlan& p, int64_t d) {
+  p.dilation = d;
+  p.tiles_h = ((p.OH + d - 1) / d + 3) / 4;
+  p.tiles_w = ((p.OW + d - 1) / d + 3) / 4;
+  p.tiles = p.N * d * d * p.tiles_h * p.tiles_w;
+}
+
 WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
   WinogradPlan p;
   const bool bwd = pass == ConvPass::kBackwardData;
@@ -37,13 +45,12 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
   p.W = bwd ? g.out[2] : g.in[2];
   p.OH = bwd ? g.in[1] : g.out[1];
   p.OW = bwd ? g.in[2] : g.out[2];
-  // Backward data reads dy with the full-correlation padding 2 - pad (kernel - 1 - pad).
-  p.pad_top = bwd ? 2 - g.pad_lo[1] : g.pad_lo[1];
-  p.pad_left = bwd ? 2 - g.pad_lo[2] : g.pad_lo[2];
+  // Backward data reads dy with the full-correlation padding 2d - pad ((kernel - 1) d - pad).
+  const int64_t d = g.dilation[1];
+  p.pad_top = bwd ? 2 * d - g.pad_lo[1] : g.pad_lo[1];
+  p.pad_left = bwd ? 2 * d - g.pad_lo[2] : g.pad_lo[2];
   p.rotated = bwd;
-  p.tiles_h = (p.OH + 3) / 4;
-  p.tiles_w = (p.OW + 3) / 4;
-  p.tiles = p.N * p.tiles_h * p.tiles_w;
+  tile(p, d);
   const int64_t groups = (p.tiles + 15) / 16;
   const size_t u_bytes = 36 * sizeof(float) * p.C * p.K;
   const bool one_block = p.tiles <= 64;
@@ -82,9 +89,7 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t threads) {
   p.OW = g.out[2];
   p.pad_top = g.pad_lo[1];
   p.pad_left = g.pad_lo[2];
-  p.tiles_h = (p.OH + 3) / 4;
-  p.tiles_w = (p.OW + 3) / 4;
-  p.tiles = p.N * p.tiles_h * p.tiles_w;
+  tile(p, g.dilation[1]);
   // Equal blocks: every pass over M (read and written once per block) sums as many tiles.
   const int64_t blocks = (p.tiles + kWinogradWeightBlockTiles - 1) / kWinogradWeightBlockTiles;
   p.block_tiles = round_up((p.tiles + blocks - 1) / blocks, 16);
@@ -116,16 +121,19 @@ WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass) {
 
 }  // namespace
 
-// The same shapes for every pass: backward data and the weight gradient tile like the forward.
+// The same shapes for every pass: backward data and the weight gradient tile like the forward,
+// dilated layers too (backward data of a dilated convolution is again one, with the same d).
 bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
   if (!cpu_has_avx512()) return false;
   // 2D: the depth axis is a single plane, read once.
   if (g.in[0] != 1 || g.kernel[0] != 1 || g.pad_lo[0] != 0 || g.pad_hi[0] != 0) return false;
   if (g.groups != 1 || g.C_in < kMinChannels || g.C_out < kMinChannels) return false;
+  const int64_t d = g.dilation[1];
+  if (d < 1 || g.dilation[2] != d) return false;
   for (int a = 1; a < 3; ++a) {
-    if (g.kernel[a] != 3 || g.stride[a] != 1 || g.dilation[a] != 1) return false;
-    // 0..2 per side maps backward data to a forward convolution with padding 0..2 too.
-    if (!in_range(g.pad_lo[a], 0, 2) || !in_range(g.pad_hi[a], 0, 2)) return false;
+    if (g.kernel[a] != 3 || g.stride[a] != 1) return false;
+    // 0..2d per side maps backward data to a forward convolution with padding 0..2d too.
+    if (!in_range(g.pad_lo[a], 0, 2 * d) || !in_range(g.pad_hi[a], 0, 2 * d)) return false;
   }
   // The kernel indexes x and y with 32-bit gather/scatter offsets.
   constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max() / 2;

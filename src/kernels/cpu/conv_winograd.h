@@ -5,10 +5,11 @@
 //   M[ξ][k][t] = Σ_c U[ξ][k][c] V[ξ][c][t]   36 GEMMs
 //   y[k, tile t] = Aᵀ M[·][k][t] A (+ b[k])  4x4 outputs
 // with interpolation points 0, ±1, ±2 and ∞: 36 multiplies per tile and channel pair where a
-// direct 3x3 convolution does 144.
+// direct 3x3 convolution does 144. Dilated layers (dilation d on both axes) are tiled per
+// phase (oy mod d, ox mod d): a tile's outputs and its input window are d apart.
 //
 // Passes: forward (with optional bias) and backward_data, which is the forward convolution of
-// dy with the weights rotated 180 degrees, C_in and C_out swapped and padding 2 - pad per side.
+// dy with the weights rotated 180 degrees, C_in and C_out swapped and padding 2d - pad per side.
 //
 // backward_weight is F(3x3, 4x4) on the same points (the transposition principle swaps the
 // roles of the forward's matrices): per 4x4 tile of dy and its 6x6 window of x,

@@ -112,6 +112,16 @@ void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg
     // (Zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
     if (clamps)
       for (__m512& e : o) e = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, e));
+    if (p.dilation > 1) {
+      const StridedTiles& st = tg.strided;
+      const __m512i row = _mm512_add_epi32(
+          st.out_offset, _mm512_set1_epi32(static_cast<int32_t>(a * p.dilation * p.OW)));
+      for (int b = 0; b < 4; ++b)
+        _mm512_mask_i32scatter_ps(
+            yk, st.out_row[a] & st.out_col[b],
+            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(b * p.dilation))), o[b],
+            4);
+    }
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& sg = tg.seg[si];
       if (sg.oy + a >= p.OH) continue;
@@ -157,6 +167,8 @@ struct Buffers {
 void prefetch_rows(const WinogradPlan& p, const float* xc, const TileGroup* tgs, int groups) {
   for (int grp = 0; grp < groups; ++grp) {
     const TileGroup& tg = tgs[grp];
+    // Dilated (strided lanes): not prefetched, measured no faster on the suite's layer.
+    if (tg.segments == 0) continue;
     const Segment &first = tg.seg[0], &last = tg.seg[tg.segments - 1];
     if (first.n != last.n) continue;  // spans two images: rare, skip
     const int64_t lo = std::max<int64_t>(first.in_base + std::max<int64_t>(-first.iy, 0) * p.W, 0);

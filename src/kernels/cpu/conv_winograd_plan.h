@@ -2,8 +2,11 @@
 // workspace size) and its AVX-512 kernel (conv_winograd_avx512.cpp): one forward convolution
 //   y (N, K, OH, OW) = corr(x (N, C, H, W), w) + b,   3x3 kernel, stride 1
 // reading input row 4*ty - pad_top + j for tile row ty (zero outside [0, H)), and likewise for
-// columns. Backward data is planned as this forward problem on dy with rotated weights; the
-// weight gradient as the same tiling of the forward's y (dy) and x.
+// columns. With dilation d the outputs of each phase (oy % d, ox % d) are an undilated
+// convolution of the inputs d apart: a tile holds 4x4 outputs of one phase, d apart, and reads
+// input rows oy0 - pad_top + d*j of its first output row oy0. Backward data is planned as this
+// forward problem on dy with rotated weights; the weight gradient as the same tiling of the
+// forward's y (dy) and x.
 #pragma once
 
 #include <cstddef>
@@ -23,10 +26,14 @@ inline constexpr int64_t kWinogradWeightScratchFloats = 36 * 16 * 16;
 struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
   int64_t H = 0, W = 0, OH = 0, OW = 0, pad_top = 0, pad_left = 0;
+  int64_t dilation = 1;  // both axes
   // false: w is (K, C, 3, 3). true: w is (C, K, 3, 3) and each 3x3 is read rotated by 180
   // degrees (backward data: dx = forward of dy with the transposed, rotated weights).
   bool rotated = false;
-  int64_t tiles_h = 0, tiles_w = 0, tiles = 0;  // 4x4 output tiles: per image row, column, all
+  // 4x4 output tiles: per column and row of one phase (the largest, phase 0), and in all.
+  // Tile t is image t / (d² tiles_h tiles_w), then tile row, row phase, column phase, tile
+  // column: the phases that read the same input rows are neighbours.
+  int64_t tiles_h = 0, tiles_w = 0, tiles = 0;
   // Tiles per block, a multiple of 16 (one AVX-512 lane per tile), at most 64 (forward) or
   // kWinogradWeightBlockTiles (weight gradient).
   int64_t block_tiles = 0;

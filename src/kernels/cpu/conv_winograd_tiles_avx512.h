@@ -62,11 +62,21 @@ struct Segment {
 
 inline constexpr int kSegmentTiles = 8;
 
+// The 16 tiles of a group in a dilated layer (d > 1): their windows' elements are d apart,
+// so each lane is gathered (scattered) on its own, at in_offset + d (j W + l) for window row
+// j, column l (out_offset + d (a OW + b) for output row a, column b) of channel 0; masked to the
+// lanes whose row and column lie inside the plane (none past the last tile).
+struct StridedTiles {
+  __m512i in_offset = _mm512_setzero_si512(), out_offset = _mm512_setzero_si512();
+  __mmask16 in_row[6] = {}, in_col[6] = {}, out_row[4] = {}, out_col[4] = {};
+};
+
 // Tiles [t0, t0 + 16) as lanes, cut into segments (lanes past the last tile are in none and
-// read as zero).
+// read as zero); or, dilated, as strided lanes (and no segments).
 struct TileGroup {
   int segments = 0;
   Segment seg[kLanes];
+  StridedTiles strided;
 };
 
 // Bit i set for i in [lo, hi) (clamped to 0..16).
@@ -76,8 +86,40 @@ inline __mmask16 bits(int64_t lo, int64_t hi) {
   return static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
+inline StridedTiles strided_tiles(const WinogradPlan& p, int64_t t0) {
+  StridedTiles st;
+  const int64_t d = p.dilation, per_image = d * d * p.tiles_h * p.tiles_w;
+  alignas(64) int32_t in_offset[kLanes] = {}, out_offset[kLanes] = {};
+  for (int e = 0; e < kLanes && t0 + e < p.tiles; ++e) {
+    // Tile row ty, row phase ry, column phase rx, tile column tx (see WinogradPlan::tiles).
+    const int64_t t = t0 + e, n = t / per_image, rows = t % per_image / p.tiles_w;
+    const int64_t oy = rows / d % d + 4 * d * (rows / (d * d));
+    const int64_t ox = rows % d + 4 * d * (t % p.tiles_w);
+    const int64_t iy = oy - p.pad_top, ix = ox - p.pad_left;
+    // 32 bits suffice: supports() bounds the tensors' sizes.
+    in_offset[e] = static_cast<int32_t>((n * p.C * p.H + iy) * p.W + ix);
+    out_offset[e] = static_cast<int32_t>((n * p.K * p.OH + oy) * p.OW + ox);
+    const auto lane = static_cast<__mmask16>(1u << e);
+    for (int j = 0; j < 6; ++j) {
+      if (iy + d * j >= 0 && iy + d * j < p.H) st.in_row[j] |= lane;
+      if (ix + d * j >= 0 && ix + d * j < p.W) st.in_col[j] |= lane;
+    }
+    for (int a = 0; a < 4; ++a) {
+      if (oy + d * a < p.OH) st.out_row[a] |= lane;
+      if (ox + d * a < p.OW) st.out_col[a] |= lane;
+    }
+  }
+  st.in_offset = _mm512_load_si512(in_offset);
+  st.out_offset = _mm512_load_si512(out_offset);
+  return st;
+}
+
 inline TileGroup tile_group(const WinogradPlan& p, int64_t t0) {
   TileGroup tg;
+  if (p.dilation > 1) {
+    tg.strided = strided_tiles(p, t0);
+    return tg;
+  }
   const int64_t per_image = p.tiles_h * p.tiles_w;
   const __m512i four_lane =
       _mm512_set_epi32(60, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0);
@@ -115,10 +157,19 @@ inline TileGroup tile_group(const WinogradPlan& p, int64_t t0) {
 inline void input_transform(const WinogradPlan& p, const float* x, const TileGroup& tg, int64_t c,
                             float* v, int64_t T) {
   const float* xc = x + c * p.H * p.W;
+  const StridedTiles& st = tg.strided;
   __m512 t[6][6];  // t[j]: input row j of each tile, transformed along the row
   for (int j = 0; j < 6; ++j) {
     __m512 d[6];
     for (__m512& e : d) e = _mm512_setzero_ps();
+    if (p.dilation > 1) {
+      const __m512i row = _mm512_add_epi32(
+          st.in_offset, _mm512_set1_epi32(static_cast<int32_t>(j * p.dilation * p.W)));
+      for (int l = 0; l < 6; ++l)
+        d[l] = _mm512_mask_i32gather_ps(
+            d[l], st.in_row[j] & st.in_col[l],
+            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(l * p.dilation))), xc, 4);
+    }
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& s = tg.seg[si];
       if (s.iy + j < 0 || s.iy + j >= p.H) continue;  // a padding row: zeros

@@ -63,10 +63,19 @@ void dw_1d(const __m512 m[6], __m512 o[3]) {
 void dy_transform(const WinogradPlan& p, const float* dy, const TileGroup& tg, int64_t k, float* u,
                   int64_t T) {
   const float* dyk = dy + k * p.OH * p.OW;
+  const StridedTiles& st = tg.strided;
   __m512 t[4][6];  // t[a]: row a of each tile, transformed along the row
   for (int a = 0; a < 4; ++a) {
     __m512 d[4];
     for (__m512& e : d) e = _mm512_setzero_ps();
+    if (p.dilation > 1) {
+      const __m512i row = _mm512_add_epi32(
+          st.out_offset, _mm512_set1_epi32(static_cast<int32_t>(a * p.dilation * p.OW)));
+      for (int b = 0; b < 4; ++b)
+        d[b] = _mm512_mask_i32gather_ps(
+            d[b], st.out_row[a] & st.out_col[b],
+            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(b * p.dilation))), dyk, 4);
+    }
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& s = tg.seg[si];
       if (s.oy + a >= p.OH) continue;
