@@ -153,6 +153,20 @@ inline TileGroup tile_group(const WinogradPlan& p, int64_t t0) {
   return tg;
 }
 
+// Dilated tiles: d[l] (l < n) = element l of row j of each lane's tile, elements `dilation`
+// apart and rows `dilation` rows of `width` apart from the lane's first (offset), where the row
+// and column masks say the element lies inside the plane (d keeps its value elsewhere).
+template <int n>
+inline void gather_tile_row(const float* plane, __m512i offset, int64_t dilation, int64_t width,
+                            int j, __mmask16 row_mask, const __mmask16* col_masks, __m512* d) {
+  const __m512i row =
+      _mm512_add_epi32(offset, _mm512_set1_epi32(static_cast<int32_t>(j * dilation * width)));
+  for (int l = 0; l < n; ++l)
+    d[l] = _mm512_mask_i32gather_ps(
+        d[l], row_mask & col_masks[l],
+        _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(l * dilation))), plane, 4);
+}
+
 // V[ξ][c][lanes] of one channel c for the tile group; v points at V's lanes of the group.
 inline void input_transform(const WinogradPlan& p, const float* x, const TileGroup& tg, int64_t c,
                             float* v, int64_t T) {
@@ -162,14 +176,8 @@ inline void input_transform(const WinogradPlan& p, const float* x, const TileGro
   for (int j = 0; j < 6; ++j) {
     __m512 d[6];
     for (__m512& e : d) e = _mm512_setzero_ps();
-    if (p.dilation > 1) {
-      const __m512i row = _mm512_add_epi32(
-          st.in_offset, _mm512_set1_epi32(static_cast<int32_t>(j * p.dilation * p.W)));
-      for (int l = 0; l < 6; ++l)
-        d[l] = _mm512_mask_i32gather_ps(
-            d[l], st.in_row[j] & st.in_col[l],
-            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(l * p.dilation))), xc, 4);
-    }
+    if (p.dilation > 1)
+      gather_tile_row<6>(xc, st.in_offset, p.dilation, p.W, j, st.in_row[j], st.in_col, d);
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& s = tg.seg[si];
       if (s.iy + j < 0 || s.iy + j >= p.H) continue;  // a padding row: zeros

@@ -68,14 +68,8 @@ void dy_transform(const WinogradPlan& p, const float* dy, const TileGroup& tg, i
   for (int a = 0; a < 4; ++a) {
     __m512 d[4];
     for (__m512& e : d) e = _mm512_setzero_ps();
-    if (p.dilation > 1) {
-      const __m512i row = _mm512_add_epi32(
-          st.out_offset, _mm512_set1_epi32(static_cast<int32_t>(a * p.dilation * p.OW)));
-      for (int b = 0; b < 4; ++b)
-        d[b] = _mm512_mask_i32gather_ps(
-            d[b], st.out_row[a] & st.out_col[b],
-            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(b * p.dilation))), dyk, 4);
-    }
+    if (p.dilation > 1)
+      gather_tile_row<4>(dyk, st.out_offset, p.dilation, p.OW, a, st.out_row[a], st.out_col, d);
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& s = tg.seg[si];
       if (s.oy + a >= p.OH) continue;
