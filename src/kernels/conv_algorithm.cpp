@@ -141,10 +141,11 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
 
 void conv_epilogue_rows(const ConvEpilogue& ep, int64_t oc0, int64_t count, int64_t len, int64_t ld,
                         float* y) noexcept {
+  const ConvEpilogue e = ep;  // a local copy: y's stores cannot alias its bounds (vectorises)
   for (int64_t r = 0; r < count; ++r) {
-    const float bias = ep.bias ? ep.bias[oc0 + r] : 0.0f;
+    const float bias = e.bias ? e.bias[oc0 + r] : 0.0f;
     float* row = y + r * ld;
-    for (int64_t i = 0; i < len; ++i) row[i] = std::min(std::max(row[i] + bias, ep.lo), ep.hi);
+    for (int64_t i = 0; i < len; ++i) row[i] = e.clamp(row[i] + bias);
   }
 }
 

@@ -30,6 +30,12 @@ struct ConvEpilogue {
   const float* bias = nullptr;  // C_out values, or none
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
+  // The clamp of one value, written so that GCC vectorises loops of it (std::min/max kept
+  // some scalar); a NaN sum stays NaN, as through an unfused relu.
+  float clamp(float v) const {
+    v = v < lo ? lo : v;
+    return hi < v ? hi : v;
+  }
   bool clamps() const {
     return lo > -std::numeric_limits<float>::infinity() ||
            hi < std::numeric_limits<float>::infinity();

@@ -1,6 +1,7 @@
 #include "kernels/cpu/batch_norm_cpu.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace fovea::kernels {
 namespace {
@@ -40,15 +41,26 @@ void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const fl
                             const float* invstd, const float* w, const float* b, float* y, float lo,
                             float hi) noexcept {
   const int64_t N = g.N, C = g.C, P = g.P;
+  const bool clamps =
+      lo > -std::numeric_limits<float>::infinity() || hi < std::numeric_limits<float>::infinity();
 #pragma omp parallel for collapse(2) if (g.numel() >= kMinParallelElements) schedule(static)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       const float mu = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
       const float* src = x + (n * C + c) * P;  // (P)
       float* dst = y + (n * C + c) * P;
+      if (!clamps) {
 #pragma omp simd
-      for (int64_t p = 0; p < P; ++p)
-        dst[p] = std::min(std::max((src[p] - mu) * scale + shift, lo), hi);
+        for (int64_t p = 0; p < P; ++p) dst[p] = (src[p] - mu) * scale + shift;
+        continue;
+      }
+      // Ternaries, not std::min/max: GCC 12 leaves the loop scalar with those. A NaN stays NaN.
+#pragma omp simd
+      for (int64_t p = 0; p < P; ++p) {
+        float v = (src[p] - mu) * scale + shift;
+        v = v < lo ? lo : v;
+        dst[p] = hi < v ? hi : v;
+      }
     }
 }
 

@@ -34,6 +34,10 @@ struct Avx2 {
   // Not _mm256_broadcast_ss: GCC 12 then stores every accumulator to the stack on each tap.
   static Vec broadcast(const float* p) { return _mm256_set1_ps(*p); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  // max/min return their second operand when either is NaN: a NaN stays NaN.
+  static Vec clamp(Vec v, float lo, float hi) {
+    return _mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), v));
+  }
   static Vec in_register(Vec v) {
     __asm__("" : "+x"(v));
     return v;

@@ -32,6 +32,12 @@ struct Avx512 {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  // max/min return their second operand when either is NaN: a NaN stays NaN. Zero-masked
+  // forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.
+  static Vec clamp(Vec v, float lo, float hi) {
+    return _mm512_maskz_min_ps(0xFFFF, _mm512_set1_ps(hi),
+                               _mm512_maskz_max_ps(0xFFFF, _mm512_set1_ps(lo), v));
+  }
   static Vec in_register(Vec v) {
     __asm__("" : "+v"(v));
     return v;

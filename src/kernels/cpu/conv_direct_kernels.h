@@ -151,8 +151,8 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
       table[(oc_count - 1) * PV + pv - 1](p, xg, w0, ep.bias ? ep.bias + oc0 : nullptr, start * L,
                                           tile);
       if (ep.clamps())
-        for (float& v : std::span(tile, size_t{W} * PV * L))
-          v = std::min(std::max(v, ep.lo), ep.hi);
+        for (int i = 0; i < W * PV * L; i += L)
+          V::store(tile + i, V::clamp(V::load(tile + i), ep.lo, ep.hi));
       DirectSegment seg[PV * L];
       const int ns = direct_segments(p, start * L, end * L, seg);
       for (int o = 0; o < oc_count; ++o)

@@ -160,13 +160,14 @@ void gather_images(const float* t, int64_t C, int64_t P, int64_t c0, int64_t cha
 
 void scatter_images(const float* block, const ConvEpilogue& ep, int64_t C, int64_t P, int64_t c0,
                     int64_t channels, int64_t n0, int64_t images, float* t, bool parallel) {
+  const ConvEpilogue e = ep;  // a local copy: t's stores cannot alias its bounds (vectorises)
 #pragma omp parallel for if (parallel) schedule(static)
   for (int64_t c = 0; c < channels; ++c) {
-    const float add = ep.bias ? ep.bias[c0 + c] : 0.0f;
+    const float add = e.bias ? e.bias[c0 + c] : 0.0f;
     for (int64_t i = 0; i < images; ++i) {
       const float* src = block + (c * images + i) * P;
       float* dst = t + ((n0 + i) * C + c0 + c) * P;
-      for (int64_t p = 0; p < P; ++p) dst[p] = std::min(std::max(src[p] + add, ep.lo), ep.hi);
+      for (int64_t p = 0; p < P; ++p) dst[p] = e.clamp(src[p] + add);
     }
   }
 }
