@@ -146,11 +146,13 @@ void max_pool_values_forward_cpu(const PoolGeometry& g, const float* x, float* y
 
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
                           float* indices) noexcept {
+  // The 2x2 kernel takes null indices too, and beats the general values-only one there (64 x
+  // 64 x 28²: 226 us against 393 in layer_compare).
+  if (max_pool_2x2_avx512_supports(g)) return max_pool_2x2_forward_avx512(g, x, y, indices);
   if (indices == nullptr) {
     if (max_pool_values_avx512_supports(g)) return max_pool_values_forward_avx512(g, x, y);
     return max_pool_values_forward_cpu(g, x, y);
   }
-  if (max_pool_2x2_avx512_supports(g)) return max_pool_2x2_forward_avx512(g, x, y, indices);
   with_static_stride(g.stride[2], [&](auto kS) {
     // Positions fit int32: the door keeps planes below 2^24 elements.
     parallel_rows<int32_t>(g, g.out[2], [&](int64_t plane, int64_t od, int64_t oh, int32_t* best) {

@@ -44,7 +44,7 @@ bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* 
                            float* dx) noexcept;
 // The 2x2 stride-2 max pool forward of 2-D maps without padding, in AVX-512
 // (pool_cpu_avx512.cpp): max_pool_forward_cpu's results where supported (which needs the CPU
-// to have AVX-512); max_pool_forward_cpu calls it there.
+// to have AVX-512); max_pool_forward_cpu calls it there, with or without (null) indices.
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept;
 void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y,
                                  float* indices) noexcept;

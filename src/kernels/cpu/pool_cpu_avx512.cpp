@@ -76,6 +76,7 @@ void pool_block(const float* r0, int64_t W, int64_t ow0, int64_t n, int32_t pos0
     at = _mm512_mask_add_epi32(at, m, base, _mm512_set1_epi32(offsets[t]));
   }
   _mm512_mask_storeu_ps(y + ow0, out_mask, best);
+  if (indices == nullptr) return;  // values only (the compiler drops `at` then)
   // maskz_, not the plain conversion: GCC 12 warns about the latter's undefined source.
   _mm512_mask_storeu_ps(indices + ow0, out_mask, _mm512_maskz_cvtepi32_ps(out_mask, at));
 }
@@ -173,7 +174,8 @@ void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y
     const float* r0 = x + (plane * H + 2 * oh) * W;
     const int32_t pos0 = static_cast<int32_t>(2 * oh * W);
     for (int64_t ow0 = 0; ow0 < OW; ow0 += 16)
-      pool_block(r0, W, ow0, std::min<int64_t>(16, OW - ow0), pos0, y + r * OW, indices + r * OW);
+      pool_block(r0, W, ow0, std::min<int64_t>(16, OW - ow0), pos0, y + r * OW,
+                 indices ? indices + r * OW : nullptr);
   }
 }
 
