@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fovea/functional/activation.h"
-#include "fovea/functional/conv.h"
+#include "fovea/functional/fused_activation.h"
 #include "fovea/nn/module.h"
 
 namespace fovea::nn {
@@ -25,10 +25,10 @@ class Lambda : public Module {
   std::string repr_;
 };
 
-// An activation the convolution before it can apply as it stores its outputs
-// (nn::fuse_activations). Once fused, the module passes its input through: the
-// convolution already applied it, in training mode too (there it runs as its own op, so
-// gradients are unchanged).
+// An activation the layer before it (a convolution or a batch norm) can apply as it stores its
+// outputs (nn::fuse_activations). Once fused, the module passes its input through: that layer
+// already applied it, in training mode too (there it runs as its own op, so gradients are
+// unchanged).
 class FusableActivation : public Lambda {
  public:
   FusableActivation(std::string type_name, Fn fn, functional::FusedActivation kind)
