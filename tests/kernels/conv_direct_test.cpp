@@ -11,6 +11,7 @@
 #include "conv_harness.h"
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/cpu_features.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
@@ -30,15 +31,8 @@ const ConvAlgorithm& algorithm(const char* name) {
 
 // Runs check_all for each row this CPU runs, on 1 and 2 threads.
 void check_threads(const std::vector<ConvGeometry>& v) {
-  const int saved = omp_get_max_threads();
-  for (const Row& row : rows()) {
-    if (!row.runs) continue;
-    for (int threads : {1, 2}) {
-      omp_set_num_threads(threads);
-      check_all(v, row.name);
-    }
-  }
-  omp_set_num_threads(saved);
+  for (const Row& row : rows())
+    if (row.runs) testing::with_one_and_two_threads([&] { check_all(v, row.name); });
 }
 
 // Virtual output counts 15..17, 31..33, 47..49 (one row), 383..385 (the 24-vector chunk)

@@ -11,19 +11,14 @@
 
 #include "conv_harness.h"
 #include "kernels/cpu/conv_im2col_gemm.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
 
 // Runs the harness on the geometries with one and then two threads.
 void check_with_threads(const std::vector<ConvGeometry>& v) {
-  const int before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(testing::Message() << threads << " thread(s)");
-    omp_set_num_threads(threads);
-    check_all(v, "im2col_gemm");
-  }
-  omp_set_num_threads(before);
+  testing::with_one_and_two_threads([&] { check_all(v, "im2col_gemm"); });
 }
 
 int64_t ceil_div(int64_t a, int64_t b) {

@@ -16,6 +16,7 @@
 #include "fovea/random.h"
 #include "kernels/cpu/interpolate_cpu.h"
 #include "kernels/reference/interpolate_reference.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
@@ -88,12 +89,10 @@ std::vector<InterpolateGeometry> geometries() {
 }
 
 TEST(InterpolateKernels, CpuMatchesReference) {
-  const int default_threads = omp_get_max_threads();
-  for (const int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+  testing::with_one_and_two_threads([&] {
     for (const InterpolateGeometry& g : geometries()) {
       ASSERT_TRUE(interpolate_cpu_supports(g));
-      SCOPED_TRACE(describe(g) + fmt::format(" threads {}", threads));
+      SCOPED_TRACE(describe(g));
       const int64_t n_in = g.N * g.C * g.in_pixels(), n_out = g.N * g.C * g.out_pixels();
       Generator gen(static_cast<uint64_t>(n_in + 7 * n_out));
       Buffer x(n_in), dy(n_out);
@@ -121,8 +120,7 @@ TEST(InterpolateKernels, CpuMatchesReference) {
       const float fan = static_cast<float>((g.out[1] / g.in[1] + 4) * (g.out[2] / g.in[2] + 4));
       EXPECT_EQ(compare(dx, dx_ref, 1e-6f * 2.0f * fan * max_abs(dy)), "") << "backward";
     }
-  }
-  omp_set_num_threads(default_threads);
+  });
 }
 
 // 3-D calls stay with the reference.

@@ -17,6 +17,7 @@
 #include "fovea/random.h"
 #include "kernels/cpu/loss_cpu.h"
 #include "kernels/reference/loss_reference.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
@@ -56,12 +57,10 @@ std::vector<Case> cases() {
 }
 
 TEST(LossKernels, CrossEntropyCpuMatchesReference) {
-  const int default_threads = omp_get_max_threads();
-  for (const int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+  testing::with_one_and_two_threads([&] {
     for (const Case& k : cases()) {
-      SCOPED_TRACE(fmt::format("N {} C {} weighted {} smoothing {} per-element scale {} threads {}",
-                               k.N, k.C, k.weighted, k.smoothing, k.per_element_scale, threads));
+      SCOPED_TRACE(fmt::format("N {} C {} weighted {} smoothing {} per-element scale {}", k.N, k.C,
+                               k.weighted, k.smoothing, k.per_element_scale));
       ClassLossGeometry g;
       g.N = k.N;
       g.C = k.C;
@@ -110,8 +109,7 @@ TEST(LossKernels, CrossEntropyCpuMatchesReference) {
         dx_atol[i] = 2e-6f * std::fabs(scale[i / k.C * stride]) * (max_w + eps_c * w_sum);
       EXPECT_EQ(compare(dx, dx_ref, dx_atol, 1e-5f), "") << "backward";
     }
-  }
-  omp_set_num_threads(default_threads);
+  });
 }
 
 }  // namespace

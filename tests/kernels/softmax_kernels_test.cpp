@@ -15,6 +15,7 @@
 #include "fovea/random.h"
 #include "kernels/cpu/softmax_cpu.h"
 #include "kernels/reference/softmax_reference.h"
+#include "thread_counts.h"
 
 namespace fovea::kernels {
 namespace {
@@ -89,11 +90,9 @@ Buffer backward_magnitudes(const SoftmaxGeometry& g, const Buffer& dy, const Buf
 }
 
 TEST(SoftmaxKernels, CpuMatchesReference) {
-  const int default_threads = omp_get_max_threads();
-  for (const int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+  testing::with_one_and_two_threads([&] {
     for (const SoftmaxGeometry& g : geometries()) {
-      SCOPED_TRACE(describe(g) + fmt::format(" threads {}", threads));
+      SCOPED_TRACE(describe(g));
       const int64_t n = g.outer * g.size * g.inner;
       Generator gen(static_cast<uint64_t>(n + g.size));
       const Buffer x = logits(n, gen);
@@ -114,8 +113,7 @@ TEST(SoftmaxKernels, CpuMatchesReference) {
       const Buffer magnitude = backward_magnitudes(g, dy, y_ref);
       EXPECT_EQ(compare(dx, dx_ref, &magnitude, 4e-6f, 1e-30f), "") << "backward";
     }
-  }
-  omp_set_num_threads(default_threads);
+  });
 }
 
 }  // namespace
