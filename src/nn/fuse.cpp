@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <vector>
 
 #include "fovea/autograd.h"
@@ -31,17 +32,19 @@ bool takes_activation(Module& m) {
   return bn && !bn->folded();
 }
 
-// Fuses `kind` into layer m (takes_activation(m)) unless it already has one; returns whether
-// it did.
-bool fuse_into(Module& m, functional::FusedActivation kind) {
-  bool fused = false;
-  auto fuse = [&](auto& layer) {
-    if (layer.fused_activation() != functional::FusedActivation::kNone) return;
-    layer.fuse_activation(kind);
-    fused = true;
-  };
-  if (!with_conv(m, fuse)) fuse(dynamic_cast<BatchNorm&>(m));
-  return fused;
+// Calls f(layer) with m as the convolution or batch norm it is (takes_activation(m)).
+template <class F>
+void with_activation_taker(Module& m, F&& f) {
+  if (!with_conv(m, f)) f(dynamic_cast<BatchNorm&>(m));
+}
+
+// Whether layer m (takes_activation(m)) has no activation fused yet.
+bool free_for_activation(Module& m) {
+  bool free = false;
+  with_activation_taker(m, [&](auto& layer) {
+    free = layer.fused_activation() == functional::FusedActivation::kNone;
+  });
+  return free;
 }
 
 // One traced forward pass: which layer (takes_activation) wrote each tensor, how many ops read
@@ -53,11 +56,13 @@ struct Trace {
   std::map<const Module*, int> calls;
   std::vector<std::pair<L*, const float*>> layers;
 
-  // The layer whose output feeds only `layer` (called once, as is the producer): the pairs a
-  // rewrite may merge. Null otherwise; a layer called twice shares its weights.
-  Module* sole_producer(const L* layer, const float* input) {
+  // The layer whose output feeds only `layer` (called once, as is the producer, unless
+  // `shared` allows `layer` more calls): the pairs a rewrite may merge. Null otherwise; a
+  // producer called twice shares its weights between two inputs.
+  Module* sole_producer(const L* layer, const float* input, bool shared = false) {
     const auto p = producer.find(input);
-    if (p == producer.end() || uses[input] != 1 || calls[layer] != 1 || calls[p->second] != 1)
+    if (p == producer.end() || uses[input] != 1 || (!shared && calls[layer] != 1) ||
+        calls[p->second] != 1)
       return nullptr;
     return p->second;
   }
@@ -110,12 +115,25 @@ int fold_batch_norm(Module& model, const Tensor& example) {
 
 int fuse_activations(Module& model, const Tensor& example) {
   Trace<FusableActivation> t = trace<FusableActivation>("fuse_activations", model, example);
-  int fused = 0;
+  // An activation module called more than once (ResNet's Bottleneck calls one ReLU after each
+  // of two batch norms) becomes a pass-through for every call, so it fuses only when each call
+  // follows a layer free to take it.
+  std::map<FusableActivation*, std::vector<Module*>> takers;
+  std::set<FusableActivation*> refused;
   for (auto [act, input] : t.layers) {
-    Module* layer = t.sole_producer(act, input);
-    if (!layer || act->fused() || !fuse_into(*layer, act->kind())) continue;
+    Module* layer = t.sole_producer(act, input, /*shared=*/true);
+    if (layer && !act->fused() && free_for_activation(*layer))
+      takers[act].push_back(layer);
+    else
+      refused.insert(act);
+  }
+  int fused = 0;
+  for (auto& [act, layers] : takers) {
+    if (refused.contains(act)) continue;
+    for (Module* layer : layers)
+      with_activation_taker(*layer, [&](auto& l) { l.fuse_activation(act->kind()); });
     act->mark_fused();
-    ++fused;
+    fused += static_cast<int>(layers.size());
   }
   return fused;
 }

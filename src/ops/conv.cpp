@@ -10,11 +10,11 @@
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
-#include "fovea/functional/activation.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/checks.h"
 #include "ops/conv_autotune.h"
 #include "ops/conv_call.h"
+#include "ops/fused_activation.h"
 #include "ops/workspace.h"
 
 namespace fovea {
@@ -164,9 +164,9 @@ Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
   // The kernel applies the activation only where no gradient flows through it; under autograd
   // it runs as its own op below, whose backward then masks the gradient.
   const bool fuse = o.activation != FusedActivation::kNone && !autograd::any_requires_grad(inputs);
-  kernels::ConvEpilogue ep{.bias = b ? b->data() : nullptr};
-  if (fuse) ep.lo = 0.0f;
-  if (fuse && o.activation == FusedActivation::kRelu6) ep.hi = 6.0f;
+  const ops::ActivationClamp clamp =
+      fuse ? ops::activation_clamp(o.activation) : ops::ActivationClamp{};
+  const kernels::ConvEpilogue ep{.bias = b ? b->data() : nullptr, .lo = clamp.lo, .hi = clamp.hi};
   conv_forward(c, x.data(), wk.data(), ep, y.data());
   autograd::record(std::string(op), inputs, y,
                    [c, x = x.detach(), w = w.detach(), flip = o.flip_kernel](
@@ -174,8 +174,7 @@ Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
                      ConvGradients g = conv_grads<D>(c, dy, x, w, needs_from(needs), flip);
                      return std::vector<Tensor>{g.input, g.weight, g.bias};
                    });
-  if (fuse || o.activation == FusedActivation::kNone) return y;
-  return o.activation == FusedActivation::kRelu ? relu(y) : relu6(y);
+  return fuse ? y : ops::apply_activation(y, o.activation);
 }
 
 template <int D>

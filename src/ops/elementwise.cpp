@@ -8,17 +8,21 @@
 #include <vector>
 
 #include <algorithm>
+#include <limits>
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/elementwise_rows.h"
 #include "ops/broadcast.h"
 #include "ops/checks.h"
+#include "ops/fused_activation.h"
 
 namespace fovea::functional {
 namespace {
 
 using kernels::BinaryOp;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 using ops::check_defined;
 
@@ -38,13 +42,18 @@ int64_t wrap_dim(std::string_view op, std::string_view arg, int64_t dim, int64_t
   return dim < 0 ? dim + r : dim;
 }
 
-Tensor binary(std::string_view op, BinaryOp kind, const Tensor& a, const Tensor& b) {
+// a op b; with an add, `clamp` is the activation fused into it (only where no gradient flows).
+Tensor binary(std::string_view op, BinaryOp kind, const Tensor& a, const Tensor& b,
+              const ops::ActivationClamp& clamp = {}) {
   check_defined(op, "a", a);
   check_defined(op, "b", b);
   const Shape out = ops::broadcast_shape(op, a.shape(), b.shape());
   Tensor y = Tensor::empty(out);
-  kernels::binary_rows(kernels::broadcast_geometry(out, a.shape(), b.shape()), kind, a.data(),
-                       b.data(), y.data());
+  const kernels::BroadcastGeometry g = kernels::broadcast_geometry(out, a.shape(), b.shape());
+  if (kind == BinaryOp::kAdd && (clamp.lo > -kInf || clamp.hi < kInf))
+    kernels::add_clamp_rows(g, clamp.lo, clamp.hi, a.data(), b.data(), y.data());
+  else
+    kernels::binary_rows(g, kind, a.data(), b.data(), y.data());
   autograd::record(
       std::string(op), {a, b}, y,
       [kind, a = a.detach(), b = b.detach()](const Tensor& dy, const std::vector<bool>&) {
@@ -164,6 +173,13 @@ Tensor flatten_backward(const Tensor& dy, const Shape& input_shape) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   return binary("add", BinaryOp::kAdd, a, b);
+}
+
+Tensor add(const Tensor& a, const Tensor& b, FusedActivation activation) {
+  // Recorded: the activation runs as its own op after the add, whose backward masks the
+  // gradient.
+  if (autograd::any_requires_grad({a, b})) return ops::apply_activation(add(a, b), activation);
+  return binary("add", BinaryOp::kAdd, a, b, ops::activation_clamp(activation));
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
   return binary("sub", BinaryOp::kSub, a, b);

@@ -6,17 +6,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <span>
 #include <string_view>
 #include <utility>
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
-#include "fovea/functional/activation.h"
 #include "kernels/cpu/batch_norm_cpu.h"
 #include "kernels/reference/batch_norm_reference.h"
 #include "ops/checks.h"
+#include "ops/fused_activation.h"
 
 namespace fovea::functional {
 namespace {
@@ -102,12 +101,10 @@ BatchNormForward batch_norm_forward(const Tensor& x, Tensor running_mean, Tensor
   // A fused activation is applied here only where no gradient flows (see batch_norm).
   const bool fuse = o.activation != FusedActivation::kNone &&
                     !autograd::any_requires_grad(inputs_of(x, weight, bias));
-  const float lo = fuse ? 0.0f : -std::numeric_limits<float>::infinity();
-  const float hi = fuse && o.activation == FusedActivation::kRelu6
-                       ? 6.0f
-                       : std::numeric_limits<float>::infinity();
+  const ops::ActivationClamp clamp =
+      fuse ? ops::activation_clamp(o.activation) : ops::ActivationClamp{};
   kernels::batch_norm_forward_cpu(g, x.data(), mean, invstd, data_or_null(weight),
-                                  data_or_null(bias), f.output.data(), lo, hi);
+                                  data_or_null(bias), f.output.data(), clamp.lo, clamp.hi);
   return f;
 }
 
@@ -128,10 +125,8 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                                                 needs[2] ? g.bias : Tensor()};
                    });
   // Recorded: the activation was not fused above and runs as its own differentiable op.
-  if (o.activation == FusedActivation::kNone ||
-      !autograd::any_requires_grad(inputs_of(x, weight, bias)))
-    return f.output;
-  return o.activation == FusedActivation::kRelu ? relu(f.output) : relu6(f.output);
+  if (!autograd::any_requires_grad(inputs_of(x, weight, bias))) return f.output;
+  return ops::apply_activation(f.output, o.activation);
 }
 
 BatchNormGradients batch_norm_backward(const Tensor& dy, const Tensor& x,

@@ -26,6 +26,13 @@ std::shared_ptr<nn::Module> downsample(int64_t inplanes, int64_t outplanes, int6
       conv(inplanes, outplanes, 1, stride), batch_norm2d(outplanes)});
 }
 
+// relu(out + shortcut), the block's last step, in one pass where no gradient is recorded. The
+// block's ReLU module is then called only after its batch norms, where fuse_activations can
+// fold it into the convolutions.
+Tensor residual_relu(const Tensor& out, const Tensor& shortcut) {
+  return F::add(out, shortcut, F::FusedActivation::kRelu);
+}
+
 // One stage: `blocks` blocks, the first with the stride; advances inplanes.
 template <class Block>
 std::shared_ptr<nn::Sequential> make_stage(int64_t& inplanes, int64_t planes, int64_t blocks,
@@ -53,7 +60,7 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride) : Modul
 Tensor BasicBlock::forward(const Tensor& x) {
   Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
   out = (*bn2_)((*conv2_)(out));
-  return (*relu_)(F::add(out, downsample_ ? (*downsample_)(x) : x));
+  return residual_relu(out, downsample_ ? (*downsample_)(x) : x);
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride) : Module("Bottleneck") {
@@ -72,7 +79,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
   Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
   out = (*relu_)((*bn2_)((*conv2_)(out)));
   out = (*bn3_)((*conv3_)(out));
-  return (*relu_)(F::add(out, downsample_ ? (*downsample_)(x) : x));
+  return residual_relu(out, downsample_ ? (*downsample_)(x) : x);
 }
 
 ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <limits>
@@ -61,6 +62,23 @@ TEST(ElementwiseKernels, BinaryRowsMatchReference) {
       binary_rows(g, op, a.data(), b.data(), fast.data());
       EXPECT_EQ(testing::compare_tensors(fast, ref, 0.0f, 0.0f), "")
           << describe(c) << " op " << static_cast<int>(op);
+    }
+  }
+}
+
+// add_clamp_rows is the reference add, then the clamp (relu: [0, inf), relu6: [0, 6]).
+TEST(ElementwiseKernels, AddClampRowsMatchReferenceAddThenClamp) {
+  Generator gen(8);
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (const Case& c : sweep()) {
+    const Tensor a = Tensor::randn(c.a, &gen), b = Tensor::rand(c.b, 3.0f, 7.0f, &gen);
+    const BroadcastGeometry g = broadcast_geometry(c.full, c.a, c.b);
+    for (const auto& [lo, hi] : {std::pair{0.0f, kInf}, std::pair{0.0f, 6.0f}}) {
+      Tensor ref = Tensor::full(c.full, kNaN), fast = ref.clone();
+      binary_reference(g, BinaryOp::kAdd, a.data(), b.data(), ref.data());
+      for (float& v : ref.span()) v = std::min(std::max(v, lo), hi);
+      add_clamp_rows(g, lo, hi, a.data(), b.data(), fast.data());
+      EXPECT_EQ(testing::compare_tensors(fast, ref, 0.0f, 0.0f), "") << describe(c) << " hi " << hi;
     }
   }
 }

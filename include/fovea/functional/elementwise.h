@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fovea/functional/fused_activation.h"
 #include "fovea/tensor.h"
 
 namespace fovea::functional {
@@ -38,6 +39,10 @@ struct BinaryGradients {
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
+// activation(a + b): with no gradient to record, one pass over the output instead of two
+// (ResNet's residual join, relu(out + identity)); under autograd the add, then the activation
+// as its own op (like FusedActivation on a convolution).
+Tensor add(const Tensor& a, const Tensor& b, FusedActivation activation);
 // d/da = grad_output, d/db = ±grad_output, each summed to its operand's shape.
 BinaryGradients add_backward(const Tensor& grad_output, const Shape& a_shape, const Shape& b_shape);
 BinaryGradients sub_backward(const Tensor& grad_output, const Shape& a_shape, const Shape& b_shape);

@@ -19,8 +19,9 @@ int fold_batch_norm(Module& model, const Tensor& example);
 // outputs (ConvNd/BatchNorm::fuse_activation) and the activation module becomes a
 // pass-through (FusableActivation::fused). The same tracing rules as fold_batch_norm pick the
 // pairs; run it after folding, so conv -> batch norm -> activation chains fuse into the
-// convolution. Returns the number of activations fused. Fused layers still train correctly:
-// under autograd the layer runs the activation as its own op.
+// convolution. An activation module called more than once fuses only when every call follows
+// such a layer. Returns the number of calls fused. Fused layers still train correctly: under
+// autograd the layer runs the activation as its own op.
 int fuse_activations(Module& model, const Tensor& example);
 
 // fold_batch_norm, then fuse_activations: the inference rewrites PyTorch's

@@ -105,6 +105,16 @@ void binary_rows(const BroadcastGeometry& g, BinaryOp op, const float* a, const 
   }
 }
 
+void add_clamp_rows(const BroadcastGeometry& g, float lo, float hi, const float* a, const float* b,
+                    float* y) noexcept {
+  // Ternaries, not std::min/max, so that GCC vectorises the loops (as ConvEpilogue::clamp).
+  binary_rows_with(g, a, b, y, [lo, hi](float u, float v) {
+    float s = u + v;
+    s = s < lo ? lo : s;
+    return hi < s ? hi : s;
+  });
+}
+
 void expand_rows(const BroadcastGeometry& g, float scale, const float* a, float* y) noexcept {
   OuterAxes outer;
   for (int k = 0; k < kOuter; ++k) outer.add(g.sizes[k], g.a_stride[k], 0);

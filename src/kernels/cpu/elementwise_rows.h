@@ -11,6 +11,10 @@ namespace fovea::kernels {
 
 void binary_rows(const BroadcastGeometry& g, BinaryOp op, const float* a, const float* b,
                  float* y) noexcept;
+// y = clamp(a + b, lo, hi) in one pass: a residual join and the activation after it (relu:
+// lo = 0, hi = inf), as binary_rows(kAdd) then that clamp, NaN staying NaN.
+void add_clamp_rows(const BroadcastGeometry& g, float lo, float hi, const float* a, const float* b,
+                    float* y) noexcept;
 void expand_rows(const BroadcastGeometry& g, float scale, const float* a, float* y) noexcept;
 void reduce_sum_rows(const BroadcastGeometry& g, float scale, const float* x, float* y) noexcept;
 
