@@ -15,6 +15,7 @@
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "kernels/cpu/pool_cpu.h"
+#include "kernels/cpu/pool_global_avg.h"
 #include "kernels/reference/pool_reference.h"
 #include "ops/checks.h"
 #include "ops/pool_call.h"
@@ -192,7 +193,10 @@ Tensor adaptive_avg_backward_run(const PoolCall& c, const Tensor& dy) {
 
 Tensor adaptive_avg_run(const PoolCall& c, const Tensor& x) {
   Tensor y = Tensor::empty(ops::pool_output_shape(c));
-  kernels::adaptive_avg_pool_forward_reference(c.g, x.data(), y.data());
+  if (kernels::global_avg_pool_avx512_supports(c.g))
+    kernels::global_avg_pool_forward_avx512(c.g, x.data(), y.data());
+  else
+    kernels::adaptive_avg_pool_forward_reference(c.g, x.data(), y.data());
   record_pool(c, x, y, [c](const Tensor& dy) { return adaptive_avg_backward_run(c, dy); });
   return y;
 }
