@@ -153,12 +153,16 @@ TEST(PoolKernels, MaxPoolCpuEqualsReference) {
 }
 
 // Bitwise equal: the values-only forward makes the reference's exact choice between equal
-// values (+0 and -0: the first) and between NaNs (the last).
+// values (+0 and -0: the first) and between NaNs (the last). With any_nan, two NaNs pass
+// whatever their payloads: a sum of two NaNs keeps one of them, which one depending on the
+// order the compiler gives the operands of a float add (it may swap them), so the reference's
+// own differs between builds.
 void expect_same_bits(const std::vector<float>& actual, const std::vector<float>& expected,
-                      const std::string& what) {
+                      const std::string& what, bool any_nan = false) {
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t i = 0; i < actual.size(); ++i)
-    if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i])) {
+    if (std::bit_cast<uint32_t>(actual[i]) != std::bit_cast<uint32_t>(expected[i]) &&
+        !(any_nan && std::isnan(actual[i]) && std::isnan(expected[i]))) {
       ADD_FAILURE() << what << ": element " << i << " is " << actual[i]
                     << fmt::format(" ({:#x}), reference {} ({:#x})",
                                    std::bit_cast<uint32_t>(actual[i]), expected[i],
@@ -235,23 +239,87 @@ std::vector<PoolGeometry> values_geometries() {
   return all;
 }
 
-TEST(PoolKernels, MaxPoolValuesOnlyEqualsReference) {
-  std::vector<PoolGeometry> all = values_geometries();
-  for (const PoolGeometry& g : geometries(true)) all.push_back(g);
-  std::mt19937 rng(5);
+// The forward on `all`, values only (null indices) or with indices, against the reference bit
+// for bit; the input kinds take turns: the sweep is dense enough for each to meet every width.
+void expect_forward_equals_reference(const std::vector<PoolGeometry>& all, bool with_indices,
+                                     uint32_t seed) {
+  std::mt19937 rng(seed);
   testing::with_one_and_two_threads([&] {
-    // The input kinds take turns: the sweep is dense enough for each to meet every width.
     for (size_t i = 0; i < all.size(); ++i) {
       const PoolGeometry& g = all[i];
       const int kind = static_cast<int>(i % 4);
       SCOPED_TRACE(describe(g) + " input kind " + std::to_string(kind));
       const int64_t n_out = g.planes() * g.out_pixels();
       const std::vector<float> x = values_input(g, kind, rng);
-      std::vector<float> y_ref = nans(n_out), i_ref = nans(n_out), y = nans(n_out);
+      std::vector<float> y_ref = nans(n_out), i_ref = nans(n_out), y = nans(n_out),
+                         idx = nans(n_out);
       kernels::max_pool_forward_reference(g, x.data(), y_ref.data(), i_ref.data());
-      kernels::max_pool_forward_cpu(g, x.data(), y.data(), nullptr);
+      kernels::max_pool_forward_cpu(g, x.data(), y.data(), with_indices ? idx.data() : nullptr);
       expect_same_bits(y, y_ref, "y");
-      if (HasFailure()) return;
+      if (with_indices) expect_same_bits(idx, i_ref, "indices");
+      if (::testing::Test::HasFailure()) return;
+    }
+  });
+}
+
+TEST(PoolKernels, MaxPoolValuesOnlyEqualsReference) {
+  std::vector<PoolGeometry> all = values_geometries();
+  for (const PoolGeometry& g : geometries(true)) all.push_back(g);
+  expect_forward_equals_reference(all, false, 5);
+}
+
+// The forward with indices on the values-only sweep: the AVX-512 row kernel keeps the
+// reference's argmax (ties to the first position, NaN taking over, windows of -inf and padding
+// keeping their first position inside the input).
+TEST(PoolKernels, MaxPoolIndicesEqualReferenceOnRowSweep) {
+  expect_forward_equals_reference(values_geometries(), true, 6);
+}
+
+// Gradients for the backward: normal values, with small integers (sums of ties), -0 and NaN
+// (random payload and sign) among them.
+std::vector<float> gradients(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(n);
+  for (float& x : v) {
+    const uint32_t r = rng() % 8;
+    x = r == 0   ? std::round(normal(rng))
+        : r == 1 ? -0.0f
+        : r == 2 ? std::bit_cast<float>(0x7fc00000u | (static_cast<uint32_t>(rng()) & 0x803fffffu))
+                 : normal(rng);
+  }
+  return v;
+}
+
+// The backward (its gather form where the windows allow it) on the row sweep, with gradients
+// holding NaN, -0 and ties (sums of equal values): indices from the forward, then the same with
+// some of the last plane's moved elsewhere in the plane (duplicates, out of their windows and of
+// output order), which the reference scatters too and the kernel must then match.
+TEST(PoolKernels, MaxPoolBackwardEqualsReferenceOnRowSweep) {
+  std::vector<PoolGeometry> all = values_geometries();
+  for (const PoolGeometry& g : geometries(true)) all.push_back(g);
+  std::mt19937 rng(7);
+  testing::with_one_and_two_threads([&] {
+    for (size_t i = 0; i < all.size(); ++i) {
+      const PoolGeometry& g = all[i];
+      const int kind = static_cast<int>(i % 4);
+      SCOPED_TRACE(describe(g) + " input kind " + std::to_string(kind));
+      const int64_t n_in = g.planes() * g.in_pixels(), n_out = g.planes() * g.out_pixels();
+      const std::vector<float> x = values_input(g, kind, rng);
+      const std::vector<float> dy = gradients(n_out, rng);
+      std::vector<float> y = nans(n_out), idx = nans(n_out);
+      kernels::max_pool_forward_reference(g, x.data(), y.data(), idx.data());
+      for (const bool moved : {false, true}) {
+        SCOPED_TRACE(moved ? "moved indices" : "forward's indices");
+        std::vector<float> indices = idx;
+        if (moved)  // in the last plane only: the others gathered, it scattered
+          for (int64_t o = n_out - g.out_pixels() + static_cast<int64_t>(i % 3); o < n_out; o += 7)
+            indices[o] = static_cast<float>(rng() % g.in_pixels());
+        std::vector<float> dx_ref = nans(n_in), dx = nans(n_in);
+        kernels::max_pool_backward_reference(g, dy.data(), indices.data(), dx_ref.data());
+        EXPECT_TRUE(kernels::max_pool_backward_cpu(g, dy.data(), indices.data(), dx.data()));
+        expect_same_bits(dx, dx_ref, "dx", true);
+        if (HasFailure()) return;
+      }
     }
   });
 }

@@ -149,10 +149,8 @@ void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
   // The 2x2 kernel takes null indices too, and beats the general values-only one there (64 x
   // 64 x 28²: 226 us against 393 in layer_compare).
   if (max_pool_2x2_avx512_supports(g)) return max_pool_2x2_forward_avx512(g, x, y, indices);
-  if (indices == nullptr) {
-    if (max_pool_values_avx512_supports(g)) return max_pool_values_forward_avx512(g, x, y);
-    return max_pool_values_forward_cpu(g, x, y);
-  }
+  if (max_pool_avx512_supports(g)) return max_pool_forward_avx512(g, x, y, indices);
+  if (indices == nullptr) return max_pool_values_forward_cpu(g, x, y);
   with_static_stride(g.stride[2], [&](auto kS) {
     // Positions fit int32: the door keeps planes below 2^24 elements.
     parallel_rows<int32_t>(g, g.out[2], [&](int64_t plane, int64_t od, int64_t oh, int32_t* best) {
@@ -182,6 +180,13 @@ void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y,
 bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* indices,
                            float* dx) noexcept {
   const int64_t P_in = g.in_pixels(), P_out = g.out_pixels();
+  // Planes the gather form wrote (all of them, unless an index lies outside its window).
+  std::vector<uint8_t> gathered;
+  if (max_pool_backward_gather_avx512_supports(g)) {
+    gathered.resize(g.planes());
+    max_pool_backward_gather_avx512(g, dy, indices, dx, gathered.data());
+    if (std::ranges::all_of(gathered, [](uint8_t done) { return done != 0; })) return true;
+  }
   const uint32_t limit = pool_index_limit(P_in);
   // Positions are checked and converted a block at a time (a vectorised loop) before the
   // scalar scatter, which then has only its loads, adds and stores left.
@@ -189,6 +194,7 @@ bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* 
   bool valid = true;
 #pragma omp parallel for schedule(static) reduction(&& : valid)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    if (!gathered.empty() && gathered[plane] != 0) continue;
     float* dxp = dx + plane * P_in;
     const float* dyp = dy + plane * P_out;
     const float* ip = indices + plane * P_out;

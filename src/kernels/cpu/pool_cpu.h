@@ -6,7 +6,9 @@
 // Forward passes split the output rows (plane, od, oh) over OpenMP threads; backward passes
 // split the planes (windows of one plane may overlap). Within a row, each window tap sweeps
 // the whole output row, a unit- or stride-2 loop the compiler vectorises; stride 1 and 2
-// (2x2/2, 3x3/2 pad 1, 3x3/1, ...) get compile-time strides.
+// (2x2/2, 3x3/2 pad 1, 3x3/1, ...) get compile-time strides. With AVX-512 the max pool takes
+// the kernels below instead where they apply: forwards in 16-output blocks, and the backward
+// in gather form.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +36,9 @@ inline bool pool_index_valid(float v, uint32_t limit) {
   return (u == 0) | ((u >= 0x3f800000u) & (u < limit) & integral);
 }
 
+// Below this many outputs the AVX-512 kernels stay on one thread: waking the team costs more.
+inline constexpr int64_t kPoolMinParallelOutputs = int64_t{1} << 13;
+
 // indices may be null (inference, where nothing needs them): the values alone are computed, y
 // bit for bit the reference's, NaN payloads included.
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, float* indices) noexcept;
@@ -48,11 +53,22 @@ bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* 
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept;
 void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y,
                                  float* indices) noexcept;
-// The values-only max pool forward (no indices) of windows with W stride 1 or 2, no W dilation
-// and a kernel at most 16 wide, any D and H geometry, in AVX-512 (pool_cpu_avx512.cpp):
-// max_pool_forward_cpu calls it for null indices where supported (which needs AVX-512).
-bool max_pool_values_avx512_supports(const PoolGeometry& g) noexcept;
-void max_pool_values_forward_avx512(const PoolGeometry& g, const float* x, float* y) noexcept;
+// The max pool forward of windows with W stride 1 or 2, no W dilation and a kernel at most 16
+// wide, any D and H geometry, in AVX-512 (pool_cpu_avx512.cpp), with or without (null)
+// indices: max_pool_forward_cpu's results where supported (which needs AVX-512), and it calls
+// it there.
+bool max_pool_avx512_supports(const PoolGeometry& g) noexcept;
+void max_pool_forward_avx512(const PoolGeometry& g, const float* x, float* y,
+                             float* indices) noexcept;
+
+// The max pool backward in gather form (pool_backward_avx512.cpp), for 2-D and 1-D pools whose
+// windows overlap along H by one row at most, W stride 1 or 2, no dilation (and AVX-512): dx
+// without a zeroing pass or a scalar scatter. Writes dx of every plane whose indices all lie in
+// their own windows, as the forward makes them, setting gathered[plane]; max_pool_backward_cpu's
+// results there. The other planes (gathered[plane] = 0, dx unspecified) are left to the scatter.
+bool max_pool_backward_gather_avx512_supports(const PoolGeometry& g) noexcept;
+void max_pool_backward_gather_avx512(const PoolGeometry& g, const float* dy, const float* indices,
+                                     float* dx, uint8_t* gathered) noexcept;
 
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept;

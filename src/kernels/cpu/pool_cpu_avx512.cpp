@@ -6,10 +6,11 @@
 // mispredict. Here two input rows are loaded, split into even and odd columns, four taps
 // compared in PyTorch's order.
 //
-// The values-only forward (inference: no indices) of any window with W stride 1 or 2 and no W
-// dilation (the ResNet stem's 3x3/2 pad 1, 2x2/2, 3x3/1): each tap of each input row of the
-// window is one vector of 16 outputs (stride 2: 32 consecutive inputs split into even and odd
-// lanes), folded into the maximum in the reference's (d, h, w) order.
+// The forward of any window with W stride 1 or 2 and no W dilation (the ResNet stem's 3x3/2 pad
+// 1, 2x2/2, 3x3/1), values only (inference) or with indices (training): each tap of each input
+// row of the window is one vector of 16 outputs (stride 2: 32 consecutive inputs split into
+// even and odd lanes), folded into the maximum in the reference's (d, h, w) order; with
+// indices, a tap that wins moves its position into the argmax lanes.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,9 +24,6 @@
 
 namespace fovea::kernels {
 namespace {
-
-// Below this many outputs a call stays on one thread: waking the team costs more.
-constexpr int64_t kMinParallelOutputs = int64_t{1} << 13;
 
 // The lowest n bits set, n clamped to [0, 16].
 __mmask16 first_lanes(int64_t n) {
@@ -81,8 +79,8 @@ void pool_block(const float* r0, int64_t W, int64_t ow0, int64_t n, int32_t pos0
   _mm512_mask_storeu_ps(indices + ow0, out_mask, _mm512_maskz_cvtepi32_ps(out_mask, at));
 }
 
-// Kernel widths the values-only forward takes: its per-load column masks sit in fixed arrays.
-constexpr int64_t kMaxValuesKernelW = 16;
+// Kernel widths the row forward takes: its per-load column masks sit in fixed arrays.
+constexpr int64_t kMaxKernelW = 16;
 
 // The reference's step for a later value v: the maximum so far stays on ties (the earlier
 // position wins) and when it is NaN; v replaces it when larger, or when v is NaN. max_ps(v, m)
@@ -98,27 +96,37 @@ uint32_t lanes_in_row(int64_t start, int64_t W, int64_t lanes) {
   return static_cast<uint32_t>(((uint64_t{1} << hi) - 1) & ~((uint64_t{1} << lo) - 1));
 }
 
-// One output row of the values-only forward, W stride kS (1 or 2). Lanes outside the input row
-// load -inf: padding, which never changes a maximum (the reference skips it and starts at -inf),
-// or inputs of outputs past the row's end, which are not stored.
-template <int kS>
-void max_values_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, float* y) {
+// One output row of the forward, W stride kS (1 or 2), with its argmax positions when kIndices.
+// Lanes outside the input row load -inf: padding, which never changes a maximum nor takes the
+// argmax (the reference skips it and starts at -inf), or inputs of outputs past the row's end,
+// which are not stored.
+template <int kS, bool kIndices>
+void max_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, float* y,
+             float* indices) {
   const int64_t W = g.in[2], OW = g.out[2], kw = g.kernel[2];
   // A load gives 16 outputs' tap (stride 1), or with the next 16 inputs two taps (stride 2).
   const int64_t loads = kS == 1 ? kw : (kw + 1) / 2;
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i even = even_lanes(), odd = odd_lanes();
+  // Lane l's window starts kS * l after lane 0's.
+  const __m512i lane_step = kS == 1 ? _mm512_srli_epi32(even, 1) : even;
   for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
     // Where each load starts in an input row, and which of its lanes are inside: the same on
     // every row of the window.
-    int64_t start[kMaxValuesKernelW];
-    __mmask16 lo[kMaxValuesKernelW], hi[kMaxValuesKernelW];
+    int64_t start[kMaxKernelW];
+    __mmask16 lo[kMaxKernelW], hi[kMaxKernelW];
     for (int64_t l = 0; l < loads; ++l) {
       start[l] = kS * (ow0 + l) - g.pad[2];
       const uint32_t inside = lanes_in_row(start[l], W, 16 * kS);
       lo[l] = static_cast<__mmask16>(inside);
       hi[l] = static_cast<__mmask16>(inside >> 16);
     }
+    // The window starts of the 16 outputs in the row (the position of tap kw = 0); a window
+    // that nothing beats keeps its first position inside the input (see the reference).
+    const __m512i w0 =
+        _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(start[0])), lane_step);
+    __m512i at = _mm512_setzero_si512();
+    bool first_row = true;
     // Taps in the reference's (kd, kh, kw) order.
     __m512 m = ninf;
     for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
@@ -127,31 +135,78 @@ void max_values_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t 
       for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
         const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
         if (ih < 0 || ih >= g.in[1]) continue;
-        const float* row = xp + (id * g.in[1] + ih) * W;
+        const int64_t pos_row = (id * g.in[1] + ih) * W;
+        const float* row = xp + pos_row;
+        if (kIndices && first_row)
+          at = _mm512_add_epi32(_mm512_maskz_max_epi32(0xFFFF, w0, _mm512_setzero_si512()),
+                                _mm512_set1_epi32(static_cast<int32_t>(pos_row)));
+        first_row = false;
+        // Folds tap k (at w0 + k in the row) into the maximum, and its position into `at`.
+        const auto fold = [&](__m512 v, int64_t k) {
+          if constexpr (kIndices) {
+            const __mmask16 take = takes(v, m);
+            m = _mm512_mask_mov_ps(m, take, v);
+            at = _mm512_mask_add_epi32(at, take, w0,
+                                       _mm512_set1_epi32(static_cast<int32_t>(pos_row + k)));
+          } else {
+            m = fold_max(m, v);
+          }
+        };
         for (int64_t l = 0; l < loads; ++l) {
           const __m512 a = _mm512_mask_loadu_ps(ninf, lo[l], row + start[l]);
           if constexpr (kS == 1) {
-            m = fold_max(m, a);
+            fold(a, l);
           } else {
             const __m512 b = _mm512_mask_loadu_ps(ninf, hi[l], row + start[l] + 16);
-            m = fold_max(m, _mm512_permutex2var_ps(a, even, b));
-            if (2 * l + 1 < kw) m = fold_max(m, _mm512_permutex2var_ps(a, odd, b));
+            fold(_mm512_permutex2var_ps(a, even, b), 2 * l);
+            if (2 * l + 1 < kw) fold(_mm512_permutex2var_ps(a, odd, b), 2 * l + 1);
           }
         }
       }
     }
-    _mm512_mask_storeu_ps(y + ow0, first_lanes(OW - ow0), m);
+    const __mmask16 out = first_lanes(OW - ow0);
+    _mm512_mask_storeu_ps(y + ow0, out, m);
+    if constexpr (kIndices)
+      _mm512_mask_storeu_ps(indices + ow0, out, _mm512_maskz_cvtepi32_ps(out, at));
   }
 }
 
-// Every output row (plane, od, oh) of the values-only forward, the rows split over the threads.
-template <int kS>
-void max_values_rows(const PoolGeometry& g, const float* x, float* y) {
+// The forwards prefetch their input kPrefetchRows output rows ahead, kPrefetchStep rows at a
+// time. A pool's input is the output of the layer before, which other threads wrote in another
+// split, or which left the caches (a batch): the hardware prefetchers alone, the loads of a row
+// interleaving three input rows, left the 3x3/2 forward of 1 x 64 x 112² 2.3x slower on input
+// written by the other core, and of 16 x 64 x 112² (from DRAM) 3x slower.
+constexpr int64_t kPrefetchRows = 8, kPrefetchStep = 4;
+
+// The input position just past the last row that output row r of a 2-D pool reads.
+int64_t input_end(const PoolGeometry& g, int64_t r) {
+  const int64_t last = r % g.out[1] * g.stride[1] - g.pad[1] + (g.kernel[1] - 1) * g.dilation[1];
+  return r / g.out[1] * g.in_pixels() + std::clamp<int64_t>(last + 1, 0, g.in[1]) * g.in[2];
+}
+
+// At every kPrefetchStep-th output row r (of `rows`), prefetches the input rows that the rows
+// kPrefetchRows later read, a contiguous range (2-D pools; 3-D ones have none). Always inlined:
+// a call to it has no effect GCC sees, and it drops such calls.
+[[gnu::always_inline]] inline void prefetch_input(const PoolGeometry& g, const float* x, int64_t r,
+                                                  int64_t rows) {
+  if (r % kPrefetchStep != 0 || g.in[0] != 1) return;
+  const int64_t from = input_end(g, std::min(r + kPrefetchRows, rows) - 1);
+  const int64_t to = input_end(g, std::min(r + kPrefetchRows + kPrefetchStep, rows) - 1);
+  for (int64_t i = from / 16 * 16; i < to; i += 16)
+    _mm_prefetch(reinterpret_cast<const char*>(x + i), _MM_HINT_T0);
+}
+
+// Every output row (plane, od, oh) of the forward, the rows split over the threads.
+template <int kS, bool kIndices>
+void max_rows(const PoolGeometry& g, const float* x, float* y, float* indices) {
   const int64_t per_plane = g.out[0] * g.out[1], rows = g.planes() * per_plane;
-#pragma omp parallel for schedule(static) if (rows * g.out[2] >= kMinParallelOutputs)
-  for (int64_t r = 0; r < rows; ++r)
-    max_values_row<kS>(g, x + r / per_plane * g.in_pixels(), r % per_plane / g.out[1], r % g.out[1],
-                       y + r * g.out[2]);
+#pragma omp parallel for schedule(static) if (rows * g.out[2] >= kPoolMinParallelOutputs)
+  for (int64_t r = 0; r < rows; ++r) {
+    prefetch_input(g, x, r, rows);
+    max_row<kS, kIndices>(g, x + r / per_plane * g.in_pixels(), r % per_plane / g.out[1],
+                          r % g.out[1], y + r * g.out[2],
+                          kIndices ? indices + r * g.out[2] : nullptr);
+  }
 }
 
 }  // namespace
@@ -168,8 +223,9 @@ void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y
                                  float* indices) noexcept {
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const int64_t rows = g.planes() * OH;
-#pragma omp parallel for schedule(static) if (rows * OW >= kMinParallelOutputs)
+#pragma omp parallel for schedule(static) if (rows * OW >= kPoolMinParallelOutputs)
   for (int64_t r = 0; r < rows; ++r) {
+    prefetch_input(g, x, r, rows);
     const int64_t plane = r / OH, oh = r % OH;
     const float* r0 = x + (plane * H + 2 * oh) * W;
     const int32_t pos0 = static_cast<int32_t>(2 * oh * W);
@@ -179,16 +235,18 @@ void max_pool_2x2_forward_avx512(const PoolGeometry& g, const float* x, float* y
   }
 }
 
-bool max_pool_values_avx512_supports(const PoolGeometry& g) noexcept {
+bool max_pool_avx512_supports(const PoolGeometry& g) noexcept {
   return cpu_has_avx512() && (g.stride[2] == 1 || g.stride[2] == 2) && g.dilation[2] == 1 &&
-         g.kernel[2] <= kMaxValuesKernelW;
+         g.kernel[2] <= kMaxKernelW;
 }
 
-void max_pool_values_forward_avx512(const PoolGeometry& g, const float* x, float* y) noexcept {
-  if (g.stride[2] == 1)
-    max_values_rows<1>(g, x, y);
+void max_pool_forward_avx512(const PoolGeometry& g, const float* x, float* y,
+                             float* indices) noexcept {
+  const bool s1 = g.stride[2] == 1;
+  if (indices == nullptr)
+    s1 ? max_rows<1, false>(g, x, y, nullptr) : max_rows<2, false>(g, x, y, nullptr);
   else
-    max_values_rows<2>(g, x, y);
+    s1 ? max_rows<1, true>(g, x, y, indices) : max_rows<2, true>(g, x, y, indices);
 }
 
 }  // namespace fovea::kernels
