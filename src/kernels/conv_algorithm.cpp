@@ -40,7 +40,7 @@ const std::array kAlgorithms = {
                   conv_backward_data_winograd_f4x3, conv_backward_weight_winograd_f4x3},
     ConvAlgorithm{"pointwise_avx512", Isa::kAvx512, conv_pointwise_supports,
                   conv_pointwise_workspace_floats, conv_forward_pointwise,
-                  conv_backward_data_pointwise, nullptr},
+                  conv_backward_data_pointwise, conv_backward_weight_pointwise},
     ConvAlgorithm{"direct_avx2", Isa::kAvx2, conv_direct_avx2_supports,
                   conv_direct_avx2_workspace_floats, conv_forward_direct_avx2,
                   conv_backward_data_direct_avx2, conv_backward_weight_direct_avx2},
@@ -105,6 +105,20 @@ bool direct_wins(const ConvGeometry& g, ConvPass pass) {
   return pass == ConvPass::kBackwardWeight && g.C_in >= 2 && g.C_in <= 4 && g.kernel_pixels() >= 25;
 }
 
+// Where pointwise_avx512 beat im2col_gemm at batch 1 (one thread, docs/conv_algorithms.md): every
+// forward (bias and clamp fused; strided ResNet downsampling 1.07-1.29x) and the weight
+// gradient of strided 1x1 layers (1.11-1.20x) and of large images with few channels on one side
+// (MobileNet-v2's 56x56 and 112x112 layers: 1.13-1.7x). Not the weight gradient of 7x7 to 28x28
+// images at stride 1 (0.5-1.1x) nor of 56x56 with 64 channels and more (0.75-0.9x); not backward
+// data (0.92-1.06x); not batches (16 x 112x112, 32 -> 16 channels: forward 0.8x; weight
+// gradients 0.6-0.9x).
+bool pointwise_wins(const ConvGeometry& g, ConvPass pass) {
+  if (g.N != 1 || pass == ConvPass::kBackwardData) return false;
+  if (pass == ConvPass::kForward) return true;
+  if (g.in != g.out) return g.out_pixels() <= 1024 && g.C_out >= 64;
+  return g.out_pixels() > 1024 && std::min(g.C_in, g.C_out) <= 32;
+}
+
 }  // namespace
 
 const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced) {
@@ -124,9 +138,8 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   if (dw.supports(g, pass) && g.groups > 1) return &dw;
   // 1x1 forward at batch 1: bias and clamp fused, both cores busy on one image. MobileNet-v2's
   // 19 1x1 shapes, 2 threads: 0.99-1.34x im2col_gemm's speed, 1.17x on their sum (1 thread
-  // 1.14x); the whole network 3-6% faster. Not backward data (0.98x on the sum) nor large
-  // batches of large images (16 x 112x112, 32 -> 16 channels: 0.8x).
-  if (pointwise.supports(g, pass) && pass == ConvPass::kForward && g.N == 1) return &pointwise;
+  // 1.14x); the whole network 3-6% faster. Some weight gradients too (pointwise_wins).
+  if (pointwise.supports(g, pass) && pointwise_wins(g, pass)) return &pointwise;
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
   // The weight gradient needs more: its sum M over the tiles is 4x the weights, and written out
   // for few tiles it costs more than the multiplies saved. 2 threads, batch 1: 2x im2col_gemm's

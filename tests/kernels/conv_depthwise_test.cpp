@@ -1,7 +1,8 @@
 // The "depthwise" row (src/kernels/cpu/conv_depthwise.h) held equal to the reference on sweeps
 // around its tiles: 16-lane vectors along the output width, tiles of 8 rows (2D) or 8 vectors
 // (1D and short planes), the 3×3, 5×5 and 7×7 fast paths (and the forward's in-place reading of
-// the input at their edges) and the generic one; plus the shapes it must refuse.
+// the input at their edges, as backward_data at stride 1 reads dy and backward_weight of 3×3 and
+// 5×5 reads x) and the generic one; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -69,11 +70,12 @@ TEST(ConvDepthwise, StridesDilationsPaddings) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
-// The forward's source path (3×3 and 5×5 at stride 1 and 2, 7×7 at stride 1: the input read in
-// place with masked loads, no padded copy): input widths 1..40, 47..68 put a row's ends at
-// every lane of the S + 1 loads of a vector; heights 1..19 put the rows outside the input above
-// and below one tile band or two; padding 0..2 on each side; multipliers 1 and 2. (7×7 stride 2
-// takes the padded copy: compared too.)
+// The source paths (3×3 and 5×5 at stride 1 and 2, 7×7 at stride 1: the input read in place
+// with masked loads, no padded copy; backward_data's at stride 1 reads dy, shifted by
+// K - 1 - pad_lo; backward_weight's, 3×3 and 5×5, reads x 8 or 2 dy rows at a time): input
+// widths 1..40, 47..68 put a row's ends at every lane of the S + 1 loads of a vector; heights
+// 1..19 put the rows outside the input above and below one tile band or two; padding 0..2 on
+// each side; multipliers 1 and 2. (7×7 stride 2 takes the padded copy: compared too.)
 TEST(ConvDepthwise, SourcePathEdges) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   std::vector<ConvGeometry> v;
@@ -85,6 +87,23 @@ TEST(ConvDepthwise, SourcePathEdges) {
           const Axis h{1 + i % 19, k, s, 1, lo, (lo + 1) % 3}, w{in_w, k, s, 1, lo, i % 3};
           add_if_valid(v, depthwise_2d(1 + i % 2, 1 + i % 3, 1 + i / 3 % 2, h, w));
         }
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Batch 1 with many channels, as MobileNet-v2's layers (the threads split channels, also in the
+// weight gradient): 56×56, 28×28 and 7×7 planes, multipliers 1 and 3, pad_hi below pad_lo
+// (trailing inputs that backward_data must leave at 0 and backward_weight must not read).
+TEST(ConvDepthwise, BatchOneManyChannels) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const std::vector<ConvGeometry> v = {
+      depthwise_2d(1, 37, 1, {56, 3, 1, 1, 1, 1}, {56, 3, 1, 1, 1, 1}),
+      depthwise_2d(1, 19, 3, {28, 3, 1, 1, 1, 1}, {29, 3, 1, 1, 1, 0}),
+      depthwise_2d(1, 33, 1, {7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}),
+      depthwise_2d(1, 21, 2, {7, 5, 1, 1, 2, 2}, {7, 5, 1, 1, 2, 2}),
+      depthwise_2d(1, 9, 1, {7, 7, 1, 1, 3, 3}, {7, 7, 1, 1, 3, 3}),
+      depthwise_2d(1, 17, 1, {57, 3, 2, 1, 1, 0}, {57, 3, 2, 1, 1, 0}),
+      depthwise_2d(1, 11, 2, {30, 5, 1, 1, 2, 1}, {19, 5, 1, 1, 1, 2}),
+  };
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 

@@ -1,7 +1,10 @@
 // The "pointwise_avx512" row (src/kernels/cpu/conv_pointwise.h) held equal to the reference on
 // sweeps around its tiles: kPointwiseRows output rows × up to kPointwiseVectors vectors of 16
 // pixels, the masked last vector or the dot products that replace it, pixel chunks that split an
-// image, and row tiles split among threads; plus the shapes and the pass it must refuse.
+// image, and row tiles split among threads; the weight gradient's kPointwiseWeightRows ×
+// kPointwiseWeightCols tiles, its pixel slices and its transposed batch-1 path; strided and
+// cropped (negative pad_hi) 1×1 convolutions through the sampled-pixel panel; plus the shapes
+// it must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -69,17 +72,65 @@ TEST(ConvPointwise, PixelChunks) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
+// The weight gradient's tiles: output channels around kPointwiseWeightRows, input channels
+// around kPointwiseWeightCols, pixels around the vector, the slice (pointwise_weight_chunk) and
+// the batch-1 transposed path's limit, batches of 1 and 2.
+TEST(ConvPointwise, WeightGradientTiles) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  constexpr int64_t kR = kPointwiseWeightRows, kC = kPointwiseWeightCols;
+  // Up to 19 channels: slices of 432 pixels or more.
+  constexpr int64_t kChunk = pointwise_weight_chunk(19, 19), kT = kPointwiseWeightTransposePixels;
+  std::vector<ConvGeometry> v;
+  const int64_t pixels[] = {1, 17, 49, kChunk - 1, kChunk + 1, kT, kT + 1, 2 * kChunk + 33};
+  const int64_t outs[] = {1, kR - 1, kR + 1, 3 * kR};
+  const int64_t ins[] = {1, kC - 1, kC + 1, 2 * kC, 19};
+  int i = 0;
+  for (int64_t p : pixels)
+    for (int64_t co : outs)
+      for (int64_t ci : ins) {
+        ++i;
+        v.push_back(pointwise(i % 4 == 0 ? 2 : 1, ci, co, p, i % 3 == 1));
+      }
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// Strides 2 and 3 on every axis (the stride-2 rows go by permutes, the others lane by lane),
+// odd sizes, pad_hi that crops trailing inputs or pads where no output reads, 1D and 3D;
+// ResNet-18's downsampling shapes at batch 1 (the weight gradient over a transposed panel of the
+// sampled pixels) and batches of 2 (dot-product tiles over the sampled panel).
+TEST(ConvPointwise, StridedAndCropped) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const std::vector<ConvGeometry> v = {
+      make_geometry(1, 64, 128, 1, {{56, 1, 2}, {56, 1, 2}}),
+      make_geometry(1, 128, 256, 1, {{28, 1, 2}, {28, 1, 2}}),
+      make_geometry(1, 256, 512, 1, {{14, 1, 2}, {14, 1, 2}}),
+      make_geometry(2, 24, 13, 1, {{45, 1, 2}, {45, 1, 2}}),
+      make_geometry(1, 17, 9, 1, {{13, 1, 2}, {37, 1, 2}}),
+      make_geometry(1, 19, 10, 1, {{9, 1, 3}, {20, 1, 3}}),
+      make_geometry(3, 5, 7, 1, {{11, 1, 1}, {33, 1, 2}}),
+      make_geometry(1, 9, 18, 1, {{12, 1, 2}, {11, 1, 1}}),
+      make_geometry(1, 16, 33, 1, {{5, 1, 2, 1, 0, 1}, {31, 1, 2, 1, 0, 1}}),
+      make_geometry(2, 7, 6, 1, {{9, 1, 1, 1, 0, -2}, {30, 1, 1, 1, 0, -5}}),
+      make_geometry(1, 18, 5, 1, {{9, 1, 1, 1, 0, -2}, {30, 1, 1, 1, 0, -5}}),
+      make_geometry(1, 20, 12, 1, {{65, 1, 2}}),
+      make_geometry(2, 6, 11, 1, {{7, 1, 2}, {9, 1, 3}, {40, 1, 2}}),
+  };
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
 // Each output is one tile's sum over the whole reduction: results are bitwise the same for any
 // thread count.
 TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   const int before = omp_get_max_threads();
-  for (const ConvGeometry& g : {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
-                                make_geometry(1, 48, 9, 1, {{40}, {40}})}) {
+  for (const ConvGeometry& g :
+       {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
+        make_geometry(1, 48, 9, 1, {{40}, {40}}), make_geometry(2, 30, 20, 1, {{33}, {33}}),
+        make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}})}) {
     const ConvInputs in = random_inputs(g, 7);
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
     ASSERT_EQ(algo->name, "pointwise_avx512");
-    for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+    for (ConvPass pass : kConvPasses) {
       omp_set_num_threads(1);
       const auto one = run_pass(*algo, g, pass, in, true, true);
       omp_set_num_threads(2);
@@ -92,17 +143,21 @@ TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
 
 TEST(ConvPointwise, RefusesWhatItDoesNotCover) {
   const ConvGeometry ok = pointwise(1, 4, 4, 9);
-  EXPECT_EQ(conv_pointwise_supports(ok, ConvPass::kForward), cpu_has_avx512());
-  EXPECT_EQ(conv_pointwise_supports(ok, ConvPass::kBackwardData), cpu_has_avx512());
-  EXPECT_FALSE(conv_pointwise_supports(ok, ConvPass::kBackwardWeight));
-  EXPECT_EQ(conv_pointwise_workspace_floats(ok, ConvPass::kForward), 0u);
+  const ConvGeometry strided = make_geometry(1, 4, 4, 1, {{6, 1, 2}, {6, 1, 2}});
   for (ConvPass pass : kConvPasses) {
-    // Grouped, larger kernels, strides and padding are not a plain product.
+    EXPECT_EQ(conv_pointwise_supports(ok, pass), cpu_has_avx512());
+    EXPECT_EQ(conv_pointwise_supports(strided, pass), cpu_has_avx512());
+  }
+  EXPECT_EQ(conv_pointwise_workspace_floats(ok, ConvPass::kForward), 0u);
+  EXPECT_EQ(conv_pointwise_workspace_floats(ok, ConvPass::kBackwardData), 0u);
+  for (ConvPass pass : kConvPasses) {
+    // Grouped, larger kernels and padding that an output reads are not a plain product.
     EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 2, {{6}, {6}}), pass));
     EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 3}, {6, 3}}), pass));
-    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 1, 2}, {6, 1, 2}}), pass));
     EXPECT_FALSE(
         conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 1, 1, 1, 1, 1}, {6}}), pass));
+    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{6, 1, 1, 1, 0, 1}}), pass));
+    EXPECT_FALSE(conv_pointwise_supports(make_geometry(1, 4, 4, 1, {{4, 1, 2, 1, 0, 1}}), pass));
   }
 }
 

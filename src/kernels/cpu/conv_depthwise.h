@@ -1,8 +1,9 @@
 // Direct depthwise convolution (groups == C_in, C_out = m · C_in: input channel ic feeds the m
 // output channels ic·m .. ic·m + m-1), 1D and 2D, any kernel size, stride, dilation and padding.
 // Each output plane is a single-channel correlation, computed from a zero-padded copy of its
-// input plane (the forward's 3×3, 5×5 and 7×7 shapes read the plane in place) with 16-lane
-// AVX-512 vectors along the output width:
+// input plane (3×3, 5×5 and 7×7 shapes read the plane in place: the forward, backward_data at
+// stride 1, and backward_weight of 3×3 and 5×5) with 16-lane AVX-512 vectors along the output
+// width:
 //   forward          y[n, oc]  = corr(pad(x[n, ic]), w[oc]) + b[oc]
 //   backward_data    dx[n, ic] = sum_j corr(pad(upsample_s(dy[n, ic·m + j])), flip(w[ic·m + j]))
 //   backward_weight  dw[oc, k] = sum_n sum_o pad(x[n, ic])[o·s + k·d] · dy[n, oc, o]

@@ -4,12 +4,14 @@
 //   forward / backward_data  a tile of 8 output vectors (8 rows × 16 columns, or 1 row × 128
 //                            columns) accumulates every tap: 8 independent FMA chains; 3×3,
 //                            5×5 and 7×7 load each P row once per tile (correlate_rows), other
-//                            shapes load once per FMA (correlate_generic); the forward of
-//                            3×3 and 5×5 at stride 1 or 2 and 7×7 at stride 1 reads the input
+//                            shapes load once per FMA (correlate_generic); for 3×3 and 5×5 at
+//                            stride 1 or 2 and 7×7 at stride 1, the forward reads the input
 //                            plane in place instead, masked loads standing for the padding
-//                            (correlate_source), and clamps (fused ReLU6) in registers;
+//                            (correlate_source), as does backward_data at stride 1 with dy;
+//                            the forward clamps (fused ReLU6) in registers;
 //   backward_weight          one vector accumulator per tap, fed by a few rows of dy at a time,
-//                            reduced horizontally once per channel at the end.
+//                            reduced horizontally once per channel at the end; 3×3 and 5×5 at
+//                            stride 1 or 2 read x in place (sum_rows), others through P.
 // Only the entry points leave this file (internal linkage below), so no function compiled for
 // AVX-512 can be picked by the linker for code that runs before supports() said yes.
 #include <immintrin.h>
@@ -348,37 +350,58 @@ void correlate_rows(const DepthwisePlane& p, const Taps&, const float* plane, co
   });
 }
 
-// The forward of correlate_rows read straight from the source plane src (src_h, src_w): no
-// padded copy, each input float is loaded from where it lies. Rows outside the source read
-// `zeros` (a zeroed row of the workspace) and the columns outside it are masked off.
+// Rows of the source plane (src_h, src_w) read in place: where a P row lies in it, or
+// `zeros` (a zeroed row of the workspace) for the padding rows; the columns outside are masked
+// off by the caller (masks_at).
+template <int K, int S, int Rows>
+struct SourceRows {
+  const DepthwisePlane& p;
+  const float* src;
+  const float* zeros;
+  // Columns past the last one a valid output reads are left out: they may be more than the
+  // zero row holds (negative pad_hi).
+  int64_t width = std::min(p.src_w, (p.out_w - 1) * S + K - p.off_w);
+  const float* rows[Rows] = {};
+  int64_t band = -1;  // the first output row `rows` is for
+
+  // rows[i] = P row oh0·S + i.
+  void at(int64_t oh0) {
+    if (oh0 == band) return;
+    band = oh0;
+    for (int i = 0; i < Rows; ++i) {
+      const int64_t ih = oh0 * S + i - p.off_h;
+      rows[i] = ih >= 0 && ih < p.src_h ? src + ih * p.src_w : zeros;
+    }
+  }
+  // The lanes inside the source of the S + 1 loads of source_taps for output column ow0; its
+  // `start` is ow0·S - off_w.
+  void masks_at(int64_t start, __mmask16* m) const {
+    for (int j = 0; j <= S; ++j) m[j] = lanes_within(start + j * kLanes, width);
+  }
+};
+
+// correlate_rows read straight from the source plane src (src_h, src_w): no padded copy, each
+// input float is loaded from where it lies. Serves the forward and the stride-1 backward_data
+// (whose P is dy shifted, not upsampled), out += .. when `accumulate`.
 using SourceFn = void (*)(const DepthwisePlane& p, const float* src, const float* zeros,
-                          const float* w, float bias, const Clamp& clamp, float* out);
+                          const float* w, float bias, bool accumulate, const Clamp& clamp,
+                          float* out);
 
 template <int K, int S>
 void correlate_source(const DepthwisePlane& p, const float* src, const float* zeros, const float* w,
-                      float bias, const Clamp& clamp, float* out) {
+                      float bias, bool accumulate, const Clamp& clamp, float* out) {
   __m512 wv[K * K];
-  broadcast_weights<K>(w, false, wv);
-  // Columns past the last one a valid output reads are left out: they may be more than the
-  // zero row holds (negative pad_hi).
-  const int64_t width = std::min(p.src_w, (p.out_w - 1) * S + K - p.off_w);
-  const float* rows[kRowsIn<K, S>] = {};
-  int64_t band = -1;  // the tile row `rows` is for
-  for_each_tile(p, bias, false, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
-    if (oh0 != band) {
-      band = oh0;
-      for (int i = 0; i < kRowsIn<K, S>; ++i) {
-        const int64_t ih = oh0 * S + i - p.off_h;
-        rows[i] = ih >= 0 && ih < p.src_h ? src + ih * p.src_w : zeros;
-      }
-    }
+  broadcast_weights<K>(w, p.flip, wv);
+  SourceRows<K, S, kRowsIn<K, S>> rows{p, src, zeros};
+  for_each_tile(p, bias, accumulate, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+    rows.at(oh0);
     const int64_t start = ow0 * S - p.off_w;
     __mmask16 m[S + 1];
-    for (int j = 0; j <= S; ++j) m[j] = lanes_within(start + j * kLanes, width);
+    rows.masks_at(start, m);
 #pragma GCC unroll 64
     for (int i = 0; i < kRowsIn<K, S>; ++i) {
       __m512 v[K];
-      source_taps<K, S>(rows[i], start, m, v);
+      source_taps<K, S>(rows.rows[i], start, m, v);
       add_row<K, S>(i, v, wv, acc);
     }
   });
@@ -412,9 +435,10 @@ CorrelateFn correlate_for(const DepthwisePlane& p) {
   return blocked ? blocked : correlate_generic;
 }
 
-// The forward's in-place path for the register-blocked shapes, else null.
+// The in-place path for the register-blocked shapes, else null: the forward, and
+// backward_data at stride 1 (upsampled dy has no place to be read from).
 SourceFn source_for(const DepthwisePlane& p) {
-  if (p.flip) return nullptr;
+  if (p.up_h != 1 || p.up_w != 1) return nullptr;
   return blocked_for<SourceFn>(
       p, []<int K, int S>(std::integral_constant<int, K>, std::integral_constant<int, S>) {
         return correlate_source<K, S>;
@@ -446,27 +470,32 @@ void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, c
 }
 
 // partial (K·K vectors) += sum over o of P[o·S + k] · dy[o] for a K×K kernel, stride S,
-// dilation 1, R rows of dy at a time: each P row is read once per R rows (row_taps) and feeds
-// every (dy row, kh) that reads it; K·K independent accumulators.
+// dilation 1, R rows of dy at a time, with P's rows read in place from the source plane src
+// (SourceRows): each row is loaded once per R rows of dy and feeds every (dy row, kh) that
+// reads it; K·K independent accumulators.
 template <int K, int S, int R>
-void sum_rows(const DepthwisePlane& p, const float* plane, const float* dy, float* partial) {
+void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, const float* dy,
+              float* partial) {
   constexpr int kRowsIn = (R - 1) * S + K;
   __m512 acc[K * K];
   for (int t = 0; t < K * K; ++t) acc[t] = _mm512_setzero_ps();
-  const int64_t pitch = p.row_pitch();
-  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += R)
+  SourceRows<K, S, kRowsIn> rows{p, src, zeros};
+  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += R) {
+    rows.at(oh0);
     for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
-      // Lanes and rows past the output: dy reads as 0 and P (rows for whole tiles) is finite.
+      // Lanes and rows past the output: dy reads as 0 and the source lanes are finite or 0.
       __m512 dv[R];
       for (int r = 0; r < R; ++r)
         dv[r] = oh0 + r < p.out_h ? _mm512_maskz_loadu_ps(lanes_below(p.out_w - ow),
                                                           dy + (oh0 + r) * p.out_w + ow)
                                   : _mm512_setzero_ps();
-      const float* row = plane + oh0 * S * pitch + ow;
+      const int64_t start = ow * S - p.off_w;
+      __mmask16 m[S + 1];
+      rows.masks_at(start, m);
 #pragma GCC unroll 64
-      for (int i = 0; i < kRowsIn; ++i, row += pitch) {
+      for (int i = 0; i < kRowsIn; ++i) {
         __m512 v[K];
-        row_taps<K, S>(row, p.cols, v);
+        source_taps<K, S>(rows.rows[i], start, m, v);
 #pragma GCC unroll 8
         for (int kh = 0; kh < K; ++kh) {
           const int r = (i - kh) / S;
@@ -477,20 +506,31 @@ void sum_rows(const DepthwisePlane& p, const float* plane, const float* dy, floa
         }
       }
     }
+  }
   for (int t = 0; t < K * K; ++t)
     _mm512_storeu_ps(partial + t * kLanes,
                      _mm512_add_ps(_mm512_loadu_ps(partial + t * kLanes), acc[t]));
 }
 
-// partial (K vectors) += this image's contribution to every tap of one output channel.
+// partial (K·K vectors) += one image's contribution to every tap of one output channel, read
+// in place from the source plane src (`zeros` a zeroed row of the workspace).
+using SumFn = void (*)(const DepthwisePlane& p, const float* src, const float* zeros,
+                       const float* dy, float* partial);
+
+// The in-place sums of the register-blocked shapes (3×3 and 5×5, stride 1 or 2), else null.
+SumFn sum_source_for(const DepthwisePlane& p) {
+  if (p.dil_h == 1 && p.dil_w == 1 && p.k_h == p.k_w && p.step_h == p.step_w) {
+    if (p.k_h == 3 && p.step_h == 1) return sum_rows<3, 1, 8>;
+    if (p.k_h == 3 && p.step_h == 2) return sum_rows<3, 2, 8>;
+    if (p.k_h == 5 && p.step_h == 1) return sum_rows<5, 1, 2>;
+    if (p.k_h == 5 && p.step_h == 2) return sum_rows<5, 2, 2>;
+  }
+  return nullptr;
+}
+
+// The other shapes, from the padded plane P: 8 taps at a time.
 void sum_all_taps(const DepthwisePlane& p, const Taps& taps, const float* plane, const float* dy,
                   float* partial) {
-  if (p.dil_h == 1 && p.dil_w == 1 && p.k_h == p.k_w && p.step_h == p.step_w) {
-    if (p.k_h == 3 && p.step_h == 1) return sum_rows<3, 1, 4>(p, plane, dy, partial);
-    if (p.k_h == 3 && p.step_h == 2) return sum_rows<3, 2, 4>(p, plane, dy, partial);
-    if (p.k_h == 5 && p.step_h == 1) return sum_rows<5, 1, 2>(p, plane, dy, partial);
-    if (p.k_h == 5 && p.step_h == 2) return sum_rows<5, 2, 2>(p, plane, dy, partial);
-  }
   const int64_t K = p.k_h * p.k_w;
   int64_t k = 0;
   for (; k + 8 <= K; k += 8) sum_taps<8>(p, taps.off + k, plane, dy, partial + k * kLanes);
@@ -520,7 +560,7 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
       float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
       const float bias = ep.bias ? ep.bias[oc] : 0.0f;
       if (in_place)
-        source(p, src, plane, w + oc * K, bias, clamp, target);
+        source(p, src, plane, w + oc * K, bias, false, clamp, target);
       else
         correlate(p, taps, plane, w + oc * K, bias, false, clamp, target);
       if (p.stream_out) stream_plane(target, P, y_plane);
@@ -533,9 +573,11 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
   const DepthwisePlane p = depthwise_plane(g, ConvPass::kBackwardData);
   const Taps taps(p);
   const CorrelateFn correlate = correlate_for(p);
+  const SourceFn source = source_for(p);
   const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
   // dx[n, ic] sums its m output channels in order j = 0 .. m-1, whatever the threads.
-  for_each_plane(p, g.N * g.C_in, false, workspace, [&](int64_t i, float* plane, float* line) {
+  const bool in_place = source != nullptr;
+  for_each_plane(p, g.N * g.C_in, in_place, workspace, [&](int64_t i, float* plane, float* line) {
     const int64_t n = i / g.C_in, ic = i % g.C_in;
     // Item i's dy planes are dy[n, ic·m .. ic·m + m-1], i.e. m·P floats at i·m·P.
     if (i + 1 < g.N * g.C_in) prefetch(dy + (i + 1) * m * P, m * P);
@@ -543,8 +585,13 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
     float* target = p.stream_out ? plane + p.stage_offset() : dx_plane;
     for (int64_t j = 0; j < m; ++j) {
       const int64_t oc = ic * m + j;
-      fill_plane(p, dy + (n * g.C_out + oc) * P, plane, line);
-      correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
+      const float* src = dy + (n * g.C_out + oc) * P;
+      if (in_place) {
+        source(p, src, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
+      } else {
+        fill_plane(p, src, plane, line);
+        correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
+      }
     }
     if (p.stream_out) stream_plane(target, g.in_pixels(), dx_plane);
   });
@@ -554,6 +601,7 @@ void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const
                                     float* dw, float* workspace) noexcept {
   const DepthwisePlane p = depthwise_plane(g, ConvPass::kBackwardWeight);
   const Taps taps(p);
+  const SumFn source = sum_source_for(p);
   const int64_t m = g.C_out / g.C_in, K = g.kernel_pixels(), P = g.out_pixels();
   const int64_t thread_floats = p.thread_floats();
   float* partial_all = workspace + omp_get_max_threads() * thread_floats;  // (C_out, K, 16)
@@ -575,9 +623,17 @@ void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const
           prefetch(x + (n * g.C_in + ic + 1) * g.in_pixels(), g.in_pixels());
           prefetch(dy + (n * g.C_out + (ic + 1) * m) * P, m * P);
         }
-        fill_plane(p, x + (n * g.C_in + ic) * g.in_pixels(), plane, line);
-        for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc)
-          sum_all_taps(p, taps, plane, dy + (n * g.C_out + oc) * P, partial_all + oc * K * kLanes);
+        const float* src = x + (n * g.C_in + ic) * g.in_pixels();
+        if (!source) fill_plane(p, src, plane, line);
+        for (int64_t oc = ic * m; oc < (ic + 1) * m; ++oc) {
+          const float* d = dy + (n * g.C_out + oc) * P;
+          float* part = partial_all + oc * K * kLanes;
+          if (source) {
+            source(p, src, plane, d, part);  // P's first row (zeroed) is the zero row
+          } else {
+            sum_all_taps(p, taps, plane, d, part);
+          }
+        }
       }
     for (int64_t k = c0 * m * K; k < c1 * m * K; ++k)
       dw[k] = horizontal_sum(_mm512_loadu_ps(partial_all + k * kLanes));

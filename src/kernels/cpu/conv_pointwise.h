@@ -1,16 +1,21 @@
-// Pointwise convolution (1×1 kernel, stride 1, no padding, groups == 1; 1D, 2D or 3D): per image
-// a GEMM on the NCHW planes, computed with AVX-512 register tiles and the epilogue fused:
+// Pointwise convolution (1×1 kernel, groups == 1, any stride, no padding read; 1D, 2D or 3D): per
+// image a GEMM on the NCHW planes, computed with AVX-512 register tiles and the epilogue fused:
 //   forward          y[n]  (C_out, P) = clamp(w (C_out, C_in) · x[n] (C_in, P) + b, lo, hi)
 //   backward_data    dx[n] (C_in, P)  = wᵀ (C_in, C_out) · dy[n] (C_out, P)
-// with P = pixels. A tile holds kPointwiseRows output rows × up to 3 vectors of 16 pixels in 24
-// accumulators; each step of the reduction loads the pixel vectors and broadcasts the weights
-// straight from w (read in place: no packing, no workspace). The last vector of a row is masked,
-// so any pixel count works without padding; forward, 1 or 2 pixels left past the last whole
-// vector (7×7 images) go by dot products along C_in instead. bias and clamp are applied in
-// registers before the only store, which is the point against im2col_gemm (dnnl_sgemm, then a pass
-// over y). Threads split (image, pixel chunk, row chunk) tasks, each output written by one task:
-// results are bitwise the same for any thread count. No backward_weight (supports() refuses it),
-// and AVX-512 is required (supports() says false without).
+//   backward_weight  dw (C_out, C_in) = sum_n dy[n] (C_out, P) · x[n]ᵀ (P, C_in)
+// with P = output pixels. A tile holds kPointwiseRows output rows × up to 3 vectors of 16 pixels
+// in 24 accumulators; each step of the reduction loads the pixel vectors and broadcasts the
+// weights straight from w (read in place: no packing). The last vector of a row is masked, so
+// any pixel count works without padding; forward, 1 or 2 pixels left past the last whole vector
+// (7×7 images) go by dot products along C_in instead. bias and clamp are applied in registers
+// before the only store, which is the point against im2col_gemm (dnnl_sgemm, then a pass over
+// y). Strided (or cropping) convolutions go through a workspace panel of the sampled pixels:
+// gathered from x (forward, backward_weight) or scattered into dx, zeros between
+// (backward_data). The weight gradient is the same tile kernel over a transposed panel of x at
+// batch 1 with few pixels, else kPointwiseWeightRows × kPointwiseWeightCols tiles of dot products
+// over pixel slices. Threads split tasks that each write their own outputs, every sum in one
+// order: results are bitwise the same for any thread count. AVX-512 is required (supports()
+// says false without).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +29,22 @@ namespace fovea::kernels {
 // that sweep around them).
 inline constexpr int64_t kPointwiseRows = 8;
 inline constexpr int64_t kPointwiseVectors = 3;
+// The weight gradient's register tile: dW rows (output channels) × columns (input channels).
+inline constexpr int64_t kPointwiseWeightRows = 4;
+inline constexpr int64_t kPointwiseWeightCols = 6;
+// Pixels per slice of the weight gradient's sum over an image, for dW (M, K): the slice of the
+// operand with fewer rows fills about 32 KiB, 2/3 of Zen 5's L1, and stays there while the
+// other's tiles stream past it; at least kPointwiseWeightMinChunk pixels, so that the
+// accumulators' trips to memory between slices stay a small part of the work.
+inline constexpr int64_t kPointwiseWeightMinChunk = 256;
+constexpr int64_t pointwise_weight_chunk(int64_t M, int64_t K) {
+  const int64_t fewer = M < K ? M : K;
+  const int64_t fit = 8192 / fewer / 16 * 16;
+  return fit > kPointwiseWeightMinChunk ? fit : kPointwiseWeightMinChunk;
+}
+// Batch-1 images up to this many (output) pixels take the weight gradient as a product over a
+// transposed panel of x.
+inline constexpr int64_t kPointwiseWeightTransposePixels = 1024;
 
 bool conv_pointwise_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
@@ -32,5 +53,7 @@ void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* 
                             const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_pointwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                                   float* workspace) noexcept;
+void conv_backward_weight_pointwise(const ConvGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

@@ -1,7 +1,10 @@
-// The pointwise kernels (conv_pointwise.h). Both passes are the same product per image,
+// The pointwise kernels (conv_pointwise.h). Forward and backward_data are the same product per
+// image,
 //   C (M, P) = A (M, K) · B (K, P),  B and C the image's NCHW planes (row stride P),
 // forward with A = w (C_out, C_in) read by rows, backward_data with A = wᵀ read by columns of w,
-// so one register-tile kernel serves both: A is addressed by a row and a step stride.
+// so one register-tile kernel serves both: A is addressed by a row and a step stride. The
+// weight gradient at batch 1 with few pixels is that product too (A = dy, B = xᵀ), else its
+// own dot-product tiles (weight_product).
 // supports() and workspace_floats() come before the target pragma: they run on any CPU. Only
 // the entry points leave this file (internal linkage below), so no function compiled for
 // AVX-512 can be picked by the linker for code that runs before supports() said yes.
@@ -18,12 +21,44 @@
 
 namespace fovea::kernels {
 
-bool conv_pointwise_supports(const ConvGeometry& g, ConvPass pass) {
-  return cpu_has_avx512() && g.is_pointwise() && g.groups == 1 && pass != ConvPass::kBackwardWeight;
+namespace {
+
+// Whether the outputs sample the input sparsely (stride > 1, or trailing inputs left unread):
+// the passes then go through a panel of the sampled pixels, (N, C_in, output pixels).
+bool samples(const ConvGeometry& g) {
+  return g.in != g.out;
 }
 
-size_t conv_pointwise_workspace_floats(const ConvGeometry&, ConvPass) {
-  return 0;
+// Whether the weight gradient goes as a plain product dW = dy · xᵀ over a transposed panel of
+// x's (sampled) pixels: one image, few pixels (the per-tile dot products of the other way
+// would spend more on their horizontal sums than on the few vectors of pixels).
+bool weight_transposes(const ConvGeometry& g) {
+  return g.N == 1 && g.out_pixels() <= kPointwiseWeightTransposePixels;
+}
+
+}  // namespace
+
+bool conv_pointwise_supports(const ConvGeometry& g, ConvPass) {
+  if (!cpu_has_avx512() || g.groups != 1) return false;
+  // A 1×1 kernel whose every output reads an input pixel (no padding read).
+  for (int a = 0; a < 3; ++a)
+    if (g.kernel[a] != 1 || g.pad_lo[a] != 0 || (g.out[a] - 1) * g.stride[a] >= g.in[a])
+      return false;
+  return true;
+}
+
+size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  if (pass == ConvPass::kBackwardWeight && weight_transposes(g))
+    return static_cast<size_t>(g.C_in * g.out_pixels() * (samples(g) ? 2 : 1));
+  const int64_t panel = samples(g) ? g.N * g.C_in * g.out_pixels() : 0;
+  if (pass != ConvPass::kBackwardWeight ||
+      g.out_pixels() <= pointwise_weight_chunk(g.C_out, g.C_in))
+    return static_cast<size_t>(panel);
+  // The weight gradient's accumulators between pixel slices, after the panel: R·C vectors
+  // per register tile.
+  const auto tiles = [](int64_t v, int64_t t) { return (v + t - 1) / t * t; };
+  return static_cast<size_t>(panel + tiles(g.C_out, kPointwiseWeightRows) *
+                                         tiles(g.C_in, kPointwiseWeightCols) * 16);
 }
 
 }  // namespace fovea::kernels
@@ -43,6 +78,44 @@ constexpr int64_t kTasksPerThread = 4;
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
+}
+
+// The first n lanes (none for n <= 0, all from 16 on).
+__mmask16 lanes(int64_t n) {
+  return n >= kLanes ? __mmask16{0xFFFF}
+                     : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
+}
+
+// Runs task(i) for i in [0, tasks) over the threads, in contiguous static shares: those of the
+// team every thread of which makes this call when `team` (see with_team), else a team started
+// here.
+template <class Task>
+void run_tasks(int64_t tasks, bool team, Task&& task) {
+  if (team) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < tasks; ++i) task(i);
+    return;
+  }
+  // One thread: no team to start.
+  if (omp_get_max_threads() == 1 || tasks == 1) {
+    for (int64_t i = 0; i < tasks; ++i) task(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < tasks; ++i) task(i);
+}
+
+// body(team) run by every thread of one team (team = true), or by the calling thread alone when
+// there is one thread: a pass made of two steps (gather, then multiply) starts one team, not
+// two; their run_tasks calls end in a barrier, so each step sees the previous one's results.
+template <class Body>
+void with_team(Body&& body) {
+  if (omp_get_max_threads() == 1) {
+    body(false);
+    return;
+  }
+#pragma omp parallel
+  body(true);
 }
 
 // One register tile: C rows [0, R) × pixels [0, 16·V), the last vector's lanes in `last`.
@@ -172,7 +245,7 @@ struct Product {
   ConvEpilogue ep;
 };
 
-void multiply(const Product& pr) noexcept {
+void multiply(const Product& pr, bool team) noexcept {
   const int64_t threads = omp_get_max_threads();
   // Pixel chunks whose B panel fits kPanelFloats, rounded to whole vectors.
   const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPanelFloats), 1);
@@ -233,25 +306,310 @@ void multiply(const Product& pr) noexcept {
       }
     }
   };
-  // One thread: no team to start.
-  if (threads == 1 || tasks == 1) {
-    for (int64_t i = 0; i < tasks; ++i) task(i);
+  run_tasks(tasks, team, task);
+}
+
+// One tile of the weight gradient, dW rows [0, R) × columns [0, C):
+//   dW(r, c) = sum_n sum_p A_n(r, p) · B_n(c, p)
+// with A_n = dy[n] (rows of P pixels) and B_n = x[n] (or its panel of sampled pixels), over one
+// slice of the sum: `images` images and `pixels` pixels from the pointers on. Each lane sums its
+// own pixels, slice after slice, then the lanes are summed in order: one fixed order whatever
+// the threads. R vectors of A stay in registers while the C of B stream past them.
+struct WeightTile {
+  const float* a;  // A_n(r, p) = a[n·a_image + r·P + p]
+  const float* b;  // B_n(c, p) = b[n·b_image + c·P + p]
+  int64_t a_image, b_image, images, P, pixels;
+  float* partial;    // the R·C accumulators between slices (null when there is one slice)
+  bool first, last;  // the tile's first slice (accumulators start at 0) and last
+  float* c;          // dW(r, c) = c[r·ldc + c]
+  int64_t ldc;
+};
+
+// acc(r, c) += A(r, p..p+15) · B(c, p..p+15), lanes outside m read as 0.
+template <int R, int C>
+[[gnu::always_inline]] inline void weight_step(const float* a, const float* b, int64_t P,
+                                               __mmask16 m, __m512 (&acc)[R][C]) {
+  // Each vector is loaded once into a register (the empty asm says it must be in one): left
+  // alone, GCC folds the loads into the FMAs and loads every B vector R times, which makes the
+  // loop load-bound.
+  __m512 av[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    av[r] = _mm512_maskz_loadu_ps(m, a + r * P);
+    asm("" : "+v"(av[r]));
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < C; ++c) {
+    __m512 bv = _mm512_maskz_loadu_ps(m, b + c * P);
+    asm("" : "+v"(bv));
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(av[r], bv, acc[r][c]);
+  }
+}
+
+// Every loop over acc is unrolled: an indexed access would keep acc in memory.
+template <int R, int C>
+void weight_kernel(const WeightTile& t) noexcept {
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c)
+      acc[r][c] = t.first ? _mm512_setzero_ps() : _mm512_loadu_ps(t.partial + (r * C + c) * kLanes);
+  const int64_t whole = t.pixels / kLanes * kLanes;
+  const auto tail = static_cast<__mmask16>((1u << (t.pixels - whole)) - 1);
+  for (int64_t n = 0; n < t.images; ++n) {
+    const float* a = t.a + n * t.a_image;
+    const float* b = t.b + n * t.b_image;
+    // Whole vectors in a loop of their own, then the pixels past them, reading as 0 in both
+    // operands.
+    for (int64_t p = 0; p < whole; p += kLanes) weight_step(a + p, b + p, t.P, 0xFFFF, acc);
+    if (tail) weight_step(a + whole, b + whole, t.P, tail, acc);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      if (t.last)
+        t.c[r * t.ldc + c] = horizontal_sum(acc[r][c]);
+      else
+        _mm512_storeu_ps(t.partial + (r * C + c) * kLanes, acc[r][c]);
+    }
+}
+
+using WeightFn = void (*)(const WeightTile&) noexcept;
+
+template <int R, size_t... C>
+constexpr std::array<WeightFn, kPointwiseWeightCols> weight_row(std::index_sequence<C...>) {
+  return {weight_kernel<R, static_cast<int>(C) + 1>...};
+}
+
+template <size_t... R>
+constexpr std::array<std::array<WeightFn, kPointwiseWeightCols>, kPointwiseWeightRows> weight_table(
+    std::index_sequence<R...>) {
+  return {weight_row<static_cast<int>(R) + 1>(std::make_index_sequence<kPointwiseWeightCols>{})...};
+}
+
+// kWeightKernels[rows - 1][cols - 1].
+constexpr auto kWeightKernels = weight_table(std::make_index_sequence<kPointwiseWeightRows>{});
+
+// dw (M, K) = sum_n a[n] (M, P) · b[n] (K, P)ᵀ, called by every thread of the team when
+// `team` (see with_team), else by one thread alone. Threads take contiguous shares of the tiles,
+// ordered so that a thread's consecutive tiles share the tile of the operand with more rows and
+// sweep every tile of the other. Images of more than pointwise_weight_chunk pixels go in slices
+// of that many, image by image, each thread sweeping its tiles slice after slice: the slice of
+// the operand with fewer rows stays in L1, and the accumulators wait in `partial` in between.
+void weight_product(int64_t N, int64_t M, int64_t K, int64_t P, const float* a, const float* b,
+                    float* dw, float* partial, bool team) noexcept {
+  constexpr int64_t kR = kPointwiseWeightRows, kC = kPointwiseWeightCols;
+  const int64_t row_tiles = ceil_div(M, kR), col_tiles = ceil_div(K, kC);
+  const int64_t tiles = row_tiles * col_tiles;
+  const bool rows_outer = row_tiles >= col_tiles;
+  const int64_t chunks = ceil_div(P, pointwise_weight_chunk(M, K));
+  const int64_t chunk = ceil_div(ceil_div(P, chunks), kLanes) * kLanes;
+  const int64_t slices = chunks > 1 ? N * chunks : 1;
+  auto share = [&](int64_t t0, int64_t t1) {
+    for (int64_t s = 0; s < slices; ++s) {
+      const int64_t n = s / chunks, p0 = s % chunks * chunk;
+      for (int64_t i = t0; i < t1; ++i) {
+        const int64_t rt = rows_outer ? i / col_tiles : i % row_tiles;
+        const int64_t ct = rows_outer ? i % col_tiles : i / row_tiles;
+        const int64_t r0 = rt * kR, c0 = ct * kC;
+        const WeightTile t{a + (n * M + r0) * P + p0,
+                           b + (n * K + c0) * P + p0,
+                           M * P,
+                           K * P,
+                           slices > 1 ? 1 : N,
+                           P,
+                           std::min(chunk, P - p0),
+                           slices > 1 ? partial + i * kR * kC * kLanes : nullptr,
+                           s == 0,
+                           s == slices - 1,
+                           dw + r0 * K + c0,
+                           K};
+        kWeightKernels[std::min(kR, M - r0) - 1][std::min(kC, K - c0) - 1](t);
+      }
+    }
+  };
+  // The thread's share; the team's threads are 0..team-1 (of 1 when there is no team).
+  const int64_t t = team ? omp_get_thread_num() : 0, threads = team ? omp_get_num_threads() : 1;
+  share(tiles * t / threads, tiles * (t + 1) / threads);
+}
+
+// A row of the source's W axis at stride s: dst[i] = src[i·s] for i < n.
+void gather_row(const float* src, int64_t s, int64_t n, float* dst) {
+  if (s == 1) {
+    std::copy_n(src, n, dst);
     return;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < tasks; ++i) task(i);
+  if (s != 2) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * s];
+    return;
+  }
+  // Stride 2: the even lanes of two vectors; the source row holds at least 2n - 1 floats.
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const int64_t in = 2 * (n - i) - 1;  // source floats left from src + 2i
+    const __m512 lo = _mm512_maskz_loadu_ps(lanes(in), src + 2 * i);
+    const __m512 hi = in > kLanes ? _mm512_maskz_loadu_ps(lanes(in - kLanes), src + 2 * i + kLanes)
+                                  : _mm512_setzero_ps();
+    _mm512_mask_storeu_ps(dst + i, lanes(n - i), _mm512_permutex2var_ps(lo, even, hi));
+  }
+}
+
+// A row of dx's W axis from its sampled values at stride s: dst[i·s] = src[i] for i < n, zeros
+// elsewhere in dst's `len` floats.
+void scatter_row(const float* src, int64_t s, int64_t n, int64_t len, float* dst) {
+  if (s == 1) {
+    std::copy_n(src, n, dst);
+    std::fill(dst + n, dst + len, 0.0f);
+    return;
+  }
+  if (s != 2) {
+    std::fill_n(dst, len, 0.0f);
+    for (int64_t i = 0; i < n; ++i) dst[i * s] = src[i];
+    return;
+  }
+  // Stride 2: 16 values at a time, spread into the even lanes of two vectors by permutes that
+  // zero the odd lanes.
+  const __m512i lo = _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0);
+  const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+  int64_t j = 0;
+  for (; j < n; j += kLanes) {
+    const __m512 v = _mm512_maskz_loadu_ps(lanes(n - j), src + j);
+    _mm512_mask_storeu_ps(dst + 2 * j, lanes(len - 2 * j),
+                          _mm512_maskz_permutexvar_ps(0x5555, lo, v));
+    _mm512_mask_storeu_ps(dst + 2 * j + kLanes, lanes(len - 2 * j - kLanes),
+                          _mm512_maskz_permutexvar_ps(0x5555, hi, v));
+  }
+  if (2 * j < len) std::fill(dst + 2 * j, dst + len, 0.0f);
+}
+
+// The sampled pixels of every (image, input channel) plane of x (N·C_in planes of g.in) into
+// the panel (N·C_in planes of g.out), or back: dx's planes from the panel, zeros at the pixels
+// no output reads. Threads split the planes.
+void resample(const ConvGeometry& g, bool to_panel, const float* src, float* dst, bool team) {
+  const int64_t in_plane = g.in_pixels(), out_plane = g.out_pixels();
+  run_tasks(g.N * g.C_in, team, [&](int64_t i) {
+    const float* s = src + i * (to_panel ? in_plane : out_plane);
+    float* d = dst + i * (to_panel ? out_plane : in_plane);
+    if (to_panel) {
+      for (int64_t od = 0; od < g.out[0]; ++od)
+        for (int64_t oh = 0; oh < g.out[1]; ++oh)
+          gather_row(s + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
+                     g.out[2], d + (od * g.out[1] + oh) * g.out[2]);
+      return;
+    }
+    for (int64_t id = 0; id < g.in[0]; ++id)
+      for (int64_t ih = 0; ih < g.in[1]; ++ih) {
+        float* row = d + (id * g.in[1] + ih) * g.in[2];
+        const int64_t od = id / g.stride[0], oh = ih / g.stride[1];
+        if (id % g.stride[0] != 0 || ih % g.stride[1] != 0 || od >= g.out[0] || oh >= g.out[1]) {
+          std::fill_n(row, g.in[2], 0.0f);
+        } else {
+          scatter_row(s + (od * g.out[1] + oh) * g.out[2], g.stride[2], g.out[2], g.in[2], row);
+        }
+      }
+  });
+}
+
+// v[0..15], 16 rows of 16 floats, transposed in registers: v[j] becomes column j. Two unpack
+// stages build 4×4 blocks within each 128-bit lane, two lane shuffles assemble the columns.
+// (The zero-masked forms with every lane set: GCC 12 warns falsely inside the plain ones.)
+void transpose16(__m512* v) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_ps(0xFFFF, v[i], v[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, v[i], v[i + 1]);
+  }
+  const auto pd = [](__m512 a) { return _mm512_castps_pd(a); };
+  // v[4g + k], lane L: column 4L + k of rows 4g .. 4g + 3.
+  for (int g = 0; g < 16; g += 4) {
+    v[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g]), pd(t[g + 2])));
+    v[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g]), pd(t[g + 2])));
+    v[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
+    v[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
+  }
+  // 0x88 takes lanes 0 and 2 of each operand, 0xdd lanes 1 and 3.
+  for (int k = 0; k < 4; ++k) {
+    const __m512 a0 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k], v[k + 4], 0x88);
+    const __m512 a1 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k], v[k + 4], 0xdd);
+    const __m512 b0 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k + 8], v[k + 12], 0x88);
+    const __m512 b1 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k + 8], v[k + 12], 0xdd);
+    t[k] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0x88);
+    t[k + 8] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0xdd);
+    t[k + 4] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0x88);
+    t[k + 12] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0xdd);
+  }
+  std::copy_n(t, 16, v);
+}
+
+// panel (P, C) = src (C, P, rows at stride P)ᵀ, in blocks of 16 pixels × 16 channels
+// transposed in registers. Threads split the pixels.
+void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool team) {
+  run_tasks(ceil_div(P, kLanes), team, [&](int64_t i) {
+    const int64_t p0 = i * kLanes;
+    const __mmask16 pixels = lanes(P - p0);
+    for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
+      __m512 v[kLanes];
+      for (int64_t r = 0; r < kLanes; ++r)
+        v[r] = c0 + r < C ? _mm512_maskz_loadu_ps(pixels, src + (c0 + r) * P + p0)
+                          : _mm512_setzero_ps();
+      transpose16(v);
+      for (int64_t j = 0; j < std::min(kLanes, P - p0); ++j)
+        _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, lanes(C - c0), v[j]);
+    }
+  });
 }
 
 }  // namespace
 
 void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* w,
-                            const ConvEpilogue& ep, float* y, float*) noexcept {
-  multiply({g.N, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, x, y, ep});
+                            const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  if (!samples(g)) {
+    multiply({g.N, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, x, y, ep}, false);
+    return;
+  }
+  with_team([&](bool team) {
+    resample(g, true, x, workspace, team);
+    multiply({g.N, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, workspace, y, ep}, team);
+  });
 }
 
 void conv_backward_data_pointwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,
-                                  float*) noexcept {
-  multiply({g.N, g.C_in, g.C_out, g.out_pixels(), w, 1, g.C_in, dy, dx, ConvEpilogue{}});
+                                  float* workspace) noexcept {
+  if (!samples(g)) {
+    multiply({g.N, g.C_in, g.C_out, g.out_pixels(), w, 1, g.C_in, dy, dx, ConvEpilogue{}}, false);
+    return;
+  }
+  with_team([&](bool team) {
+    multiply({g.N, g.C_in, g.C_out, g.out_pixels(), w, 1, g.C_in, dy, workspace, ConvEpilogue{}},
+             team);
+    resample(g, false, workspace, dx, team);
+  });
+}
+
+void conv_backward_weight_pointwise(const ConvGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* workspace) noexcept {
+  if (weight_transposes(g)) {
+    // dW (C_out, C_in) = dy (C_out, P) · panel (P, C_in), the panel transposed from x or from
+    // its sampled pixels (after it in the workspace).
+    float* sampled = workspace + g.C_in * g.out_pixels();
+    with_team([&](bool team) {
+      if (samples(g)) resample(g, true, x, sampled, team);
+      transpose_panel(samples(g) ? sampled : x, g.C_in, g.out_pixels(), workspace, team);
+      multiply({1, g.C_out, g.out_pixels(), g.C_in, dy, g.out_pixels(), 1, workspace, dw,
+                ConvEpilogue{}},
+               team);
+    });
+    return;
+  }
+  const int64_t panel = samples(g) ? g.N * g.C_in * g.out_pixels() : 0;
+  with_team([&](bool team) {
+    if (panel > 0) resample(g, true, x, workspace, team);
+    weight_product(g.N, g.C_out, g.C_in, g.out_pixels(), dy, panel > 0 ? workspace : x, dw,
+                   workspace + panel, team);
+  });
 }
 
 }  // namespace fovea::kernels
