@@ -1,7 +1,8 @@
 // The direct kernels (rows direct_avx512 and direct_avx2) held equal to the reference around
 // their tile sizes: output-channel blocks of 8 / 4 (forward) and 4 / 2 (backward weight),
 // pixel blocks of 1..3 vectors of 16 / 8 virtual outputs inside chunks of 24 vectors, taps in
-// blocks of up to 6 / 5; plus what they refuse.
+// blocks of up to 6 / 5, the kernels with output channels in the lanes (blocks of 1..3
+// vectors of channels x up to 9 / 6 taps or outputs); plus what they refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -36,7 +37,8 @@ void check_threads(const std::vector<ConvGeometry>& v) {
 }
 
 // Virtual output counts 15..17, 31..33, 47..49 (one row), 383..385 (the 24-vector chunk)
-// and 2D planes whose rows straddle vectors; batch 1 and 3.
+// and 2D planes whose rows straddle vectors; batch 1 and 3; tiles stored from the registers
+// (at most 256 input channel and tap pairs) and through memory.
 TEST(ConvDirect, PixelCountsAroundVectorsAndBlocks) {
   std::vector<ConvGeometry> v;
   for (int64_t N : {1, 3}) {
@@ -46,6 +48,10 @@ TEST(ConvDirect, PixelCountsAroundVectorsAndBlocks) {
       v.push_back(make_geometry(N, 2, 3, 1, {{w + 1, 3, 1, 1, 1, 1}, {w, 3, 1, 1, 1, 1}}));
   }
   v.push_back(make_geometry(1, 4, 9, 1, {{56, 3, 1, 1, 1, 1}, {56, 3, 1, 1, 1, 1}}));
+  // Tiles over more than 256 (input channel, tap) pairs, stored through memory, not straight
+  // from the registers: rows straddling vectors, odd channel counts.
+  for (int64_t N : {1, 3})
+    v.push_back(make_geometry(N, 29, 9, 1, {{10, 3, 1, 1, 1, 1}, {11, 3, 2, 1, 1, 1}}));
   check_threads(v);
 }
 
@@ -97,6 +103,50 @@ TEST(ConvDirect, ChunksOfImagesAndOutputs) {
   v.push_back(make_geometry(3, 8, 12, 4, {{100, 3, 1, 1, 1, 1}, {100, 3, 1, 1, 1, 1}}));
   // Planes too small for 1024 outputs each: chunks of many images, the last one partial.
   v.push_back(make_geometry(40, 2, 3, 1, {{3, 3, 1, 1, 1, 1}, {4, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
+// Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
+// least 16 input channels): channel blocks of 1..3 vectors split evenly (16..112 channels),
+// input-channel blocks of 16, tap blocks of up to 9 / 6 (1, 9, 10, 25, 27 taps), strides
+// 1..3, dilation, 3D, and several chunks of images; two groups take the other kernel.
+TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
+  std::vector<ConvGeometry> v;
+  for (int64_t cog : {16, 32, 48, 64, 80, 112})
+    v.push_back(make_geometry(2, 16, cog, 1, {{7, 3, 1, 1, 1, 1}, {9, 3, 2, 1, 1, 1}}));
+  for (int64_t cig : {17, 33})
+    v.push_back(make_geometry(1, cig, 32, 1, {{6, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}}));
+  for (int64_t s : {1, 2, 3})
+    for (int64_t k : {1, 2, 5})
+      v.push_back(make_geometry(3, 16, 16, 1, {{11, k, s, 1, k / 2, k / 2}, {10, k, s, 1, 0, 1}}));
+  v.push_back(make_geometry(2, 16, 16, 1, {{9, 3, 1, 2, 2, 2}, {12, 3, 2, 2, 1, 0}}));
+  v.push_back(make_geometry(2, 32, 64, 2, {{8, 3, 2, 1, 1, 1}, {8, 3, 2, 1, 1, 1}}));
+  // Chunks of 2 images (the padded chunk holds about 128K floats), the last one partial;
+  // one chunk of many small images.
+  v.push_back(make_geometry(5, 16, 32, 1, {{32, 3, 1, 1, 1, 1}, {32, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(37, 16, 32, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 2, 1, 1, 1}}));
+  v.push_back(
+      make_geometry(2, 16, 32, 1, {{4, 3, 1, 1, 1, 1}, {6, 3, 2, 1, 1, 1}, {5, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
+// Forward with output channels in the lanes (as above, planes of at most 196 outputs or 3D,
+// at least 512 outputs per channel, whole chunks of images per thread: on one thread here):
+// runs of 1..9 outputs (rows of 1..9 and 10, 19), channel blocks of 1..3 vectors split
+// evenly, strides 1..3, groups, bands of rows padded one after the other, 3D.
+TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
+  std::vector<ConvGeometry> v;
+  for (int64_t w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 19})
+    v.push_back(
+        make_geometry(3, 16, 16, 1, {{2 * (196 / w), 3, 2, 1, 1, 1}, {2 * w, 3, 2, 1, 1, 1}}));
+  for (int64_t cog : {32, 48, 80})
+    v.push_back(make_geometry(3, 16, cog, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(4, 17, 16, 1, {{40, 5, 3, 1, 2, 2}, {30, 3, 3, 1, 1, 1}}));
+  v.push_back(make_geometry(4, 32, 64, 2, {{14, 3, 1, 2, 2, 2}, {24, 3, 2, 1, 1, 1}}));
+  // Chunks of several 14x14 images: bands of 68 rows padded in turn span several images.
+  v.push_back(make_geometry(8, 16, 16, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
+  v.push_back(
+      make_geometry(2, 16, 16, 1, {{16, 3, 2, 1, 1, 1}, {20, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
   check_threads(v);
 }
 

@@ -27,6 +27,13 @@ struct Avx2 {
   // 2 x 5 = 10 accumulators, 2 dy vectors and one input vector.
   static constexpr int kWeightOcs = 2;
   static constexpr int kWeightTaps = 5;
+  // Backward weight with channels in the lanes: 6 x 2 = 12 accumulators, 2 dy vectors and a
+  // broadcast input.
+  static constexpr int kLaneVecs = 2;
+  static constexpr int kLaneTaps = 6;
+  // Outputs per forward tile with channels in the lanes (forward: 6 x 2 = 12 accumulators, 2 weight
+  // vectors and a broadcast input).
+  static constexpr int kLaneOuts = 6;
 
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
@@ -61,6 +68,12 @@ struct Avx2 {
   static void copy_n(const float* src, float* dst, int64_t n) {
     for (; n >= kLanes; n -= kLanes, src += kLanes, dst += kLanes) store(dst, load(src));
     if (n > 0) _mm256_maskstore_ps(dst, first(n), _mm256_maskload_ps(src, first(n)));
+  }
+  // Lanes [lo, hi) of v to dst[0, hi - lo).
+  static void store_lanes(float* dst, Vec v, int lo, int hi) {
+    alignas(32) float lanes[kLanes];
+    store(lanes, v);
+    for (int i = lo; i < hi; ++i) dst[i - lo] = lanes[i];
   }
 };
 

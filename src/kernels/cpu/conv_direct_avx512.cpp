@@ -26,6 +26,13 @@ struct Avx512 {
   // 4 x 6 = 24 accumulators, 4 dy vectors and one input vector.
   static constexpr int kWeightOcs = 4;
   static constexpr int kWeightTaps = 6;
+  // Backward weight with channels in the lanes: 9 x 3 = 27 accumulators, 3 dy vectors and a
+  // broadcast input.
+  static constexpr int kLaneVecs = 3;
+  static constexpr int kLaneTaps = 9;
+  // Outputs per forward tile with channels in the lanes (forward: 9 x 3 = 27 accumulators, 3 weight
+  // vectors and a broadcast input).
+  static constexpr int kLaneOuts = 9;
 
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
@@ -80,6 +87,12 @@ struct Avx512 {
       const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
       _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
     }
+  }
+  // Lanes [lo, hi) of v to dst[0, hi - lo).
+  static void store_lanes(float* dst, Vec v, int lo, int hi) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (hi - lo)) - 1);
+    if (lo > 0) v = _mm512_maskz_compress_ps(static_cast<__mmask16>(m << lo), v);
+    _mm512_mask_storeu_ps(dst, m, v);
   }
 };
 

@@ -11,12 +11,17 @@
 // oh >= oH) are computed and discarded ("virtual" outputs), which keeps vectors full on
 // narrow planes.
 //
-// The images of a chunk lie one after the other inside each phase (image stride `plane`), so
-// virtual position q = n*plane + q_n of image n reads element q + tap[k] too: one long run of
-// virtual outputs covers every image of the chunk, and 7x7 planes still fill the blocks.
-//   padded x  (C_in, phases, images, plane)      one chunk of images
-//   dy        (C_out, images, plane)             backward weight: virtual layout, zeros at
-//                                                the discarded positions
+// The images of a chunk lie one after the other inside each phase (image stride `plane`, at
+// most 15 floats of gap), so virtual position q = n*plane + q_n of image n reads element
+// q + tap[k] too: one long run of virtual outputs covers every image of the chunk, and 7x7
+// planes still fill the blocks.
+// Discarded positions past an image's last output read the next image's (or phase's, or
+// channel's) elements, which only they see; the last vector of a chunk reads up to
+// kDirectSlack floats past it, zeroed: into the channel's slack, so that a channel's reads stay
+// inside the channel (threads that split groups pad their channels while others compute).
+//   padded x  (C_in, phases * images * plane + slack)    one chunk of images
+//   dy        (C_out, images * plane + slack)    backward weight: virtual layout, zeros at
+//                                                the discarded positions and in the slack
 #pragma once
 
 #include <array>
@@ -29,8 +34,8 @@
 namespace fovea::kernels {
 
 inline constexpr int kDirectMaxTaps = 512;
-// Zero floats after each image's phase plane: vectors of virtual outputs past an image's last
-// one read up to one vector (at most 16 floats) beyond its plane.
+// Zero floats after a chunk: its last vector of virtual outputs reads up to one vector (at most
+// 16 floats) beyond it.
 inline constexpr int64_t kDirectSlack = 16;
 
 // One forward-shaped problem: x (N, C_in, in) -> y (N, C_out, out), stride-phase planes.
@@ -39,13 +44,24 @@ struct DirectPlan {
   Dims3 in{}, out{}, kernel{}, stride{}, dilation{}, pad_lo{};
   Dims3 q{};           // phase-plane extents (Dq, Hq, Wq)
   int64_t phases = 1;  // sD * sH * sW
-  int64_t plane = 0;   // floats per image's phase plane, slack included (a multiple of 16)
+  int64_t plane = 0;   // floats per image's phase plane: Dq * Hq * Wq rounded up to 16
   int64_t images = 1;  // images per chunk
   // Whether each thread takes whole groups, padding their inputs itself just before using
   // them (still in cache, and no barrier between padding and computing): with at least twice
   // as many groups as threads. Only the split changes: every sum keeps its order.
   bool by_groups = false;
-  int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane
+  // Whether each thread takes whole chunks of images (forward-shaped passes with enough of them),
+  // padding them into a buffer of its own (`copies` of the padded chunk): no barrier and no
+  // padded input shared between cores. Each output is still summed by one thread in one order.
+  bool by_images = false;
+  int64_t copies = 1;
+  // Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
+  // least 16 input channels): see backward_weight_lanes.
+  bool weight_lanes = false;
+  // Forward with output channels in the lanes (C_out per group a multiple of 16, at least 16
+  // input channels per group, chunks of images per thread): see forward_lanes.
+  bool fwd_lanes = false;
+  int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane + slack
   int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
   int K = 1;
   std::array<int64_t, kDirectMaxTaps> tap{};  // tap k's offset inside a padded channel
@@ -54,9 +70,12 @@ struct DirectPlan {
   int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   // Virtual outputs of a chunk of nn images.
   int64_t virt_of(int64_t nn) const { return (nn - 1) * plane + virt; }
-  // Floats of the padded x chunk, and of the virtual dy chunk (backward weight).
+  // Floats of one padded x chunk, of all threads' copies, and of the virtual dy chunk
+  // (backward weight).
   int64_t x_floats() const { return C_in * chan; }
-  int64_t dy_floats() const { return C_out * images * plane; }
+  int64_t x_all_floats() const { return copies * x_floats(); }
+  int64_t dy_pitch() const { return images * plane + kDirectSlack; }
+  int64_t dy_floats() const { return C_out * dy_pitch(); }
 };
 
 // What every instruction set's direct row supports (each adds its CPU check): kernels of up
