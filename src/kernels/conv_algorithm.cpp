@@ -8,6 +8,7 @@
 #include "kernels/cpu/conv_im2col_gemm.h"
 #include "kernels/cpu/conv_pointwise.h"
 #include "kernels/cpu/conv_winograd.h"
+#include "kernels/cpu/conv_winograd1d.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/reference/conv_reference.h"
 
@@ -41,6 +42,9 @@ const std::array kAlgorithms = {
     ConvAlgorithm{"pointwise_avx512", Isa::kAvx512, conv_pointwise_supports,
                   conv_pointwise_workspace_floats, conv_forward_pointwise,
                   conv_backward_data_pointwise, conv_backward_weight_pointwise},
+    ConvAlgorithm{"winograd1d_f6x3", Isa::kAvx512, conv_winograd1d_supports,
+                  conv_winograd1d_workspace_floats, conv_forward_winograd1d,
+                  conv_backward_data_winograd1d, conv_backward_weight_winograd1d},
     ConvAlgorithm{"direct_avx2", Isa::kAvx2, conv_direct_avx2_supports,
                   conv_direct_avx2_workspace_floats, conv_forward_direct_avx2,
                   conv_backward_data_direct_avx2, conv_backward_weight_direct_avx2},
@@ -128,6 +132,15 @@ bool pointwise_wins(const ConvGeometry& g, ConvPass pass) {
   return g.out_pixels() > 1024 && std::min(g.C_in, g.C_out) <= 32;
 }
 
+// 1D Winograd F(6, 3) from 64 tiles of 6 outputs (of the pass: backward data tiles dx) and 4
+// channels (8 input channels for the weight gradient, whose V is padded to 16): below that the
+// weight transform and idle lanes outweigh the multiplies saved (docs/conv_algorithms.md).
+bool winograd1d_wins(const ConvGeometry& g, ConvPass pass) {
+  const int64_t length = pass == ConvPass::kBackwardData ? g.in[2] : g.out[2];
+  const int64_t min_in = pass == ConvPass::kBackwardWeight ? 8 : 4;
+  return g.C_in >= min_in && g.C_out >= 4 && g.N * ((length + 5) / 6) >= 64;
+}
+
 }  // namespace
 
 const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::string_view forced) {
@@ -155,6 +168,8 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // speed at 196 tiles (ResNet layer 1), 1.1-1.2x at 49 (layer 2), 0.9x at 16 (layer 3).
   const int64_t min_tiles = pass == ConvPass::kBackwardWeight ? 32 : 16;
   if (wino.supports(g, pass) && winograd_tiles(g, pass) >= min_tiles) return &wino;
+  static const ConvAlgorithm& wino1d = row("winograd1d_f6x3");
+  if (wino1d.supports(g, pass) && winograd1d_wins(g, pass)) return &wino1d;
   for (const ConvAlgorithm* direct : {&direct512, &direct2})
     if (direct->supports(g, pass) && direct_wins(g, pass)) return direct;
   if (gemm.supports(g, pass)) return &gemm;
