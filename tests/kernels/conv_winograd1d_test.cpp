@@ -83,21 +83,29 @@ TEST_F(ConvWinograd1d, LaneGroupsAndBlocks) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
+// Calls f(n, oc, ic, k, o, i) for every product w[oc, ic, k] · x[n, ic, i] of a 1D 3-tap
+// stride-1 correlation, output o reading input i.
+template <class F>
+void for_each_product(const ConvGeometry& g, F&& f) {
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oc = 0; oc < g.C_out; ++oc)
+      for (int64_t ic = 0; ic < g.C_in; ++ic)
+        for (int64_t k = 0; k < 3; ++k)
+          for (int64_t o = 0; o < g.out[2]; ++o) {
+            const int64_t i = o - g.pad_lo[2] + k;
+            if (i >= 0 && i < g.in[2]) f(n, oc, ic, k, o, i);
+          }
+}
+
 // y = conv(x, w) in double precision: a 1D 3-tap stride-1 forward without bias.
 std::vector<double> forward_in_double(const ConvGeometry& g, const std::vector<float>& x,
                                       const std::vector<float>& w) {
   const int64_t L = g.in[2], OL = g.out[2];
   std::vector<double> y(static_cast<size_t>(g.N * g.C_out * OL), 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oc = 0; oc < g.C_out; ++oc)
-      for (int64_t ic = 0; ic < g.C_in; ++ic)
-        for (int64_t k = 0; k < 3; ++k)
-          for (int64_t o = 0; o < OL; ++o) {
-            const int64_t i = o - g.pad_lo[2] + k;
-            if (i >= 0 && i < L)
-              y[(n * g.C_out + oc) * OL + o] +=
-                  double{w[(oc * g.C_in + ic) * 3 + k]} * x[(n * g.C_in + ic) * L + i];
-          }
+  for_each_product(g, [&](int64_t n, int64_t oc, int64_t ic, int64_t k, int64_t o, int64_t i) {
+    y[(n * g.C_out + oc) * OL + o] +=
+        double{w[(oc * g.C_in + ic) * 3 + k]} * x[(n * g.C_in + ic) * L + i];
+  });
   return y;
 }
 
@@ -106,16 +114,10 @@ std::vector<double> weight_gradient_in_double(const ConvGeometry& g, const std::
                                               const std::vector<float>& dy) {
   const int64_t L = g.in[2], OL = g.out[2];
   std::vector<double> dw(static_cast<size_t>(g.C_out * g.C_in * 3), 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t oc = 0; oc < g.C_out; ++oc)
-      for (int64_t ic = 0; ic < g.C_in; ++ic)
-        for (int64_t k = 0; k < 3; ++k)
-          for (int64_t o = 0; o < OL; ++o) {
-            const int64_t i = o - g.pad_lo[2] + k;
-            if (i >= 0 && i < L)
-              dw[(oc * g.C_in + ic) * 3 + k] +=
-                  double{dy[(n * g.C_out + oc) * OL + o]} * x[(n * g.C_in + ic) * L + i];
-          }
+  for_each_product(g, [&](int64_t n, int64_t oc, int64_t ic, int64_t k, int64_t o, int64_t i) {
+    dw[(oc * g.C_in + ic) * 3 + k] +=
+        double{dy[(n * g.C_out + oc) * OL + o]} * x[(n * g.C_in + ic) * L + i];
+  });
   return dw;
 }
 
