@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "expect_error.h"
-#include "golden_helpers.h"
 #include "fovea/autograd.h"
 #include "fovea/error.h"
 #include "fovea/functional/elementwise.h"
@@ -18,6 +17,7 @@
 #include "fovea/nn/spec.h"
 #include "fovea/random.h"
 #include "fovea/zoo/zoo.h"
+#include "golden_helpers.h"
 
 namespace fovea::nn {
 namespace {
