@@ -1,0 +1,272 @@
+// The direct convolution kernels with output channels in the lanes, for layers whose
+// position-vectorised kernels (conv_direct_kernels.h) would compute many virtual outputs or sum
+// horizontally: the forward on small planes and the weight gradient with C_out per group a
+// multiple of the vector width. Not a normal header: conv_direct_kernels.h includes it inside
+// each instruction set's anonymous namespace, after its helpers (pad_channel, prefetch,
+// div_up) and before the passes that choose between the two families (run_forward,
+// run_backward_weight).
+
+// Forward with output channels in the lanes (p.fwd_lanes): tile (R, J * kLanes) = bias + sum
+// over ic, k of x (ic, q0 + r + tap[k]) * wp (ic, k, J * kLanes channels), for R consecutive
+// real outputs from q0, wp the block's packed weights (cig, K, J * kLanes). Each tap is one
+// base address for R broadcasts, and no virtual output is computed.
+template <class V, int J, int R>
+void forward_lanes_block(const DirectPlan& p, const float* xg, const float* wp, const float* bias,
+                         int64_t q0, float* tile) {
+  using Vec = typename V::Vec;
+  constexpr int L = V::kLanes;
+  Vec acc[R][J];
+  for (int j = 0; j < J; ++j) {
+    const Vec b = bias ? V::load(bias + j * L) : V::zero();
+    for (int r = 0; r < R; ++r) acc[r][j] = b;
+  }
+  const int K = p.K;
+  for (int64_t ic = 0; ic < p.cig; ++ic) {
+    const float* xc = xg + ic * p.chan + q0;
+    const float* wc = wp + ic * K * J * L;
+    for (int k = 0; k < K; ++k) {
+      const float* xk = xc + p.tap[k];
+      Vec wv[J];
+      for (int j = 0; j < J; ++j) wv[j] = V::in_register(V::load(wc + (k * J + j) * L));
+      for (int r = 0; r < R; ++r) {
+        const Vec xv = V::broadcast(xk + r);
+        for (int j = 0; j < J; ++j) acc[r][j] = V::fma(xv, wv[j], acc[r][j]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < J; ++j) V::store(tile + (r * J + j) * L, acc[r][j]);
+}
+
+using ForwardLanesFn = void (*)(const DirectPlan&, const float*, const float*, const float*,
+                                int64_t, float*);
+
+// forward_lanes_block for every (vectors of channels, outputs): entry (J - 1) * kLaneOuts + R - 1.
+template <class V, size_t... I>
+constexpr auto forward_lanes_table(std::index_sequence<I...>) {
+  return std::array<ForwardLanesFn, sizeof...(I)>{
+      &forward_lanes_block<V, static_cast<int>(I) / V::kLaneOuts + 1,
+                           static_cast<int>(I) % V::kLaneOuts + 1>...};
+}
+
+// Padded input floats of the output rows that the forward with channels in the lanes runs
+// every weight block over (a quarter of L2).
+constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
+
+// Forward with output channels in the lanes, each thread on whole chunks of images
+// (p.by_images): the weights are packed once per call into blocks of up to kLaneVecs vectors
+// of output channels, (cig, K, channels) each, in ws after the padded chunks; output rows are
+// cut into runs of at most kLaneOuts outputs, as even as possible.
+template <class V>
+void forward_lanes(const DirectPlan& p, const float* x, const float* w, const ConvEpilogue& ep,
+                   float* y, float* ws) {
+  constexpr int L = V::kLanes, J = V::kLaneVecs, R = V::kLaneOuts, kTile = R * J * L;
+  static constexpr auto table = forward_lanes_table<V>(std::make_index_sequence<size_t{J} * R>{});
+  const int64_t cvecs = p.cog / L, nocb = div_up(cvecs, J), P = p.out_pixels(), K = p.K;
+  const int64_t ow = p.out[2], nruns = div_up(ow, R), rows = p.out[0] * p.out[1];
+  const int64_t band_rows = std::max<int64_t>(1, kLaneBandFloats / (p.cig * p.phases * p.q[2]));
+  const bool by_band = p.q[0] == 1;
+  const int64_t halo = (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];  // extra phase rows
+  float* wp = ws + p.x_all_floats();
+  // Block b of group grp: vectors [v0, v1) of its channels, packed at wp + oc0 * cig * K.
+  auto block = [&](int64_t b, int64_t& v0, int64_t& v1) {
+    v0 = cvecs * b / nocb;
+    v1 = cvecs * (b + 1) / nocb;
+  };
+  zero_slack<V>(p, ws);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < p.groups * nocb; ++i) {
+      int64_t v0, v1;
+      block(i % nocb, v0, v1);
+      const int64_t oc0 = i / nocb * p.cog + v0 * L, n = (v1 - v0) * L;
+      float* dst = wp + oc0 * p.cig * K;
+      for (int64_t o = 0; o < n; ++o)
+        for (int64_t ick = 0; ick < p.cig * K; ++ick)
+          dst[ick * n + o] = w[(oc0 + o) * p.cig * K + ick];
+    }
+    float* padded = ws + omp_get_thread_num() * p.x_floats();
+#pragma omp for schedule(static)
+    for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
+      const int64_t nn = std::min(p.images, p.N - n0);
+      // Bands of output rows (of all nn images) whose padded inputs stay in L2 while every
+      // block of weights passes by. Planar layers pad each band's phase rows just before
+      // using it, and prefetch the next band's input rows while computing one (their padding
+      // waited on memory: 14% of ResNet-18 layer 2's time at batch 16); 3D layers pad the chunk
+      // at once (a band of rows reads a few slices, which bands would pad several times).
+      const int64_t nbands = div_up(nn * rows, band_rows);
+      auto band_row = [&](int64_t band) { return nn * rows * band / nbands; };
+      // f(n, source rows [i0, i1), phase rows [r0, r1)) for each image the band's rows touch.
+      auto band_images = [&](int64_t band, auto&& f) {
+        const int64_t g0 = band_row(band), g1 = band_row(band + 1);
+        for (int64_t n = g0 / rows; n * rows < g1; ++n) {
+          const int64_t r0 = std::max<int64_t>(g0 - n * rows, 0);
+          const int64_t r1 = std::min(std::min(g1 - n * rows, rows) + halo, p.q[1]);
+          f(n, std::max<int64_t>(r0 * p.stride[1] - p.pad_lo[1], 0),
+            std::min(r1 * p.stride[1] - p.pad_lo[1], p.in[1]), r0, r1);
+        }
+      };
+      if (!by_band)
+        for (int64_t ic = 0; ic < p.C_in; ++ic)
+          for (int64_t n = 0; n < nn; ++n)
+            pad_channel<V>(p, x + ((n0 + n) * p.C_in + ic) * p.in_pixels(),
+                           padded + ic * p.chan + n * p.plane);
+      for (int64_t band = 0; band < nbands; ++band) {
+        if (by_band)
+          band_images(band, [&](int64_t n, int64_t, int64_t, int64_t r0, int64_t r1) {
+            for (int64_t ic = 0; ic < p.C_in; ++ic)
+              pad_channel<V>(p, x + ((n0 + n) * p.C_in + ic) * p.in_pixels(),
+                             padded + ic * p.chan + n * p.plane, r0, r1);
+          });
+        // The next band's input rows, channels [c0, c1).
+        auto prefetch_next = [&](int64_t c0, int64_t c1) {
+          if (!by_band || band + 1 == nbands) return;
+          band_images(band + 1, [&](int64_t n, int64_t i0, int64_t i1, int64_t, int64_t) {
+            for (int64_t ic = c0; ic < c1; ++ic)
+              prefetch(x + ((n0 + n) * p.C_in + ic) * p.in_pixels() + i0 * p.in[2],
+                       (i1 - i0) * p.in[2]);
+          });
+        };
+        const int64_t steps = p.groups * nocb;
+        for (int64_t grp = 0; grp < p.groups; ++grp)
+          for (int64_t b = 0; b < nocb; ++b) {
+            const int64_t step = grp * nocb + b;
+            prefetch_next(p.C_in * step / steps, p.C_in * (step + 1) / steps);
+            int64_t v0, v1;
+            block(b, v0, v1);
+            const int vecs = static_cast<int>(v1 - v0);
+            const int64_t oc0 = grp * p.cog + v0 * L;
+            const float* xg = padded + grp * p.cig * p.chan;
+            const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
+            for (int64_t nrow = band_row(band); nrow < band_row(band + 1); ++nrow) {
+              const int64_t n = nrow / rows, row = nrow % rows;
+              const int64_t od = row / p.out[1], oh = row % p.out[1];
+              const int64_t q_row = n * p.plane + (od * p.q[1] + oh) * p.q[2];
+              float* yr = y + ((n0 + n) * p.C_out + oc0) * P + row * ow;
+              for (int64_t run = 0; run < nruns; ++run) {
+                const int64_t w0 = ow * run / nruns, len = ow * (run + 1) / nruns - w0;
+                alignas(64) float tile[kTile];
+                table[(vecs - 1) * R + len - 1](p, xg, wp + oc0 * p.cig * K, bias, q_row + w0,
+                                                tile);
+                for (int64_t o = 0; o < vecs * L; ++o)
+                  for (int64_t r = 0; r < len; ++r)
+                    yr[o * P + w0 + r] = ep.clamp(tile[r * vecs * L + o]);
+              }
+            }
+          }
+      }
+    }
+  }
+}
+
+// Backward weight with output channels in the lanes (p.weight_lanes: C_out per group a
+// multiple of kLanes): sums (R, J * kLanes) = sum over the real outputs q of the chunk's nn
+// images of x (q + tap[r]) * dy^T (q, J * kLanes channels from dyt), where dy^T is dy
+// transposed to (images, P, C_out). No virtual outputs and no horizontal sums: every output
+// adds R broadcast inputs times J vectors of dy, and the sum runs over the whole chunk.
+template <class V, int J, int R>
+void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, int64_t nn,
+                        const int64_t* tap, float* sums) {
+  using Vec = typename V::Vec;
+  constexpr int L = V::kLanes;
+  Vec acc[R][J];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < J; ++j) acc[r][j] = V::zero();
+  int64_t off[R];
+  for (int r = 0; r < R; ++r) off[r] = tap[r];
+  const int64_t C = p.C_out, P = p.out_pixels();
+  for (int64_t n = 0; n < nn; ++n)
+    for (int64_t od = 0; od < p.out[0]; ++od)
+      for (int64_t oh = 0; oh < p.out[1]; ++oh) {
+        const float* xr = xc + n * p.plane + (od * p.q[1] + oh) * p.q[2];
+        const float* dr = dyt + (n * P + (od * p.out[1] + oh) * p.out[2]) * C;
+        for (int64_t ow = 0; ow < p.out[2]; ++ow, ++xr, dr += C) {
+          Vec d[J];
+          for (int j = 0; j < J; ++j) d[j] = V::in_register(V::load(dr + j * L));
+          for (int r = 0; r < R; ++r) {
+            const Vec xv = V::broadcast(xr + off[r]);
+            for (int j = 0; j < J; ++j) acc[r][j] = V::fma(xv, d[j], acc[r][j]);
+          }
+        }
+      }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < J; ++j) V::store(sums + (r * J + j) * L, acc[r][j]);
+}
+
+using WeightLanesFn = void (*)(const DirectPlan&, const float*, const float*, int64_t,
+                               const int64_t*, float*);
+
+// weight_lanes_block for every (vectors of channels, taps): entry (J - 1) * kLaneTaps + R - 1.
+template <class V, size_t... I>
+constexpr auto weight_lanes_table(std::index_sequence<I...>) {
+  return std::array<WeightLanesFn, sizeof...(I)>{
+      &weight_lanes_block<V, static_cast<int>(I) / V::kLaneTaps + 1,
+                          static_cast<int>(I) % V::kLaneTaps + 1>...};
+}
+
+// dw = sum over images of corr(x, dy) with output channels in the lanes; `ws` holds the
+// padded chunk and dy^T. Each item owns the dw of (group, block of up to kLaneVecs vectors of
+// output channels, ic block) and adds each chunk's sums to it in chunk order.
+template <class V>
+void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy, float* dw,
+                           float* ws) {
+  constexpr int L = V::kLanes, J = V::kLaneVecs, R = V::kLaneTaps, kSums = R * J * L;
+  static constexpr auto table = weight_lanes_table<V>(std::make_index_sequence<size_t{J} * R>{});
+  float* padded = ws;
+  float* dyt = ws + p.x_floats();
+  // Blocks of output channels as even as possible: a block of one vector loads a dy vector
+  // per R FMAs.
+  const int64_t cvecs = p.cog / L, nocb = div_up(cvecs, J);
+  // Input-channel blocks of up to kWeightIcBlock, smaller where that leaves fewer than 16 items
+  // (the 3x3x3 layer, 16 -> 32 channels: one item of 16 would leave a core idle). Items only
+  // split the work: every dw element's sum keeps its order.
+  const int64_t icb_size = std::clamp<int64_t>(p.cig * nocb / 16, 1, kWeightIcBlock);
+  const int64_t nicb = div_up(p.cig, icb_size);
+  const int64_t ntb = div_up(p.K, R), P = p.out_pixels(), K = p.K, C = p.C_out;
+  zero_slack<V>(p, padded);
+  auto item = [&](int64_t n0, int64_t nn, int64_t grp, int64_t ocb, int64_t icb) {
+    const int64_t v0 = cvecs * ocb / nocb, oc0 = grp * p.cog + v0 * L;
+    const int vecs = static_cast<int>(cvecs * (ocb + 1) / nocb - v0);
+    const int64_t ic0 = icb * icb_size, ic1 = std::min(p.cig, ic0 + icb_size);
+    for (int64_t ic = ic0; ic < ic1; ++ic) {
+      const float* xc = padded + (grp * p.cig + ic) * p.chan;
+      for (int64_t tb = 0; tb < ntb; ++tb) {
+        const int64_t k0 = K * tb / ntb, k1 = K * (tb + 1) / ntb;
+        const int taps = static_cast<int>(k1 - k0);
+        alignas(64) float sums[kSums];
+        table[(vecs - 1) * R + taps - 1](p, xc, dyt + oc0, nn, &p.tap[k0], sums);
+        for (int t = 0; t < taps; ++t)
+          for (int o = 0; o < vecs * L; ++o) {
+            float& d = dw[((oc0 + o) * p.cig + ic) * K + k0 + t];
+            d = n0 == 0 ? sums[t * vecs * L + o] : d + sums[t * vecs * L + o];
+          }
+      }
+    }
+  };
+#pragma omp parallel
+  for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
+    const int64_t nn = std::min(p.images, p.N - n0);
+    const int64_t nt = nn * (C / L);  // dy^T of image n, channels [cv * L, +L): gathered rows
+    // Dynamic: the padded channels and the transposed rows cost differently, and items only
+    // split the work (their results do not depend on which thread runs them).
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t c = 0; c < nn * p.C_in + nt; ++c) {
+      if (c < nn * p.C_in) {
+        pad_channel<V>(p, x + ((n0 + c % nn) * p.C_in + c / nn) * p.in_pixels(),
+                       padded + c / nn * p.chan + c % nn * p.plane);
+        continue;
+      }
+      const int64_t n = (c - nn * p.C_in) % nn, cv = (c - nn * p.C_in) / nn;
+      const float* src = dy + ((n0 + n) * C + cv * L) * P;
+      float* dst = dyt + n * P * C + cv * L;
+      for (int64_t q = 0; q < P; ++q)
+        for (int l = 0; l < L; ++l) dst[q * C + l] = src[l * P + q];
+    }
+    // Channel blocks inner (consecutive items share their input channels' padded rows) and
+    // dynamic: the blocks differ in size (128 channels: 3 + 3 + 2 vectors).
+#pragma omp for schedule(dynamic)
+    for (int64_t i = 0; i < p.groups * nocb * nicb; ++i)
+      item(n0, nn, i / (nicb * nocb), i % nocb, i / nocb % nicb);
+  }
+}
