@@ -196,6 +196,7 @@ template <int J>
 // The GEMM per point is the 2-D row's (conv_winograd_tiles_avx512.h): the same register
 // panels over 16-lane columns.
 using winograd_avx512::kPanelRows;
+using winograd_avx512::run_team;
 using winograd_avx512::share;
 using winograd_avx512::sync;
 static_assert(kPanelRows[1] == Plan::kMaxPanelRows);
@@ -428,23 +429,12 @@ void weight_part(const Plan& p, const float* x, const float* dy, float* dw, floa
 
 void winograd1d_forward_avx512(const Winograd1dPlan& p, const float* x, const float* w,
                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
-  // One thread: no parallel region at all (an idle one still costs a team start).
-  if (omp_get_max_threads() == 1) {
-    forward_part(p, x, w, ep, y, workspace, 0, 1);
-    return;
-  }
-#pragma omp parallel
-  forward_part(p, x, w, ep, y, workspace, omp_get_thread_num(), omp_get_num_threads());
+  run_team([&](int part, int parts) { forward_part(p, x, w, ep, y, workspace, part, parts); });
 }
 
 void winograd1d_weight_avx512(const Winograd1dPlan& p, const float* x, const float* dy, float* dw,
                               float* workspace) noexcept {
-  if (omp_get_max_threads() == 1) {
-    weight_part(p, x, dy, dw, workspace, 0, 1);
-    return;
-  }
-#pragma omp parallel
-  weight_part(p, x, dy, dw, workspace, omp_get_thread_num(), omp_get_num_threads());
+  run_team([&](int part, int parts) { weight_part(p, x, dy, dw, workspace, part, parts); });
 }
 
 }  // namespace fovea::kernels

@@ -251,13 +251,7 @@ void run_part(const WinogradPlan& p, const float* x, const float* w, const ConvE
 
 void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w,
                           const ConvEpilogue& ep, float* y, float* workspace) noexcept {
-  // One thread: no parallel region at all (an idle one still costs a team start).
-  if (omp_get_max_threads() == 1) {
-    run_part(p, x, w, ep, y, workspace, 0, 1);
-    return;
-  }
-#pragma omp parallel
-  run_part(p, x, w, ep, y, workspace, omp_get_thread_num(), omp_get_num_threads());
+  run_team([&](int part, int parts) { run_part(p, x, w, ep, y, workspace, part, parts); });
 }
 
 }  // namespace fovea::kernels

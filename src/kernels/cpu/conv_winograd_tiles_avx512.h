@@ -7,6 +7,7 @@
 #pragma once
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -253,6 +254,15 @@ void gemm_panel(int rows, int64_t C, const float* u, int64_t ldu, const float* v
                 float* m, int64_t ldm, bool accumulate) {
   gemm_rows<NV>(rows, C, u, ldu, v, ldv, m, ldm, accumulate,
                 std::make_integer_sequence<int, kPanelRows[NV]>());
+}
+
+// Runs part(thread, threads) on each thread of a team; on one thread, inline: no parallel region
+// at all (an idle one still costs a team start).
+template <class Part>
+void run_team(Part&& part) {
+  if (omp_get_max_threads() == 1) return part(0, 1);
+#pragma omp parallel
+  part(omp_get_thread_num(), omp_get_num_threads());
 }
 
 // The barrier between phases of a block shared by the team.

@@ -353,12 +353,7 @@ void run_part(const WinogradPlan& p, const float* x, const float* dy, float* dw,
 
 void winograd_f4x3_weight_avx512(const WinogradPlan& p, const float* x, const float* dy, float* dw,
                                  float* workspace) noexcept {
-  if (omp_get_max_threads() == 1) {
-    run_part(p, x, dy, dw, workspace, 0, 1);
-    return;
-  }
-#pragma omp parallel
-  run_part(p, x, dy, dw, workspace, omp_get_thread_num(), omp_get_num_threads());
+  run_team([&](int part, int parts) { run_part(p, x, dy, dw, workspace, part, parts); });
 }
 
 }  // namespace fovea::kernels
