@@ -155,7 +155,8 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // where it supports the shape and wins, im2col_gemm for the rest. Rows are looked up once.
   static const ConvAlgorithm &dw = row("depthwise"), &wino = row("winograd_f4x3"),
                              &direct512 = row("direct_avx512"), &direct2 = row("direct_avx2"),
-                             &gemm = row("im2col_gemm"), &pointwise = row("pointwise_avx512");
+                             &gemm = row("im2col_gemm"), &pointwise = row("pointwise_avx512"),
+                             &wino1d = row("winograd1d_f6x3");
   // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
   if (dw.supports(g, pass) && g.groups > 1) return &dw;
   // 1x1 forward at batch 1: bias and clamp fused, both cores busy on one image. MobileNet-v2's
@@ -168,7 +169,6 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // speed at 196 tiles (ResNet layer 1), 1.1-1.2x at 49 (layer 2), 0.9x at 16 (layer 3).
   const int64_t min_tiles = pass == ConvPass::kBackwardWeight ? 32 : 16;
   if (wino.supports(g, pass) && winograd_tiles(g, pass) >= min_tiles) return &wino;
-  static const ConvAlgorithm& wino1d = row("winograd1d_f6x3");
   if (wino1d.supports(g, pass) && winograd1d_wins(g, pass)) return &wino1d;
   for (const ConvAlgorithm* direct : {&direct512, &direct2})
     if (direct->supports(g, pass) && direct_wins(g, pass)) return direct;

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "kernels/conv_geometry.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace fovea::kernels {
 
@@ -30,12 +31,8 @@ struct ConvEpilogue {
   const float* bias = nullptr;  // C_out values, or none
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
-  // The clamp of one value, written so that GCC vectorises loops of it (std::min/max kept
-  // some scalar); a NaN sum stays NaN, as through an unfused relu.
-  float clamp(float v) const {
-    v = v < lo ? lo : v;
-    return hi < v ? hi : v;
-  }
+  // The clamp of one value (vmath::clamp: loops of it vectorise, NaN stays NaN).
+  float clamp(float v) const { return vmath::clamp(v, lo, hi); }
   bool clamps() const {
     return lo > -std::numeric_limits<float>::infinity() ||
            hi < std::numeric_limits<float>::infinity();

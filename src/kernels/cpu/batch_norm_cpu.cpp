@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/cpu/vector_math.h"
+
 namespace fovea::kernels {
 namespace {
 
@@ -54,13 +56,8 @@ void batch_norm_forward_cpu(const BatchNormGeometry& g, const float* x, const fl
         for (int64_t p = 0; p < P; ++p) dst[p] = (src[p] - mu) * scale + shift;
         continue;
       }
-      // Ternaries, not std::min/max: GCC 12 leaves the loop scalar with those. A NaN stays NaN.
 #pragma omp simd
-      for (int64_t p = 0; p < P; ++p) {
-        float v = (src[p] - mu) * scale + shift;
-        v = v < lo ? lo : v;
-        dst[p] = hi < v ? hi : v;
-      }
+      for (int64_t p = 0; p < P; ++p) dst[p] = vmath::clamp((src[p] - mu) * scale + shift, lo, hi);
     }
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "kernels/cpu/vector_math.h"
+
 namespace fovea::kernels {
 namespace {
 
@@ -107,12 +109,7 @@ void binary_rows(const BroadcastGeometry& g, BinaryOp op, const float* a, const 
 
 void add_clamp_rows(const BroadcastGeometry& g, float lo, float hi, const float* a, const float* b,
                     float* y) noexcept {
-  // Ternaries, not std::min/max, so that GCC vectorises the loops (as ConvEpilogue::clamp).
-  binary_rows_with(g, a, b, y, [lo, hi](float u, float v) {
-    float s = u + v;
-    s = s < lo ? lo : s;
-    return hi < s ? hi : s;
-  });
+  binary_rows_with(g, a, b, y, [lo, hi](float u, float v) { return vmath::clamp(u + v, lo, hi); });
 }
 
 void expand_rows(const BroadcastGeometry& g, float scale, const float* a, float* y) noexcept {

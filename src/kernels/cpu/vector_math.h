@@ -11,6 +11,14 @@
 
 namespace fovea::kernels::vmath {
 
+// v clamped to [lo, hi], NaN staying NaN (as through an unfused relu), in selects: GCC 12
+// leaves loops of std::min/std::max partly scalar. The fused activations' bound (relu: lo = 0,
+// relu6: lo = 0, hi = 6), in the convolution epilogue, batch norm and add.
+inline float clamp(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return hi < v ? hi : v;
+}
+
 // e^x = 2^n * e^r, n = round(x / ln 2), |r| <= ln(2)/2, with Cephes's degree-5 polynomial for
 // e^r. x is clamped to [-87.3, 88] so 2^n stays a normal float: exp(-100) gives 1.2e-38
 // (not 3.7e-44) and exp(100) gives 1.65e38 (not inf), harmless for the callers here.
