@@ -39,6 +39,9 @@ const std::array kAlgorithms = {
     ConvAlgorithm{"winograd_f4x3", Isa::kAvx512, conv_winograd_f4x3_supports,
                   conv_winograd_f4x3_workspace_floats, conv_forward_winograd_f4x3,
                   conv_backward_data_winograd_f4x3, conv_backward_weight_winograd_f4x3},
+    ConvAlgorithm{"winograd_f2x3", Isa::kAvx512, conv_winograd_f2x3_supports,
+                  conv_winograd_f2x3_workspace_floats, conv_forward_winograd_f2x3,
+                  conv_backward_data_winograd_f2x3, nullptr},
     ConvAlgorithm{"pointwise_avx512", Isa::kAvx512, conv_pointwise_supports,
                   conv_pointwise_workspace_floats, conv_forward_pointwise,
                   conv_backward_data_pointwise, conv_backward_weight_pointwise},
@@ -86,12 +89,13 @@ const ConvAlgorithm& row(std::string_view name) {
   return *std::ranges::find(kAlgorithms, name, &ConvAlgorithm::name);
 }
 
-// 4x4 output tiles of the pass (backward data's are tiles of the input; the weight gradient
+// m x m output tiles of the pass (backward data's are tiles of the input; the weight gradient
 // sums over the forward's).
-int64_t winograd_tiles(const ConvGeometry& g, ConvPass pass) {
+int64_t winograd_tiles(const ConvGeometry& g, ConvPass pass, int64_t m) {
   const Dims3& size = pass == ConvPass::kBackwardData ? g.in : g.out;
   const int64_t d = g.dilation[1];  // d² phases, each tiled like an undilated output
-  return g.N * d * d * (((size[1] + d - 1) / d + 3) / 4) * (((size[2] + d - 1) / d + 3) / 4);
+  return g.N * d * d * (((size[1] + d - 1) / d + m - 1) / m) *
+         (((size[2] + d - 1) / d + m - 1) / m);
 }
 
 // Where the direct kernel beat im2col_gemm in bench/compare/conv_compare.py runs (see
@@ -156,7 +160,7 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   static const ConvAlgorithm &dw = row("depthwise"), &wino = row("winograd_f4x3"),
                              &direct512 = row("direct_avx512"), &direct2 = row("direct_avx2"),
                              &gemm = row("im2col_gemm"), &pointwise = row("pointwise_avx512"),
-                             &wino1d = row("winograd1d_f6x3");
+                             &wino1d = row("winograd1d_f6x3"), &wino2 = row("winograd_f2x3");
   // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
   if (dw.supports(g, pass) && g.groups > 1) return &dw;
   // 1x1 forward at batch 1: bias and clamp fused, both cores busy on one image. MobileNet-v2's
@@ -168,7 +172,12 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // for few tiles it costs more than the multiplies saved. 2 threads, batch 1: 2x im2col_gemm's
   // speed at 196 tiles (ResNet layer 1), 1.1-1.2x at 49 (layer 2), 0.9x at 16 (layer 3).
   const int64_t min_tiles = pass == ConvPass::kBackwardWeight ? 32 : 16;
-  if (wino.supports(g, pass) && winograd_tiles(g, pass) >= min_tiles) return &wino;
+  if (wino.supports(g, pass) && winograd_tiles(g, pass, 4) >= min_tiles) return &wino;
+  // Too few 4x4 tiles, but a vector of 2x2 ones (forward and backward data): F(2x2) with its
+  // weights transformed per panel. 1 thread, against what these shapes got before (direct
+  // forward, im2col_gemm backward data): ResNet layer 4 (7x7, 512 channels) at batch 1 1.3x /
+  // 1.6x, batch 3 1.7x / 1.5x; 8x8 x 128 channels 1.6x / 1.8x; 12x12 x 256 channels 1.5x / 1.3x.
+  if (wino2.supports(g, pass) && winograd_tiles(g, pass, 2) >= 16) return &wino2;
   if (wino1d.supports(g, pass) && winograd1d_wins(g, pass)) return &wino1d;
   for (const ConvAlgorithm* direct : {&direct512, &direct2})
     if (direct->supports(g, pass) && direct_wins(g, pass)) return direct;

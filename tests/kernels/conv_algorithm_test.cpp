@@ -219,8 +219,9 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   EXPECT_EQ(pick(dense, ConvPass::kForward), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardData), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardWeight), "winograd_f4x3");
-  EXPECT_EQ(pick(l4, ConvPass::kForward), "direct_avx512") << "4 tiles: Winograd lanes would idle";
-  EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "im2col_gemm");
+  // 4 tiles of 4x4 (F(4x4)'s lanes would idle), 16 of 2x2.
+  EXPECT_EQ(pick(l4, ConvPass::kForward), "winograd_f2x3");
+  EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "winograd_f2x3");
   EXPECT_EQ(pick(l4, ConvPass::kBackwardWeight), "im2col_gemm") << "4 tiles";
   EXPECT_EQ(pick(l3, ConvPass::kForward), "winograd_f4x3");
   EXPECT_EQ(pick(l3, ConvPass::kBackwardWeight), "im2col_gemm") << "16 tiles: M outweighs";

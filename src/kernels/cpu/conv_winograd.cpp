@@ -27,16 +27,21 @@ bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
 }
 
-// The tile grid of the planned output (OH, OW) with dilation d.
+int64_t round_up(int64_t v, int64_t multiple) {
+  return (v + multiple - 1) / multiple * multiple;
+}
+
+// The grid of m x m tiles (m = p.tile) of the planned output (OH, OW) with dilation d.
 void tile(WinogradPlan& p, int64_t d) {
   p.dilation = d;
-  p.tiles_h = ((p.OH + d - 1) / d + 3) / 4;
-  p.tiles_w = ((p.OW + d - 1) / d + 3) / 4;
+  p.tiles_h = ((p.OH + d - 1) / d + p.tile - 1) / p.tile;
+  p.tiles_w = ((p.OW + d - 1) / d + p.tile - 1) / p.tile;
   p.tiles = p.N * d * d * p.tiles_h * p.tiles_w;
 }
 
-WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
+WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, int64_t threads) {
   WinogradPlan p;
+  p.tile = tile_size;
   const bool bwd = pass == ConvPass::kBackwardData;
   p.N = g.N;
   p.C = bwd ? g.C_out : g.C_in;
@@ -52,7 +57,7 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
   p.rotated = bwd;
   tile(p, d);
   const int64_t groups = (p.tiles + 15) / 16;
-  const size_t u_bytes = 36 * sizeof(float) * p.C * p.K;
+  const size_t u_bytes = p.points() * sizeof(float) * p.C * p.K;
   const bool one_block = p.tiles <= 64;
   p.cooperative =
       threads > 1 && (groups < 2 * threads || u_bytes > kSharedWeightsBytes || one_block);
@@ -63,17 +68,20 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t threads) {
   constexpr int64_t kLinePad = 16;
   p.fused_weights = one_block;
   p.u_slots = p.fused_weights ? threads : 1;
-  p.u_stride = (p.fused_weights ? kWinogradMaxPanelRows : p.K) * p.C + kLinePad;
+  // Fused: one panel's rows (at most 16), in blocks of 16 columns.
+  const int64_t u_rows = p.fused_weights ? kWinogradMaxPanelRows
+                         : p.rotated     ? round_up(p.K, 16)
+                                         : p.K;
+  const int64_t u_cols = p.fused_weights ? round_up(p.C, 16) : p.C;
+  p.u_row = p.rotated ? 1 : (p.fused_weights ? 16 : p.C);
+  p.u_col = p.rotated ? u_rows : (p.fused_weights ? 16 : 1);
+  p.u_stride = u_rows * u_cols + kLinePad;
   p.v_stride = p.C * p.block_tiles + kLinePad;
   p.m_stride = p.K * p.block_tiles + kLinePad;
-  p.u_floats = 36 * p.u_stride;
-  p.v_floats = 36 * p.v_stride;
-  p.m_floats = 36 * p.m_stride;
+  p.u_floats = p.points() * p.u_stride;
+  p.v_floats = p.points() * p.v_stride;
+  p.m_floats = p.points() * p.m_stride;
   return p;
-}
-
-int64_t round_up(int64_t v, int64_t multiple) {
-  return (v + multiple - 1) / multiple * multiple;
 }
 
 // The weight gradient: the forward's tiling of x and dy, and M (36, K, C) summed over blocks
@@ -114,16 +122,16 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t threads) {
   return p;
 }
 
-WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass) {
+// The weight gradient is planned for F(4x4) tiles only.
+WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass, int64_t tile_size) {
   if (pass == ConvPass::kBackwardWeight) return make_weight_plan(g, omp_get_max_threads());
-  return make_plan(g, pass, omp_get_max_threads());
+  return make_plan(g, pass, tile_size, omp_get_max_threads());
 }
 
-}  // namespace
-
-// The same shapes for every pass: backward data and the weight gradient tile like the forward,
-// dilated layers too (backward data of a dilated convolution is again one, with the same d).
-bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
+// The same shapes for every pass and both tile sizes: backward data and the weight gradient
+// tile like the forward, dilated layers too (backward data of a dilated convolution is again
+// one, with the same d).
+bool supports(const ConvGeometry& g) {
   if (!cpu_has_avx512()) return false;
   // 2D: the depth axis is a single plane, read once.
   if (g.in[0] != 1 || g.kernel[0] != 1 || g.pad_lo[0] != 0 || g.pad_hi[0] != 0) return false;
@@ -140,23 +148,47 @@ bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
   return g.N * g.C_in * g.in_pixels() < kMaxIndex && g.N * g.C_out * g.out_pixels() < kMaxIndex;
 }
 
+}  // namespace
+
+bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
+  return supports(g);
+}
+
 size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  return plan_for(g, pass).workspace_floats();
+  return plan_for(g, pass, 4).workspace_floats();
 }
 
 void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
                                 const ConvEpilogue& ep, float* y, float* workspace) noexcept {
-  winograd_f4x3_avx512(plan_for(g, ConvPass::kForward), x, w, ep, y, workspace);
+  winograd_conv_avx512(plan_for(g, ConvPass::kForward, 4), x, w, ep, y, workspace);
 }
 
 void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept {
-  winograd_f4x3_avx512(plan_for(g, ConvPass::kBackwardData), dy, w, {}, dx, workspace);
+  winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, 4), dy, w, {}, dx, workspace);
 }
 
 void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
                                         float* dw, float* workspace) noexcept {
-  winograd_f4x3_weight_avx512(plan_for(g, ConvPass::kBackwardWeight), x, dy, dw, workspace);
+  winograd_f4x3_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 4), x, dy, dw, workspace);
+}
+
+bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass pass) {
+  return pass != ConvPass::kBackwardWeight && supports(g);
+}
+
+size_t conv_winograd_f2x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  return plan_for(g, pass, 2).workspace_floats();
+}
+
+void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const float* w,
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  winograd_conv_avx512(plan_for(g, ConvPass::kForward, 2), x, w, ep, y, workspace);
+}
+
+void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
+                                      float* dx, float* workspace) noexcept {
+  winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, 2), dy, w, {}, dx, workspace);
 }
 
 }  // namespace fovea::kernels

@@ -17,6 +17,12 @@
 //   V[ξ][c][t] = (Bᵀ x[c,t] B)[ξ]      as the forward's input
 //   M[ξ][k][c] = Σ_t U[ξ][k][t] V[ξ][c][t]   36 GEMMs reducing over all N * tiles tiles
 //   dw[k, c] = Gᵀ M[·][k][c] G         (3x3)
+//
+// Winograd F(2x2, 3x3), the row winograd_f2x3: the same algorithm and kernel (a template on the
+// tile size) with 2x2 output tiles read from 4x4 input tiles, 16 points ξ (0, ±1 and ∞): 16
+// multiplies per tile and channel pair where direct does 36. For small planes at batch 1: a 7x7
+// image is 16 tiles, one full vector of lanes, where F(4x4) has 4. Forward and backward data;
+// no weight gradient (supports() refuses it).
 #pragma once
 
 #include <cstddef>
@@ -34,5 +40,13 @@ void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, co
                                       float* dx, float* workspace) noexcept;
 void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
                                         float* dw, float* workspace) noexcept;
+
+bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass pass);
+size_t conv_winograd_f2x3_workspace_floats(const ConvGeometry& g, ConvPass pass);
+
+void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const float* w,
+                                const ConvEpilogue& ep, float* y, float* workspace) noexcept;
+void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
+                                      float* dx, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

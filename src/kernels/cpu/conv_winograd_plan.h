@@ -1,12 +1,13 @@
-// The plan shared by the Winograd F(4x4, 3x3) row (conv_winograd.cpp: geometry mapping,
-// workspace size) and its AVX-512 kernel (conv_winograd_avx512.cpp): one forward convolution
+// The plan shared by the Winograd rows F(4x4, 3x3) and F(2x2, 3x3) (conv_winograd.cpp: geometry
+// mapping, workspace size) and their AVX-512 kernel (conv_winograd_avx512.cpp): one forward
+// convolution
 //   y (N, K, OH, OW) = corr(x (N, C, H, W), w) + b,   3x3 kernel, stride 1
-// reading input row 4*ty - pad_top + j for tile row ty (zero outside [0, H)), and likewise for
-// columns. With dilation d the outputs of each phase (oy % d, ox % d) are an undilated
-// convolution of the inputs d apart: a tile holds 4x4 outputs of one phase, d apart, and reads
-// input rows oy0 - pad_top + d*j of its first output row oy0. Backward data is planned as this
-// forward problem on dy with rotated weights; the weight gradient as the same tiling of the
-// forward's y (dy) and x.
+// cut into m x m output tiles (m = plan.tile, 4 or 2), tile row ty reading input rows
+// m*ty - pad_top + j, j < m + 2 (zero outside [0, H)), and likewise for columns. With dilation d
+// the outputs of each phase (oy % d, ox % d) are an undilated convolution of the inputs d apart:
+// a tile holds m x m outputs of one phase, d apart, and reads input rows oy0 - pad_top + d*j of
+// its first output row oy0. Backward data is planned as this forward problem on dy with rotated
+// weights; the weight gradient (F(4x4) only) as the same tiling of the forward's y (dy) and x.
 #pragma once
 
 #include <cstddef>
@@ -27,10 +28,12 @@ struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
   int64_t H = 0, W = 0, OH = 0, OW = 0, pad_top = 0, pad_left = 0;
   int64_t dilation = 1;  // both axes
+  // Outputs per tile side m: F(m x m, 3x3) on (m + 2)² points.
+  int64_t tile = 4;
   // false: w is (K, C, 3, 3). true: w is (C, K, 3, 3) and each 3x3 is read rotated by 180
   // degrees (backward data: dx = forward of dy with the transposed, rotated weights).
   bool rotated = false;
-  // 4x4 output tiles: per column and row of one phase (the largest, phase 0), and in all.
+  // Output tiles: per column and row of one phase (the largest, phase 0), and in all.
   // Tile t is image t / (d² tiles_h tiles_w), then tile row, row phase, column phase, tile
   // column: the phases that read the same input rows are neighbours.
   int64_t tiles_h = 0, tiles_w = 0, tiles = 0;
@@ -38,8 +41,14 @@ struct WinogradPlan {
   // kWinogradWeightBlockTiles (weight gradient).
   int64_t block_tiles = 0;
   // Floats from one point ξ to the next in U, V and M: padded by a cache line so that the 36
-  // accesses of one transform do not all map to the same L1 set (4 KiB aliasing).
+  // (16) accesses of one transform do not all map to the same L1 set (4 KiB aliasing).
   int64_t u_stride = 0, v_stride = 0, m_stride = 0;
+  // U[ξ]'s strides from one output channel (row) to the next and from one reduction channel
+  // (column) to the next: (C, 1); fused, in blocks of 16 columns (the GEMM finds a column's rows
+  // at fixed offsets from one pointer), (16, 16) from a block's first column; rotated weights
+  // (C, K, 3, 3) are transformed 16 output channels at a time (their filters lie one after
+  // another) and stored transposed: (1, K rounded up to 16), fused (1, 16).
+  int64_t u_row = 0, u_col = 0;
   // true: every block is shared by the whole team (few tiles or weights too large to stream
   // once per thread); false: each thread takes a contiguous range of tiles with its own V, M.
   bool cooperative = false;
@@ -57,14 +66,15 @@ struct WinogradPlan {
   int64_t c_pad = 0;
   size_t scratch_floats = 0;
 
+  int64_t points() const { return (tile + 2) * (tile + 2); }
   size_t workspace_floats() const {
     return u_slots * u_floats + slots * (v_floats + m_floats) + scratch_floats;
   }
 };
 
-// Runs the planned convolution; `workspace` holds plan.workspace_floats() floats, and the plan
-// was made for omp_get_max_threads() threads.
-void winograd_f4x3_avx512(const WinogradPlan& p, const float* x, const float* w,
+// Runs the planned convolution (either tile size); `workspace` holds plan.workspace_floats()
+// floats, and the plan was made for omp_get_max_threads() threads.
+void winograd_conv_avx512(const WinogradPlan& p, const float* x, const float* w,
                           const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 
 // dw (K, C, 3, 3) = Σ_n corr(x, dy) for the planned forward problem, dy (N, K, OH, OW); same

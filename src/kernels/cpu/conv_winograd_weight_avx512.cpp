@@ -184,7 +184,7 @@ void transform_block(const WinogradPlan& p, const Io& io, int64_t t_begin, int64
   const int64_t T = p.block_tiles;
   const int nv = static_cast<int>((t_end - t_begin + kLanes - 1) / kLanes);
   TileGroup tgs[kMaxGroups];
-  for (int grp = 0; grp < nv; ++grp) tgs[grp] = tile_group(p, t_begin + grp * kLanes);
+  for (int grp = 0; grp < nv; ++grp) tgs[grp] = tile_group<4>(p, t_begin + grp * kLanes);
   const auto x_rows = [&](int64_t c, int grp, int groups) {
     prefetch_tiles(io.x + c * p.H * p.W, tgs + grp, groups, &Segment::in_base, &Segment::iy, 6, p.H,
                    2, p.W);
@@ -213,13 +213,13 @@ void transform_block(const WinogradPlan& p, const Io& io, int64_t t_begin, int64
     for (int grp = 0; grp < nv; ++grp) {
       for (int64_t c = 0; c < channels; ++c) {
         if (c0 + kLanes + c < c_end) x_rows(c0 + kLanes + c, grp, 1);
-        input_transform(sp, xq, tgs[grp], c, scratch, kLanes);
+        input_transform<4>(sp, xq, tgs[grp], c, scratch, kLanes);
       }
       // Channels past C: zero columns of V, which the GEMMs then read as such.
-      for (int xi = 0; xi < kPoints; ++xi)
+      for (int xi = 0; xi < kPoints<4>; ++xi)
         std::fill(scratch + xi * sp.v_stride + channels * kLanes, scratch + (xi + 1) * sp.v_stride,
                   0.0f);
-      for (int xi = 0; xi < kPoints; ++xi)
+      for (int xi = 0; xi < kPoints<4>; ++xi)
         transpose_16x16(scratch + xi * sp.v_stride,
                         io.V + xi * p.v_stride + grp * kLanes * p.c_pad + c0, p.c_pad);
     }
@@ -250,7 +250,7 @@ int64_t units(const WinogradPlan& p) {
 // The unit's 36 GEMMs over the block's `tiles` tiles: M (+)= U · V.
 void unit_gemms(const WinogradPlan& p, const Io& io, const Unit& un, int64_t tiles, bool first) {
   const int64_t T = p.block_tiles;
-  for (int xi = 0; xi < kPoints; ++xi) {
+  for (int xi = 0; xi < kPoints<4>; ++xi) {
     const float* u = io.U + xi * p.u_stride + un.k0 * T;
     const float* v = io.V + xi * p.v_stride + un.c0;
     float* m = io.M + xi * p.m_stride + un.k0 * p.c_pad + un.c0;
@@ -328,7 +328,7 @@ void run_private(const WinogradPlan& p, const Io& io, const Io& first_io, int pa
   const int64_t slot_floats = p.v_floats + p.m_floats;
   for (int64_t i = u_begin; i < u_end; ++i) {
     const Unit un = unit_at(p, i);
-    for (int xi = 0; xi < kPoints; ++xi)
+    for (int xi = 0; xi < kPoints<4>; ++xi)
       for (int64_t k = un.k0; k < un.k0 + un.rows; ++k) {
         float* sum = first_io.M + xi * p.m_stride + k * p.c_pad + un.c0;
         for (int other = 1; other < parts; ++other) {
