@@ -2,7 +2,8 @@
 // their tile sizes: output-channel blocks of 8 / 4 (forward) and 4 / 2 (backward weight),
 // pixel blocks of 1..3 vectors of 16 / 8 virtual outputs inside chunks of 24 vectors, taps in
 // blocks of up to 6 / 5, the kernels with output channels in the lanes (blocks of 1..3
-// vectors of channels x up to 9 / 6 taps or outputs); plus what they refuse.
+// vectors of channels x up to 9 / 6 taps or outputs), batches of one chunk shared out by
+// threads; plus what they refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -147,6 +148,28 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   v.push_back(make_geometry(8, 16, 16, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
   v.push_back(
       make_geometry(2, 16, 16, 1, {{16, 3, 2, 1, 1, 1}, {20, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
+  check_threads(v);
+}
+
+// One chunk holding every image (batch 1-3), each thread padding the rows its share reads
+// into a buffer of its own (on 2 threads): shares of the output vectors (few output channels,
+// large planes) or of the output-channel blocks (weights larger than the padded chunk), a
+// thread left without vectors (one vector in all), several images in the chunk, two groups,
+// backward data (stride 1: transposed weights), 3D; and the stride-2 split of input rows
+// around its vectors of 16 outputs (rows of 1..70 inputs, padding 0..2 on the left).
+TEST(ConvDirect, OneChunkSharedOutByThreads) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {1, 2, 3}) {
+    v.push_back(make_geometry(N, 5, 9, 1, {{57, 3, 2, 1, 1, 1}, {57, 3, 2, 1, 1, 1}}));
+    v.push_back(make_geometry(N, 6, 64, 1, {{9, 3, 2, 1, 1, 1}, {14, 3, 2, 1, 1, 1}}));
+    v.push_back(make_geometry(N, 4, 6, 2, {{20, 3, 1, 1, 1, 1}, {23, 3, 1, 1, 1, 1}}));
+  }
+  v.push_back(make_geometry(1, 3, 5, 1, {{3, 3, 1, 1, 0, 0}, {3, 3, 1, 1, 0, 0}}));
+  for (int64_t w : {1, 2, 3, 31, 32, 33, 34, 63, 64, 65, 70})
+    for (int64_t lo : {0, 1, 2})
+      v.push_back(make_geometry(1, 2, 3, 1, {{5, 3, 2, 1, 1, 1}, {w, 3, 2, 1, lo, 2}}));
+  v.push_back(
+      make_geometry(1, 3, 4, 1, {{6, 3, 2, 1, 1, 1}, {7, 3, 1, 1, 1, 1}, {9, 3, 2, 1, 1, 1}}));
   check_threads(v);
 }
 

@@ -69,6 +69,21 @@ struct Avx2 {
     for (; n >= kLanes; n -= kLanes, src += kLanes, dst += kLanes) store(dst, load(src));
     if (n > 0) _mm256_maskstore_ps(dst, first(n), _mm256_maskload_ps(src, first(n)));
   }
+  // dst[j] = src[2 j], j < n, reading no further than src[2 n - 2]: whole vectors while the
+  // next one's first source float exists, the rest one by one.
+  static void copy_even_n(const float* src, float* dst, int64_t n) {
+    for (; n > kLanes; n -= kLanes, src += 2 * kLanes, dst += kLanes) {
+      // Lanes a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order.
+      const __m256 pairs = _mm256_shuffle_ps(load(src), load(src + kLanes), 0x88);
+      store(dst, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), 0xD8)));
+    }
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[2 * j];
+  }
+  // dst[q * ldd + l] = src[l * ld + q], l, q < kLanes (element by element: the fallback).
+  static void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
+    for (int q = 0; q < kLanes; ++q)
+      for (int l = 0; l < kLanes; ++l) dst[q * ldd + l] = src[l * ld + q];
+  }
   // Lanes [lo, hi) of v to dst[0, hi - lo).
   static void store_lanes(float* dst, Vec v, int lo, int hi) {
     alignas(32) float lanes[kLanes];

@@ -88,6 +88,55 @@ struct Avx512 {
       _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
     }
   }
+  // dst[j] = src[2 j], j < n, reading no further than src[2 n - 2]: the stride-2 phase split
+  // of a padded row, two loads and a permute per vector (the scalar loop was 10% of ResNet-18
+  // layer 2's forward).
+  static void copy_even_n(const float* src, float* dst, int64_t n) {
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (; n > 0; n -= kLanes, src += 2 * kLanes, dst += kLanes) {
+      const int64_t c = std::min<int64_t>(n, kLanes), e = 2 * c - 1;  // source floats read
+      const __mmask16 lo = e >= kLanes ? 0xFFFF : static_cast<__mmask16>((1u << e) - 1);
+      const __mmask16 hi = e > kLanes ? static_cast<__mmask16>((1u << (e - kLanes)) - 1) : 0;
+      const __mmask16 out = c == kLanes ? 0xFFFF : static_cast<__mmask16>((1u << c) - 1);
+      _mm512_mask_storeu_ps(dst, out,
+                            _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, src), even,
+                                                   _mm512_maskz_loadu_ps(hi, src + kLanes)));
+    }
+  }
+  // Swaps the off-diagonal B x B blocks of each 2B x 2B block of the matrix whose rows are
+  // r[0..15]: one two-source permute per row.
+  template <int B>
+  static void swap_blocks(Vec* r) {
+    static constexpr auto index = [](bool second) {
+      std::array<int32_t, kLanes> a{};
+      for (int j = 0; j < kLanes; ++j)
+        a[j] = j & B ? kLanes + j - (second ? 0 : B) : j + (second ? B : 0);
+      return a;
+    };
+    static constexpr std::array<int32_t, kLanes> lo = index(false), hi = index(true);
+    const __m512i ilo = _mm512_loadu_si512(lo.data()), ihi = _mm512_loadu_si512(hi.data());
+#pragma GCC unroll 16
+    for (int i = 0; i < kLanes; ++i) {
+      if (i & B) continue;
+      const Vec a = r[i], c = r[i + B];
+      r[i] = _mm512_permutex2var_ps(a, ilo, c);
+      r[i + B] = _mm512_permutex2var_ps(a, ihi, c);
+    }
+  }
+  // dst[q * ldd + l] = src[l * ld + q], l, q < kLanes: a 16 x 16 transpose in registers
+  // (the off-diagonal blocks of 8, 4, 2 and 1 swapped) instead of 256 scalar moves.
+  static void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
+    Vec r[kLanes];
+#pragma GCC unroll 16
+    for (int l = 0; l < kLanes; ++l) r[l] = load(src + l * ld);
+    swap_blocks<8>(r);
+    swap_blocks<4>(r);
+    swap_blocks<2>(r);
+    swap_blocks<1>(r);
+#pragma GCC unroll 16
+    for (int q = 0; q < kLanes; ++q) store(dst + q * ldd, r[q]);
+  }
   // Lanes [lo, hi) of v to dst[0, hi - lo).
   static void store_lanes(float* dst, Vec v, int lo, int hi) {
     const __mmask16 m = static_cast<__mmask16>((1u << (hi - lo)) - 1);

@@ -86,7 +86,8 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   const int64_t chunks = ceil_div(p.N, p.images);
   p.by_images = !p.by_groups && pass != ConvPass::kBackwardWeight &&
                 (chunks % threads == 0 || chunks >= 4 * threads);
-  p.copies = p.by_images ? threads : 1;
+  p.by_threads = !p.by_groups && !p.by_images && pass != ConvPass::kBackwardWeight && chunks == 1;
+  p.copies = p.by_images || p.by_threads ? threads : 1;
   // Output channels in the lanes: 1.3-1.9x the position kernel's speed on ResNet-18's strided
   // 3x3 layers and 1.15x on a 3x3x3 one, but 0.9x on the 3-channel 7x7 stem, whose long runs
   // of virtual outputs suit the position kernel. Not with groups: threads that split groups

@@ -54,6 +54,9 @@ struct DirectPlan {
   // padding them into a buffer of its own (`copies` of the padded chunk): no barrier and no
   // padded input shared between cores. Each output is still summed by one thread in one order.
   bool by_images = false;
+  // Whether each thread takes a share of one chunk holding every image (forward-shaped passes
+  // not split as above), padding the input rows it reads into a buffer of its own.
+  bool by_threads = false;
   int64_t copies = 1;
   // Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
   // least 16 input channels): see backward_weight_lanes.
