@@ -253,8 +253,16 @@ void multiply(const Product& pr, bool team) noexcept {
   const int64_t pixel_chunks = ceil_div(pr.P, chunk);
   // Row tiles split among tasks when images and chunks are too few to share out evenly.
   const int64_t row_tiles = ceil_div(pr.M, kRows);
+  // One image in several chunks, with row tiles enough to share evenly: each thread takes its
+  // own range of rows (output channels) over every chunk, not its own chunks of every row. Its
+  // stores then go to one contiguous range of the output, and a depthwise layer after it, which
+  // splits channels the same way, reads what its own core wrote (MobileNet-v2's 24->144 at
+  // 56x56 and 16->96 at 112x112, two threads: 1.08-1.11x faster alone).
+  const bool rows_outer =
+      threads > 1 && pr.N == 1 && pixel_chunks > 1 && row_tiles >= kTasksPerThread * threads;
   const int64_t row_splits =
       threads == 1 ? 1
+      : rows_outer ? threads
                    : std::clamp(ceil_div(kTasksPerThread * threads, pr.N * pixel_chunks),
                                 int64_t{1}, row_tiles);
   const int64_t tasks = pr.N * pixel_chunks * row_splits;
@@ -269,15 +277,26 @@ void multiply(const Product& pr, bool team) noexcept {
                     kLanes * pr.P < (int64_t{1} << 29);
   const int64_t vector_end = dots ? pr.P - left : pr.P;
   auto task = [&](int64_t i) {
-    const int64_t split = i % row_splits, pc = i / row_splits % pixel_chunks;
+    const int64_t split = rows_outer ? i / pixel_chunks % row_splits : i % row_splits;
+    const int64_t pc = rows_outer ? i % pixel_chunks : i / row_splits % pixel_chunks;
     const int64_t n = i / row_splits / pixel_chunks;
     const int64_t p0 = pc * chunk, p1 = std::min(pr.P, p0 + chunk);
     const float* b = pr.b + n * pr.K * pr.P;
     float* c = pr.c + n * pr.M * pr.P;
     // Row tiles outermost: the tile's A rows stay in L1 while it sweeps the chunk's pixels.
-    for (int64_t rt = split * row_tiles / row_splits; rt < (split + 1) * row_tiles / row_splits;
-         ++rt) {
+    const int64_t rt_end = (split + 1) * row_tiles / row_splits;
+    for (int64_t rt = split * row_tiles / row_splits; rt < rt_end; ++rt) {
       const int64_t r0 = rt * kRows, rows = std::min(kRows, pr.M - r0);
+      // The next tile's rows of w (contiguous in the forward) asked for into L2 while this one
+      // computes: in a network, w comes from DRAM (the layers between two forwards evict it
+      // from L3), and on small images, where each row of w serves one pixel tile or two, the
+      // loads of w stall the tile (MobileNet-v2 at batch 1, one thread: 3% less CPU time).
+      if (pr.a_step == 1 && rt + 1 < rt_end) {
+        const float* next = pr.a + (r0 + kRows) * pr.a_row;
+        const int64_t floats = std::min(kRows, pr.M - r0 - kRows) * pr.a_row;
+        for (int64_t i = 0; i < floats; i += kLanes)
+          _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T1);
+      }
       Tile t{pr.a + r0 * pr.a_row,
              pr.a_row,
              pr.a_step,
