@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_grouped.h"
 #include "kernels/cpu/conv_im2col_gemm.h"
 #include "kernels/cpu/conv_pointwise.h"
 #include "kernels/cpu/conv_winograd.h"
@@ -48,6 +49,9 @@ const std::array kAlgorithms = {
     ConvAlgorithm{"winograd1d_f6x3", Isa::kAvx512, conv_winograd1d_supports,
                   conv_winograd1d_workspace_floats, conv_forward_winograd1d,
                   conv_backward_data_winograd1d, conv_backward_weight_winograd1d},
+    ConvAlgorithm{"grouped_avx512", Isa::kAvx512, conv_grouped_supports,
+                  conv_grouped_workspace_floats, conv_forward_grouped, conv_backward_data_grouped,
+                  conv_backward_weight_grouped},
     ConvAlgorithm{"direct_avx2", Isa::kAvx2, conv_direct_avx2_supports,
                   conv_direct_avx2_workspace_floats, conv_forward_direct_avx2,
                   conv_backward_data_direct_avx2, conv_backward_weight_direct_avx2},
@@ -137,6 +141,12 @@ bool pointwise_wins(const ConvGeometry& g, ConvPass pass) {
   return g.out_pixels() > 1024 && std::min(g.C_in, g.C_out) <= 32;
 }
 
+// grouped_avx512 against direct_avx512 (docs/conv_algorithms.md): groups of at most 16 channels
+// on each side.
+bool grouped_wins(const ConvGeometry& g) {
+  return g.groups > 1 && g.C_in_per_group() <= 16 && g.C_out_per_group() <= 16;
+}
+
 // 1D Winograd F(6, 3) from 64 tiles of 6 outputs (of the pass: backward data tiles dx) and 4
 // channels (8 input channels for the weight gradient, whose V is padded to 16): below that the
 // weight transform and idle lanes outweigh the multiplies saved (docs/conv_algorithms.md).
@@ -161,9 +171,12 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   static const ConvAlgorithm &dw = row("depthwise"), &wino = row("winograd_f4x3"),
                              &direct512 = row("direct_avx512"), &direct2 = row("direct_avx2"),
                              &gemm = row("im2col_gemm"), &pointwise = row("pointwise_avx512"),
-                             &wino1d = row("winograd1d_f6x3"), &wino2 = row("winograd_f2x3");
+                             &wino1d = row("winograd1d_f6x3"), &wino2 = row("winograd_f2x3"),
+                             &grouped = row("grouped_avx512");
   // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
   if (dw.supports(g, pass) && g.groups > 1) return &dw;
+  // Grouped layers with few channels per group (grouped_wins).
+  if (grouped.supports(g, pass) && grouped_wins(g)) return &grouped;
   // 1x1 forward at batch 1: bias and clamp fused, both cores busy on one image. MobileNet-v2's
   // 19 1x1 shapes, 2 threads: 0.99-1.34x im2col_gemm's speed, 1.17x on their sum (1 thread
   // 1.14x); the whole network 3-6% faster. Some weight gradients too (pointwise_wins).

@@ -204,6 +204,11 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry strided =
       make_geometry(1, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
+  // grouped_avx512 takes stride 1 and at most 16 channels per group; the rest stays direct.
+  const ConvGeometry grouped_strided =
+      make_geometry(1, 256, 256, 32, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}});
+  const ConvGeometry grouped_wide =
+      make_geometry(1, 1024, 1024, 32, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
   const ConvGeometry pointwise = make_geometry(1, 960, 320, 1, {{7}, {7}});
   const ConvGeometry pointwise_batch = make_geometry(16, 32, 16, 1, {{112}, {112}});
   const ConvGeometry dilated =
@@ -211,10 +216,12 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   for (ConvPass pass : kConvPasses) {
     EXPECT_EQ(pick(dilated, pass), "winograd_f4x3") << "4 phases of 4x4 tiles";
     EXPECT_EQ(pick(depthwise, pass), "depthwise");
-    EXPECT_EQ(pick(grouped, pass), "direct_avx512");
+    EXPECT_EQ(pick(grouped, pass), "grouped_avx512");
+    EXPECT_EQ(pick(grouped_wide, pass), "direct_avx512") << "32 channels per group";
     EXPECT_EQ(pick(volume, pass), "direct_avx512") << "3D: no 27x column matrix";
   }
   EXPECT_EQ(pick(strided, ConvPass::kForward), "direct_avx512") << "batch 1";
+  EXPECT_EQ(pick(grouped_strided, ConvPass::kForward), "direct_avx512") << "stride 2";
   EXPECT_EQ(pick(strided, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(dense, ConvPass::kForward), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardData), "winograd_f4x3");

@@ -1,0 +1,345 @@
+// The AVX-512 half of the grouped kernels (conv_grouped.h). Every load of a source plane is a
+// masked load of 16 consecutive flattened positions at q + off[k]: the mask table (built once
+// per call) keeps the lanes whose destination exists and whose source element lies inside the
+// plane, so the padding reads as zeros and no padded copy is made. Only the entry points leave
+// this file (internal linkage below), so no function compiled for AVX-512 can be picked by the
+// linker for code that runs before supports() said yes.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/cpu/conv_grouped.h"
+#include "kernels/cpu/conv_grouped_plan.h"
+
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+
+namespace fovea::kernels {
+namespace {
+
+constexpr int64_t kLanes = kGroupedLanes;
+
+__mmask16 lanes_below(int64_t n) {
+  return n >= kLanes ? __mmask16{0xFFFF}
+                     : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
+}
+
+// base + i as an address only: i may reach before the plane's start or past its end, where
+// C++ forbids forming the pointer, but the masked loads given it never touch the lanes out
+// there (AVX-512 suppresses their faults).
+const float* lane_address(const float* base, int64_t i) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(base) + i * sizeof(float));
+}
+
+// The mask table lives in the float workspace: read and written through memcpy (one 16-bit
+// load or store), which leaves the floats' type alone.
+__mmask16 mask_at(const float* table, int64_t i) {
+  uint16_t m;
+  std::memcpy(&m, reinterpret_cast<const char*>(table) + i * sizeof(uint16_t), sizeof m);
+  return m;
+}
+
+// table[v·K + k] = the lanes of destination vector v that exist and whose tap-k source
+// element lies inside the source plane.
+void build_masks(const GroupedPlan& p, float* table) {
+  alignas(64) int32_t row[kLanes], col[kLanes];
+  for (int64_t v = 0; v < p.vectors; ++v) {
+    const int64_t q0 = v * kLanes;
+    for (int64_t l = 0; l < kLanes; ++l) {
+      row[l] = static_cast<int32_t>((q0 + l) / p.width);
+      col[l] = static_cast<int32_t>((q0 + l) % p.width);
+    }
+    const __m512i r = _mm512_load_si512(row), c = _mm512_load_si512(col);
+    const __mmask16 exists = lanes_below(p.dst_pixels - q0);
+    for (int k = 0; k < p.K; ++k) {
+      const __m512i sr = _mm512_add_epi32(r, _mm512_set1_epi32(static_cast<int32_t>(p.dh[k])));
+      const __m512i sc = _mm512_add_epi32(c, _mm512_set1_epi32(static_cast<int32_t>(p.dw[k])));
+      const __mmask16 inside =
+          _mm512_cmpge_epi32_mask(sr, _mm512_setzero_si512()) &
+          _mm512_cmplt_epi32_mask(sr, _mm512_set1_epi32(static_cast<int32_t>(p.src_h))) &
+          _mm512_cmpge_epi32_mask(sc, _mm512_setzero_si512()) &
+          _mm512_cmplt_epi32_mask(sc, _mm512_set1_epi32(static_cast<int32_t>(p.width)));
+      const uint16_t m = exists & inside;
+      std::memcpy(reinterpret_cast<char*>(table) + (v * p.K + k) * sizeof m, &m, sizeof m);
+    }
+  }
+}
+
+// f(integral_constant<int, i>) for i = 0 .. N-1: register tiles indexed by constants in the
+// source, so that keeping the accumulators in registers does not wait on GCC's unrolling.
+template <int N, class F>
+void unroll(F&& f) {
+  [&]<int... i>(std::integer_sequence<int, i...>) {
+    (f(std::integral_constant<int, i>{}), ...);
+  }
+  (std::make_integer_sequence<int, N>{});
+}
+
+// The forward's clamp, applied in registers before the store; the forms keep a NaN sum NaN.
+struct Clamp {
+  bool on = false;
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+
+  Clamp() = default;
+  explicit Clamp(const ConvEpilogue& ep)
+      : on(ep.clamps()), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
+
+  __m512 operator()(__m512 v) const {
+    return _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v));
+  }
+};
+
+// One register tile of a forward-shaped pass: B destination channels x R vectors of
+// positions from v0, each sum started at init[j] and taken over the taps (outer) and the
+// source channels (inner), one FMA each. src: the group's first source plane; w: weight(0, 0,
+// 0) of the group; wofs[j]: destination channel j's offset in w. Stores channel j to out[j]
+// (channels past a group's last repeat it: the same sums to the same place, stored again,
+// which costs less than a condition per store; with one, GCC keeps acc in memory).
+template <int B, int R>
+void dst_tile(const GroupedPlan& p, const float* masks, const float* src, const float* w,
+              const int64_t* wofs, int64_t v0, const float* init, const Clamp& clamp,
+              float* const* out) {
+  __m512 acc[B][R];
+  unroll<B>([&](auto j) { unroll<R>([&](auto r) { acc[j][r] = _mm512_set1_ps(init[j]); }); });
+  const int64_t q0 = v0 * kLanes;
+  // Locals: the stores below cannot alias them, so they stay in registers.
+  const int64_t K = p.K, src_ch = p.src_ch, src_pixels = p.src_pixels, src_stride = p.src_stride;
+  for (int64_t k = 0; k < K; ++k) {
+    __mmask16 m[R];
+    unroll<R>([&](auto r) { m[r] = mask_at(masks, (v0 + r) * K + k); });
+    const float* s = lane_address(src, q0 + p.off[k]);
+    const float* wc = w + p.tap0 + k * p.tap_step;
+    for (int64_t c = 0; c < src_ch; ++c, s += src_pixels, wc += src_stride) {
+      __m512 xv[R];
+      unroll<R>([&](auto r) { xv[r] = _mm512_maskz_loadu_ps(m[r], lane_address(s, r * kLanes)); });
+      unroll<B>([&](auto j) {
+        const __m512 wv = _mm512_set1_ps(wc[wofs[j]]);
+        unroll<R>([&](auto r) { acc[j][r] = _mm512_fmadd_ps(xv[r], wv, acc[j][r]); });
+      });
+    }
+  }
+  unroll<B>([&](auto j) {
+    unroll<R>([&](auto r) {
+      const int64_t q = q0 + r * kLanes;
+      _mm512_mask_storeu_ps(out[j] + q, lanes_below(p.dst_pixels - q),
+                            clamp.on ? clamp(acc[j][r]) : acc[j][r]);
+    });
+  });
+}
+
+using TileFn = void (*)(const GroupedPlan&, const float*, const float*, const float*,
+                        const int64_t*, int64_t, const float*, const Clamp&, float* const*);
+
+// Tiles of 8 destination channels x 3 vectors (24 accumulators, 3 source vectors and a
+// broadcast weight), or 4 x 6 for the last 4 or fewer of a group; tiles[r - 1] takes the last r
+// vectors of a plane.
+template <int B, int... R>
+constexpr std::array<TileFn, sizeof...(R)> kTiles = {dst_tile<B, R>...};
+
+// One (image, group) item of a forward-shaped pass: every destination plane of the group.
+// bias: the group's first channel's bias, or null.
+void dst_planes(const GroupedPlan& p, const float* masks, const float* src, const float* w,
+                const float* bias, const Clamp& clamp, float* dst) {
+  for (int64_t j0 = 0, B = 8; j0 < p.dst_ch; j0 += B) {
+    // The last block of at most 4 channels (12 per group: 8 + 4) in a tile of 4.
+    const bool narrow = p.dst_ch - j0 <= 4;
+    B = narrow ? 4 : 8;
+    const int64_t R = narrow ? 6 : 3;
+    const int count = static_cast<int>(std::min<int64_t>(B, p.dst_ch - j0));
+    // Channels past the group's last compute and store a copy of it.
+    int64_t wofs[8];
+    float* out[8];
+    float init[8];
+    for (int j = 0; j < B; ++j) {
+      const int64_t jj = j0 + std::min(j, count - 1);
+      wofs[j] = jj * p.dst_stride;
+      out[j] = dst + jj * p.dst_pixels;
+      init[j] = bias ? bias[jj] : 0.0f;
+    }
+    for (int64_t v0 = 0; v0 < p.vectors; v0 += R) {
+      const int64_t rows = std::min<int64_t>(R, p.vectors - v0);
+      const TileFn tile =
+          narrow ? kTiles<4, 1, 2, 3, 4, 5, 6>[rows - 1] : kTiles<8, 1, 2, 3>[rows - 1];
+      tile(p, masks, src, w, wofs, v0, init, clamp, out);
+    }
+  }
+}
+
+// A forward-shaped pass: items (image, group) split over the threads, each computed whole by
+// one thread.
+void run_dst(const GroupedPlan& p, const float* src, const float* w, const ConvEpilogue& ep,
+             float* dst, float* workspace) {
+  build_masks(p, workspace);
+  const Clamp clamp(ep);
+  const int64_t items = p.N * p.groups;
+  const int64_t group_weights = p.src_ch * p.dst_ch * p.K;
+#pragma omp parallel for schedule(static) if (items > 1)
+  for (int64_t i = 0; i < items; ++i) {
+    const int64_t grp = i % p.groups;
+    // Items are consecutive groups of one image: src and dst planes are consecutive too.
+    const float* s = src + i * p.src_ch * p.src_pixels;
+    float* d = dst + i * p.dst_ch * p.dst_pixels;
+    dst_planes(p, workspace, s, w + grp * group_weights,
+               ep.bias ? ep.bias + grp * p.dst_ch : nullptr, clamp, d);
+  }
+}
+
+// out[i] = the sum of the lanes of v[i], i < n, 16 vectors at a time through a tree of
+// shuffles: every vector's lanes are added in one fixed order, wherever it stands.
+void sum_lanes(const __m512* v, int64_t n, float* out) {
+  constexpr __mmask16 all = 0xFFFF;
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    __m512 a[16], b[8], c[4];
+    for (int i = 0; i < 16; ++i) a[i] = i0 + i < n ? v[i0 + i] : _mm512_setzero_ps();
+    // Per 128-bit lane: pairs, then quads of vectors share a register.
+    for (int j = 0; j < 8; ++j)
+      b[j] = _mm512_add_ps(_mm512_mask_unpacklo_ps(a[0], all, a[2 * j], a[2 * j + 1]),
+                           _mm512_mask_unpackhi_ps(a[0], all, a[2 * j], a[2 * j + 1]));
+    for (int k = 0; k < 4; ++k) {
+      const __m512d lo = _mm512_castps_pd(b[2 * k]), hi = _mm512_castps_pd(b[2 * k + 1]);
+      c[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_mask_unpacklo_pd(lo, 0xFF, lo, hi)),
+                           _mm512_castpd_ps(_mm512_mask_unpackhi_pd(lo, 0xFF, lo, hi)));
+    }
+    // Across the 128-bit lanes: lane 4k + i of the result holds vector 4k + i.
+    auto fold = [&](__m512 x, __m512 y) {
+      return _mm512_add_ps(_mm512_mask_shuffle_f32x4(x, all, x, y, 0x88),
+                           _mm512_mask_shuffle_f32x4(x, all, x, y, 0xDD));
+    };
+    _mm512_mask_storeu_ps(out + i0, lanes_below(n - i0), fold(fold(c[0], c[1]), fold(c[2], c[3])));
+  }
+}
+
+// Where a weight tile's sums start and end: partial[j][c][k] (16 lanes each, channel_stride
+// floats from j to j+1); zeros instead for the group's first images; for its last, the lanes
+// summed into dw (dw_stride floats from j to j+1, the first `count` channels only).
+struct WeightSums {
+  float* partial;
+  int64_t channel_stride;
+  bool first;
+  float* dw;  // null but for the group's last images
+  int64_t dw_stride;
+  int count;
+};
+
+// acc[j][t] += sum over `images` images i and the destination positions q of dy_ij[q] ·
+// x_ic[q + off[k0 + t]], for 4 destination channels j (dy: their planes in whole vectors,
+// zeros past the last position, on cache lines; dy_stride apart from image to image) and taps
+// k0 .. k0+T-1 of one source plane x_c (x_stride apart): 4 x T accumulators, one dy load per
+// channel and one x load per tap.
+template <int T>
+void weight_tile(const GroupedPlan& p, const float* masks, const float* x, int64_t x_stride,
+                 const float* dy, int64_t dy_stride, int64_t images, int k0,
+                 const WeightSums& out) {
+  __m512 acc[4][T];
+  unroll<4>([&](auto j) {
+    unroll<T>([&](auto t) {
+      acc[j][t] = out.first ? _mm512_setzero_ps()
+                            : _mm512_loadu_ps(out.partial + j * out.channel_stride + t * kLanes);
+    });
+  });
+  const int64_t K = p.K, vectors = p.vectors, plane = p.plane_floats();
+  int64_t off[T];
+  unroll<T>([&](auto t) { off[t] = p.off[k0 + t]; });
+  for (int64_t i = 0; i < images; ++i, x += x_stride, dy += dy_stride)
+    for (int64_t v = 0; v < vectors; ++v) {
+      const int64_t q = v * kLanes;
+      __m512 d[4];
+      unroll<4>([&](auto j) { d[j] = _mm512_load_ps(dy + j * plane + q); });
+      unroll<T>([&](auto t) {
+        const __m512 xv =
+            _mm512_maskz_loadu_ps(mask_at(masks, v * K + k0 + t), lane_address(x, q + off[t]));
+        unroll<4>([&](auto j) { acc[j][t] = _mm512_fmadd_ps(d[j], xv, acc[j][t]); });
+      });
+    }
+  if (out.dw) {
+    alignas(64) float sums[4 * T];
+    sum_lanes(&acc[0][0], 4 * T, sums);
+    for (int j = 0; j < out.count; ++j)
+      for (int t = 0; t < T; ++t) out.dw[j * out.dw_stride + t] = sums[j * T + t];
+    return;
+  }
+  unroll<4>([&](auto j) {
+    unroll<T>([&](auto t) {
+      _mm512_storeu_ps(out.partial + j * out.channel_stride + t * kLanes, acc[j][t]);
+    });
+  });
+}
+
+using WeightTileFn = void (*)(const GroupedPlan&, const float*, const float*, int64_t, const float*,
+                              int64_t, int64_t, int, const WeightSums&);
+// 4 x 5 accumulators, 4 dy vectors and an x vector; weight_tiles[t - 1] takes the last t taps.
+constexpr int kWeightTaps = 5;
+constexpr std::array<WeightTileFn, kWeightTaps> kWeightTiles = {
+    weight_tile<1>, weight_tile<2>, weight_tile<3>, weight_tile<4>, weight_tile<5>};
+
+// dst[0, plane_floats) = the n floats at src, then zeros.
+void copy_plane(const float* src, int64_t n, int64_t plane_floats, float* dst) {
+  for (int64_t i = 0; i < plane_floats; i += kLanes)
+    _mm512_store_ps(dst + i, _mm512_maskz_loadu_ps(lanes_below(n - i), src + i));
+}
+
+}  // namespace
+
+void conv_forward_grouped(const ConvGeometry& g, const float* x, const float* w,
+                          const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  run_dst(grouped_plan(g, ConvPass::kForward), x, w, ep, y, workspace);
+}
+
+void conv_backward_data_grouped(const ConvGeometry& g, const float* dy, const float* w, float* dx,
+                                float* workspace) noexcept {
+  run_dst(grouped_plan(g, ConvPass::kBackwardData), dy, w, ConvEpilogue{}, dx, workspace);
+}
+
+void conv_backward_weight_grouped(const ConvGeometry& g, const float* x, const float* dy, float* dw,
+                                  float* workspace) noexcept {
+  const GroupedPlan p = grouped_plan(g, ConvPass::kBackwardWeight);
+  build_masks(p, workspace);
+  // The threads' parts on a cache line: the dy copies are read with aligned loads.
+  const auto misaligned = reinterpret_cast<uintptr_t>(workspace + p.weight_offset() - 16) % 64;
+  float* parts = workspace + p.weight_offset() - 16 + (64 - misaligned) % 64 / sizeof(float);
+  const int64_t K = p.K, cig = p.src_ch, cog = p.dst_ch, plane = p.plane_floats();
+  const int64_t channel_stride = cig * K * kLanes;  // between destination channels
+  // Each thread owns whole groups and sums their images in order: one order for any team.
+#pragma omp parallel if (p.groups > 1)
+  {
+    float* partial = parts + omp_get_thread_num() * p.weight_thread_floats();
+    float* dy_copy = partial + p.partial_floats();
+    const int64_t blocks = p.dst_blocks4(), images = p.weight_images();
+    // Channels past the group's last stay zero: their sums are not kept.
+    std::fill_n(dy_copy, images * blocks * plane, 0.0f);
+#pragma omp for schedule(static)
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      float* dw_group = dw + grp * cog * cig * K;  // (cog, cig, K)
+      for (int64_t n0 = 0; n0 < p.N; n0 += images) {
+        const int64_t count = std::min(images, p.N - n0);
+        const float* xs = x + (n0 * p.groups + grp) * cig * p.src_pixels;
+        for (int64_t i = 0; i < count; ++i)
+          for (int64_t j = 0; j < cog; ++j)
+            copy_plane(dy + ((n0 + i) * p.groups + grp) * cog * p.dst_pixels + j * p.dst_pixels,
+                       p.dst_pixels, plane, dy_copy + (i * blocks + j) * plane);
+        for (int64_t j0 = 0; j0 < cog; j0 += 4)
+          for (int64_t c = 0; c < cig; ++c)
+            for (int k0 = 0; k0 < p.K; k0 += kWeightTaps) {
+              const int taps = std::min(kWeightTaps, p.K - k0);
+              const bool last = n0 + count == p.N;
+              const WeightSums sums{partial + ((j0 * cig + c) * K + k0) * kLanes,
+                                    channel_stride,
+                                    n0 == 0,
+                                    last ? dw_group + (j0 * cig + c) * K + k0 : nullptr,
+                                    cig * K,
+                                    static_cast<int>(std::min<int64_t>(4, cog - j0))};
+              kWeightTiles[taps - 1](p, workspace, xs + c * p.src_pixels,
+                                     p.groups * cig * p.src_pixels, dy_copy + j0 * plane,
+                                     blocks * plane, count, k0, sums);
+            }
+      }
+    }
+  }
+}
+
+}  // namespace fovea::kernels
