@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -167,6 +168,21 @@ std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, Co
       break;
   }
   return out;
+}
+
+void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const ConvGeometry& g,
+                                             uint64_t seed, bool clamp) {
+  const ConvInputs in = random_inputs(g, seed);
+  const int before = omp_get_max_threads();
+  for (ConvPass pass : kConvPasses) {
+    if (!algo.supports(g, pass)) continue;
+    omp_set_num_threads(1);
+    const auto one = run_pass(algo, g, pass, in, true, clamp);
+    omp_set_num_threads(2);
+    EXPECT_EQ(run_pass(algo, g, pass, in, true, clamp), one)
+        << algo.name << " " << to_string(pass) << ": " << describe(g);
+  }
+  omp_set_num_threads(before);
 }
 
 const ConvAlgorithm& reference_algorithm() {

@@ -67,6 +67,12 @@ ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp);
 std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
                             const ConvInputs& in, bool with_bias, bool clamp = false);
 
+// Runs every pass `algo` supports on g with 1 thread, then 2 (forward with bias, and clamp when
+// `clamp`), and adds a gtest failure where the two results differ in any bit: for rows whose
+// threads split the outputs, never a sum.
+void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const ConvGeometry& g,
+                                             uint64_t seed, bool clamp = false);
+
 // The table's reference row.
 const ConvAlgorithm& reference_algorithm();
 

@@ -4,7 +4,6 @@
 // the input at their edges, as backward_data at stride 1 reads dy and backward_weight of 3×3 and
 // 5×5 reads x) and the generic one; plus the shapes it must refuse.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <vector>
 
@@ -163,20 +162,12 @@ TEST(ConvDepthwise, StreamedOutputs) {
 // same for any thread count.
 TEST(ConvDepthwise, BitwiseSameWithOneAndTwoThreads) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
-  const int before = omp_get_max_threads();
   for (const ConvGeometry& g : {depthwise_2d(3, 5, 2, {9, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}),
                                 depthwise_2d(1, 7, 1, {12, 5, 2, 1, 2, 2}, {33, 5, 2, 1, 2, 2})}) {
-    const ConvInputs in = random_inputs(g, 11);
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, kName);
     ASSERT_NE(algo, nullptr);
-    for (ConvPass pass : kConvPasses) {
-      omp_set_num_threads(1);
-      const auto one = run_pass(*algo, g, pass, in, true);
-      omp_set_num_threads(2);
-      EXPECT_EQ(run_pass(*algo, g, pass, in, true), one) << to_string(pass) << ": " << describe(g);
-    }
+    expect_same_bits_on_one_and_two_threads(*algo, g, 11);
   }
-  omp_set_num_threads(before);
 }
 
 TEST(ConvDepthwise, RefusesWhatItDoesNotCover) {

@@ -4,7 +4,6 @@
 // 6 (channels per group 1..16, partial channel tiles reading a copy of the last channel), the
 // weight gradient's tiles of 4 channels x 5 taps; plus the shapes it must refuse.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <vector>
 
@@ -102,23 +101,14 @@ TEST(ConvGrouped, BatchesAroundTheWeightPasses) {
 // any thread count.
 TEST(ConvGrouped, BitwiseSameWithOneAndTwoThreads) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
-  const int before = omp_get_max_threads();
   for (const ConvGeometry& g :
        {make_geometry(3, 40, 24, 8, {{9, 3, 1, 1, 1, 1}, {11, 3, 1, 1, 1, 1}}),
         make_geometry(9, 64, 64, 8, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}}),
         make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}})}) {
-    const ConvInputs in = random_inputs(g, 11);
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, kName);
     ASSERT_EQ(algo->name, kName);
-    for (ConvPass pass : kConvPasses) {
-      omp_set_num_threads(1);
-      const auto one = run_pass(*algo, g, pass, in, true, true);
-      omp_set_num_threads(2);
-      EXPECT_EQ(run_pass(*algo, g, pass, in, true, true), one)
-          << to_string(pass) << ": " << describe(g);
-    }
+    expect_same_bits_on_one_and_two_threads(*algo, g, 11, true);
   }
-  omp_set_num_threads(before);
 }
 
 TEST(ConvGrouped, RefusesWhatItDoesNotCover) {

@@ -6,7 +6,6 @@
 // cropped (negative pad_hi) 1×1 convolutions through the sampled-pixel panel; plus the shapes
 // it must refuse.
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <vector>
 
@@ -122,23 +121,14 @@ TEST(ConvPointwise, StridedAndCropped) {
 // thread count.
 TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
-  const int before = omp_get_max_threads();
   for (const ConvGeometry& g :
        {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
         make_geometry(1, 48, 9, 1, {{40}, {40}}), make_geometry(2, 30, 20, 1, {{33}, {33}}),
         make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}})}) {
-    const ConvInputs in = random_inputs(g, 7);
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
     ASSERT_EQ(algo->name, "pointwise_avx512");
-    for (ConvPass pass : kConvPasses) {
-      omp_set_num_threads(1);
-      const auto one = run_pass(*algo, g, pass, in, true, true);
-      omp_set_num_threads(2);
-      EXPECT_EQ(run_pass(*algo, g, pass, in, true, true), one)
-          << to_string(pass) << ": " << describe(g);
-    }
+    expect_same_bits_on_one_and_two_threads(*algo, g, 7, true);
   }
-  omp_set_num_threads(before);
 }
 
 TEST(ConvPointwise, RefusesWhatItDoesNotCover) {

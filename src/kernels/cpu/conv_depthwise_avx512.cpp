@@ -24,22 +24,22 @@
 
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/conv_depthwise_plane.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
 namespace fovea::kernels {
 namespace {
 
-constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
+using avx512::Clamp;
+using avx512::first_lanes;
 
-__mmask16 lanes_below(int64_t n) {
-  return n >= kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
-}
+constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
 
 // Lanes l with 0 <= start + l < n.
 __mmask16 lanes_within(int64_t start, int64_t n) {
-  return lanes_below(std::clamp<int64_t>(n - start, 0, kLanes)) &
-         ~lanes_below(std::clamp<int64_t>(-start, 0, kLanes));
+  return first_lanes(std::clamp<int64_t>(n - start, 0, kLanes)) &
+         ~first_lanes(std::clamp<int64_t>(-start, 0, kLanes));
 }
 
 // row + i as an address only: i may reach before the row's start or past its end, where C++
@@ -82,9 +82,9 @@ void split_phases(const DepthwisePlane& p, const float* line, float* dst) {
 // s[start .. start+16) with zeros outside [0, n).
 __m512 load_window(const float* s, int64_t start, int64_t n) {
   if (start >= n || start <= -kLanes) return _mm512_setzero_ps();
-  if (start >= 0) return _mm512_maskz_loadu_ps(lanes_below(n - start), s + start);
+  if (start >= 0) return _mm512_maskz_loadu_ps(first_lanes(n - start), s + start);
   // Lanes -start.. take s[0..]: an expanding load, so no pointer before s is formed.
-  return _mm512_maskz_expandloadu_ps(lanes_below(n - start) & ~lanes_below(-start), s);
+  return _mm512_maskz_expandloadu_ps(first_lanes(n - start) & ~first_lanes(-start), s);
 }
 
 // Lanes F, F + 2, .. F + 30 of the 32 in (a, b): phase F of a stride-2 row.
@@ -111,7 +111,7 @@ void split_pairs(const DepthwisePlane& p, const float* s, float* dst) {
 // as much as the copy.
 void copy_floats(const float* src, int64_t n, float* dst) {
   for (int64_t i = 0; i < n; i += kLanes) {
-    const __mmask16 m = lanes_below(n - i);
+    const __mmask16 m = first_lanes(n - i);
     _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
   }
 }
@@ -130,11 +130,11 @@ void prefetch(const float* src, int64_t floats) {
 void stream_plane(const float* src, int64_t floats, float* dst) {
   const auto misaligned = static_cast<int64_t>(reinterpret_cast<uintptr_t>(dst) / sizeof(float));
   const int64_t head = std::min(floats, (kLanes - misaligned % kLanes) % kLanes);
-  const __mmask16 head_mask = lanes_below(head);
+  const __mmask16 head_mask = first_lanes(head);
   _mm512_mask_storeu_ps(dst, head_mask, _mm512_maskz_loadu_ps(head_mask, src));
   int64_t i = head;
   for (; i + kLanes <= floats; i += kLanes) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-  const __mmask16 tail_mask = lanes_below(floats - i);
+  const __mmask16 tail_mask = first_lanes(floats - i);
   _mm512_mask_storeu_ps(dst + i, tail_mask, _mm512_maskz_loadu_ps(tail_mask, src + i));
   _mm_sfence();  // the streamed lines are visible before anyone reads dst
 }
@@ -193,21 +193,6 @@ void for_each_plane(const DepthwisePlane& p, int64_t count, bool zero_row_only, 
     }
   }
 }
-
-// The forward's clamp, applied in registers before the store; the forms keep a NaN sum NaN,
-// as std::min(std::max(v, lo), hi) does.
-struct Clamp {
-  bool on = false;
-  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-
-  Clamp() = default;
-  explicit Clamp(const ConvEpilogue& ep)
-      : on(ep.clamps()), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
-
-  __m512 operator()(__m512 v) const {
-    return _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v));
-  }
-};
 
 // Calls compute(oh0, ow0, acc) for every tile of kTile output vectors (kTile rows of 16 when
 // ByRows, else one row of kTile·16) whose first vector is output (oh0, ow0.. ow0+15), acc[r]
@@ -471,7 +456,7 @@ void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, c
     const float* d = dy + oh * p.out_w;
     for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
       // Lanes past out_w: dy reads as 0 and P holds finite values, so they add nothing.
-      const __m512 dv = _mm512_maskz_loadu_ps(lanes_below(p.out_w - ow), d + ow);
+      const __m512 dv = _mm512_maskz_loadu_ps(first_lanes(p.out_w - ow), d + ow);
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
         acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(in + ow + off[t]), dv, acc[t]);
@@ -499,7 +484,7 @@ void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, con
       // Lanes and rows past the output: dy reads as 0 and the source lanes are finite or 0.
       __m512 dv[R];
       for (int r = 0; r < R; ++r)
-        dv[r] = oh0 + r < p.out_h ? _mm512_maskz_loadu_ps(lanes_below(p.out_w - ow),
+        dv[r] = oh0 + r < p.out_h ? _mm512_maskz_loadu_ps(first_lanes(p.out_w - ow),
                                                           dy + (oh0 + r) * p.out_w + ow)
                                   : _mm512_setzero_ps();
       const int64_t start = ow * S - p.off_w;

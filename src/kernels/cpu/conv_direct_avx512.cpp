@@ -11,6 +11,7 @@
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_direct_plan.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
@@ -49,34 +50,7 @@ struct Avx512 {
     __asm__("" : "+v"(v));
     return v;
   }
-  // out[i] = sum of the lanes of v[i], i < n: 16 vectors at a time through a tree of
-  // shuffles (33 instructions, not 16 reductions of 8). Masked forms (all lanes) throughout:
-  // GCC 12 warns (-Wuninitialized) inside the unmasked ones, which pass _mm512_undefined_*().
-  static void sum_each(const Vec* v, int n, float* out) {
-    constexpr __mmask16 all = 0xFFFF;
-    for (int i0 = 0; i0 < n; i0 += 16) {
-      Vec a[16];
-      for (int i = 0; i < 16; ++i) a[i] = i0 + i < n ? v[i0 + i] : zero();
-      // Per 128-bit lane: pairs, then quads of vectors share a register.
-      Vec b[8], c[4];
-      for (int j = 0; j < 8; ++j)
-        b[j] = _mm512_add_ps(_mm512_mask_unpacklo_ps(a[0], all, a[2 * j], a[2 * j + 1]),
-                             _mm512_mask_unpackhi_ps(a[0], all, a[2 * j], a[2 * j + 1]));
-      for (int k = 0; k < 4; ++k) {
-        const __m512d lo = _mm512_castps_pd(b[2 * k]), hi = _mm512_castps_pd(b[2 * k + 1]);
-        c[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_mask_unpacklo_pd(lo, 0xFF, lo, hi)),
-                             _mm512_castpd_ps(_mm512_mask_unpackhi_pd(lo, 0xFF, lo, hi)));
-      }
-      // Across the 128-bit lanes: lane k of the result holds vectors 4k .. 4k+3.
-      auto fold = [&](Vec x, Vec y) {
-        return _mm512_add_ps(_mm512_mask_shuffle_f32x4(x, all, x, y, 0x88),
-                             _mm512_mask_shuffle_f32x4(x, all, x, y, 0xDD));
-      };
-      alignas(64) float r[16];
-      store(r, fold(fold(c[0], c[1]), fold(c[2], c[3])));
-      for (int i = 0; i < 16 && i0 + i < n; ++i) out[i0 + i] = r[i];
-    }
-  }
+  static void sum_each(const Vec* v, int n, float* out) { avx512::sum_each(v, n, out); }
   static void zero_n(float* dst, int64_t n) {
     for (; n >= kLanes; n -= kLanes, dst += kLanes) store(dst, zero());
     if (n > 0) _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n) - 1), zero());

@@ -16,18 +16,18 @@
 
 #include "kernels/cpu/conv_grouped.h"
 #include "kernels/cpu/conv_grouped_plan.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
 namespace fovea::kernels {
 namespace {
 
-constexpr int64_t kLanes = kGroupedLanes;
+using avx512::Clamp;
+using avx512::first_lanes;
+using avx512::sum_each;
 
-__mmask16 lanes_below(int64_t n) {
-  return n >= kLanes ? __mmask16{0xFFFF}
-                     : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
-}
+constexpr int64_t kLanes = kGroupedLanes;
 
 // base + i as an address only: i may reach before the plane's start or past its end, where
 // C++ forbids forming the pointer, but the masked loads given it never touch the lanes out
@@ -55,7 +55,7 @@ void build_masks(const GroupedPlan& p, float* table) {
       col[l] = static_cast<int32_t>((q0 + l) % p.width);
     }
     const __m512i r = _mm512_load_si512(row), c = _mm512_load_si512(col);
-    const __mmask16 exists = lanes_below(p.dst_pixels - q0);
+    const __mmask16 exists = first_lanes(p.dst_pixels - q0);
     for (int k = 0; k < p.K; ++k) {
       const __m512i sr = _mm512_add_epi32(r, _mm512_set1_epi32(static_cast<int32_t>(p.dh[k])));
       const __m512i sc = _mm512_add_epi32(c, _mm512_set1_epi32(static_cast<int32_t>(p.dw[k])));
@@ -79,20 +79,6 @@ void unroll(F&& f) {
   }
   (std::make_integer_sequence<int, N>{});
 }
-
-// The forward's clamp, applied in registers before the store; the forms keep a NaN sum NaN.
-struct Clamp {
-  bool on = false;
-  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-
-  Clamp() = default;
-  explicit Clamp(const ConvEpilogue& ep)
-      : on(ep.clamps()), lo(_mm512_set1_ps(ep.lo)), hi(_mm512_set1_ps(ep.hi)) {}
-
-  __m512 operator()(__m512 v) const {
-    return _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v));
-  }
-};
 
 // One register tile of a forward-shaped pass: B destination channels x R vectors of
 // positions from v0, each sum started at init[j] and taken over the taps (outer) and the
@@ -126,7 +112,7 @@ void dst_tile(const GroupedPlan& p, const float* masks, const float* src, const 
   unroll<B>([&](auto j) {
     unroll<R>([&](auto r) {
       const int64_t q = q0 + r * kLanes;
-      _mm512_mask_storeu_ps(out[j] + q, lanes_below(p.dst_pixels - q),
+      _mm512_mask_storeu_ps(out[j] + q, first_lanes(p.dst_pixels - q),
                             clamp.on ? clamp(acc[j][r]) : acc[j][r]);
     });
   });
@@ -189,31 +175,6 @@ void run_dst(const GroupedPlan& p, const float* src, const float* w, const ConvE
   }
 }
 
-// out[i] = the sum of the lanes of v[i], i < n, 16 vectors at a time through a tree of
-// shuffles: every vector's lanes are added in one fixed order, wherever it stands.
-void sum_lanes(const __m512* v, int64_t n, float* out) {
-  constexpr __mmask16 all = 0xFFFF;
-  for (int64_t i0 = 0; i0 < n; i0 += 16) {
-    __m512 a[16], b[8], c[4];
-    for (int i = 0; i < 16; ++i) a[i] = i0 + i < n ? v[i0 + i] : _mm512_setzero_ps();
-    // Per 128-bit lane: pairs, then quads of vectors share a register.
-    for (int j = 0; j < 8; ++j)
-      b[j] = _mm512_add_ps(_mm512_mask_unpacklo_ps(a[0], all, a[2 * j], a[2 * j + 1]),
-                           _mm512_mask_unpackhi_ps(a[0], all, a[2 * j], a[2 * j + 1]));
-    for (int k = 0; k < 4; ++k) {
-      const __m512d lo = _mm512_castps_pd(b[2 * k]), hi = _mm512_castps_pd(b[2 * k + 1]);
-      c[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_mask_unpacklo_pd(lo, 0xFF, lo, hi)),
-                           _mm512_castpd_ps(_mm512_mask_unpackhi_pd(lo, 0xFF, lo, hi)));
-    }
-    // Across the 128-bit lanes: lane 4k + i of the result holds vector 4k + i.
-    auto fold = [&](__m512 x, __m512 y) {
-      return _mm512_add_ps(_mm512_mask_shuffle_f32x4(x, all, x, y, 0x88),
-                           _mm512_mask_shuffle_f32x4(x, all, x, y, 0xDD));
-    };
-    _mm512_mask_storeu_ps(out + i0, lanes_below(n - i0), fold(fold(c[0], c[1]), fold(c[2], c[3])));
-  }
-}
-
 // Where a weight tile's sums start and end: partial[j][c][k] (16 lanes each, channel_stride
 // floats from j to j+1); zeros instead for the group's first images; for its last, the lanes
 // summed into dw (dw_stride floats from j to j+1, the first `count` channels only).
@@ -258,7 +219,7 @@ void weight_tile(const GroupedPlan& p, const float* masks, const float* x, int64
     }
   if (out.dw) {
     alignas(64) float sums[4 * T];
-    sum_lanes(&acc[0][0], 4 * T, sums);
+    sum_each(&acc[0][0], 4 * T, sums);
     for (int j = 0; j < out.count; ++j)
       for (int t = 0; t < T; ++t) out.dw[j * out.dw_stride + t] = sums[j * T + t];
     return;
@@ -280,7 +241,7 @@ constexpr std::array<WeightTileFn, kWeightTaps> kWeightTiles = {
 // dst[0, plane_floats) = the n floats at src, then zeros.
 void copy_plane(const float* src, int64_t n, int64_t plane_floats, float* dst) {
   for (int64_t i = 0; i < plane_floats; i += kLanes)
-    _mm512_store_ps(dst + i, _mm512_maskz_loadu_ps(lanes_below(n - i), src + i));
+    _mm512_store_ps(dst + i, _mm512_maskz_loadu_ps(first_lanes(n - i), src + i));
 }
 
 }  // namespace

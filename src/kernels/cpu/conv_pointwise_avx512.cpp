@@ -18,6 +18,7 @@
 
 #include "kernels/cpu/conv_pointwise.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_avx512.h"
 
 namespace fovea::kernels {
 
@@ -68,6 +69,8 @@ size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
 namespace fovea::kernels {
 namespace {
 
+using avx512::first_lanes;
+
 constexpr int64_t kLanes = 16, kRows = kPointwiseRows, kVectors = kPointwiseVectors;
 constexpr int64_t kTilePixels = kVectors * kLanes;
 // Pixels of a chunk times K stay under this many floats (256 KiB, a quarter of Zen 5's L2): the
@@ -78,12 +81,6 @@ constexpr int64_t kTasksPerThread = 4;
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
-}
-
-// The first n lanes (none for n <= 0, all from 16 on).
-__mmask16 lanes(int64_t n) {
-  return n >= kLanes ? __mmask16{0xFFFF}
-                     : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
 }
 
 // Runs task(i) for i in [0, tasks) over the threads, in contiguous static shares: those of the
@@ -469,10 +466,11 @@ void gather_row(const float* src, int64_t s, int64_t n, float* dst) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int64_t i = 0; i < n; i += kLanes) {
     const int64_t in = 2 * (n - i) - 1;  // source floats left from src + 2i
-    const __m512 lo = _mm512_maskz_loadu_ps(lanes(in), src + 2 * i);
-    const __m512 hi = in > kLanes ? _mm512_maskz_loadu_ps(lanes(in - kLanes), src + 2 * i + kLanes)
-                                  : _mm512_setzero_ps();
-    _mm512_mask_storeu_ps(dst + i, lanes(n - i), _mm512_permutex2var_ps(lo, even, hi));
+    const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(in), src + 2 * i);
+    const __m512 hi = in > kLanes
+                          ? _mm512_maskz_loadu_ps(first_lanes(in - kLanes), src + 2 * i + kLanes)
+                          : _mm512_setzero_ps();
+    _mm512_mask_storeu_ps(dst + i, first_lanes(n - i), _mm512_permutex2var_ps(lo, even, hi));
   }
 }
 
@@ -495,10 +493,10 @@ void scatter_row(const float* src, int64_t s, int64_t n, int64_t len, float* dst
   const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
   int64_t j = 0;
   for (; j < n; j += kLanes) {
-    const __m512 v = _mm512_maskz_loadu_ps(lanes(n - j), src + j);
-    _mm512_mask_storeu_ps(dst + 2 * j, lanes(len - 2 * j),
+    const __m512 v = _mm512_maskz_loadu_ps(first_lanes(n - j), src + j);
+    _mm512_mask_storeu_ps(dst + 2 * j, first_lanes(len - 2 * j),
                           _mm512_maskz_permutexvar_ps(0x5555, lo, v));
-    _mm512_mask_storeu_ps(dst + 2 * j + kLanes, lanes(len - 2 * j - kLanes),
+    _mm512_mask_storeu_ps(dst + 2 * j + kLanes, first_lanes(len - 2 * j - kLanes),
                           _mm512_maskz_permutexvar_ps(0x5555, hi, v));
   }
   if (2 * j < len) std::fill(dst + 2 * j, dst + len, 0.0f);
@@ -568,7 +566,7 @@ void transpose16(__m512* v) {
 void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool team) {
   run_tasks(ceil_div(P, kLanes), team, [&](int64_t i) {
     const int64_t p0 = i * kLanes;
-    const __mmask16 pixels = lanes(P - p0);
+    const __mmask16 pixels = first_lanes(P - p0);
     for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
       __m512 v[kLanes];
       for (int64_t r = 0; r < kLanes; ++r)
@@ -576,7 +574,7 @@ void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool 
                           : _mm512_setzero_ps();
       transpose16(v);
       for (int64_t j = 0; j < std::min(kLanes, P - p0); ++j)
-        _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, lanes(C - c0), v[j]);
+        _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, first_lanes(C - c0), v[j]);
     }
   });
 }

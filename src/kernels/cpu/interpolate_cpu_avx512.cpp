@@ -8,16 +8,14 @@
 #include <cstdint>
 
 #include "kernels/cpu/interpolate_cpu.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
 namespace fovea::kernels {
 namespace {
 
-// The lowest n bits set, n clamped to [0, 16].
-__mmask16 first_lanes(int64_t n) {
-  return static_cast<__mmask16>((1u << std::clamp<int64_t>(n, 0, 16)) - 1);
-}
+using avx512::first_lanes;
 
 }  // namespace
 

@@ -19,16 +19,14 @@
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/pool_cpu.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
 namespace fovea::kernels {
 namespace {
 
-// The lowest n bits set, n clamped to [0, 16].
-__mmask16 first_lanes(int64_t n) {
-  return static_cast<__mmask16>((1u << std::clamp<int64_t>(n, 0, 16)) - 1);
-}
+using avx512::first_lanes;
 
 // Lane l of permutex2var(lo, even_lanes(), hi) is input 2l of the 32 in lo:hi; odd_lanes(), 2l+1.
 __m512i even_lanes() {
