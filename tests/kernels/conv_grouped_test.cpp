@@ -1,8 +1,9 @@
 // The "grouped_avx512" row (src/kernels/cpu/conv_grouped.h) held equal to the reference on
 // sweeps around its tiles: flattened planes in vectors of 16 positions (plane sizes below,
-// at and past a vector, rows that split vectors), tiles of 8 output channels x 3 vectors or 4 x
-// 6 (channels per group 1..16, partial channel tiles reading a copy of the last channel), the
-// weight gradient's tiles of 4 channels x 5 taps; plus the shapes it must refuse.
+// at and past a vector, rows that split vectors), tiles of 8 output channels x 3 (or 2) vectors
+// or 4 x 6 (channels per group 1..16, partial channel tiles reading a copy of the last channel;
+// weights packed per thread and group, the items of one thread spanning groups), the weight
+// gradient's tiles of 8 channels x 3 taps and 4 x 5; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -65,7 +66,8 @@ TEST(ConvGrouped, PlanesPaddingsDilations) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
-// 1D convolutions (H trivial), including kernels longer than the weight gradient's 5-tap tile.
+// 1D convolutions (H trivial), including kernels longer than the weight gradient's tiles of 3
+// and 5 taps.
 TEST(ConvGrouped, OneDimensional) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   std::vector<ConvGeometry> v;
@@ -97,7 +99,7 @@ TEST(ConvGrouped, BatchesAroundTheWeightPasses) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
-// Threads split (image, group) items and groups, never a sum: results are bitwise the same for
+// Threads split (group, image) items and groups, never a sum: results are bitwise the same for
 // any thread count.
 TEST(ConvGrouped, BitwiseSameWithOneAndTwoThreads) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";

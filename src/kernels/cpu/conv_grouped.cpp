@@ -54,10 +54,12 @@ GroupedPlan grouped_plan(const ConvGeometry& g, ConvPass pass) {
 
 size_t conv_grouped_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   const GroupedPlan p = grouped_plan(g, pass);
-  // The masks, then (weight gradient) each thread's part, the first aligned to a cache line
-  // (the workspace itself may not be: 16 floats of room).
-  if (pass != ConvPass::kBackwardWeight) return static_cast<size_t>(p.mask_floats());
-  return static_cast<size_t>(p.weight_offset() + omp_get_max_threads() * p.weight_thread_floats());
+  // The masks, then each thread's part (packed weights, or the weight gradient's sums and
+  // copies), the first aligned to a cache line (the workspace itself may not be: 16 floats of
+  // room).
+  const int64_t part =
+      pass == ConvPass::kBackwardWeight ? p.weight_thread_floats() : p.packed_floats();
+  return static_cast<size_t>(p.thread_offset() + omp_get_max_threads() * part);
 }
 
 }  // namespace fovea::kernels

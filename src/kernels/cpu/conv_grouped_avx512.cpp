@@ -82,29 +82,27 @@ void unroll(F&& f) {
 
 // One register tile of a forward-shaped pass: B destination channels x R vectors of
 // positions from v0, each sum started at init[j] and taken over the taps (outer) and the
-// source channels (inner), one FMA each. src: the group's first source plane; w: weight(0, 0,
-// 0) of the group; wofs[j]: destination channel j's offset in w. Stores channel j to out[j]
+// source channels (inner), one FMA each. src: the group's first source plane; wp: the block's
+// packed weights, B consecutive floats per (tap, source channel). Stores channel j to out[j]
 // (channels past a group's last repeat it: the same sums to the same place, stored again,
 // which costs less than a condition per store; with one, GCC keeps acc in memory).
 template <int B, int R>
-void dst_tile(const GroupedPlan& p, const float* masks, const float* src, const float* w,
-              const int64_t* wofs, int64_t v0, const float* init, const Clamp& clamp,
-              float* const* out) {
+void dst_tile(const GroupedPlan& p, const float* masks, const float* src, const float* wp,
+              int64_t v0, const float* init, const Clamp& clamp, float* const* out) {
   __m512 acc[B][R];
   unroll<B>([&](auto j) { unroll<R>([&](auto r) { acc[j][r] = _mm512_set1_ps(init[j]); }); });
   const int64_t q0 = v0 * kLanes;
   // Locals: the stores below cannot alias them, so they stay in registers.
-  const int64_t K = p.K, src_ch = p.src_ch, src_pixels = p.src_pixels, src_stride = p.src_stride;
+  const int64_t K = p.K, src_ch = p.src_ch, src_pixels = p.src_pixels;
   for (int64_t k = 0; k < K; ++k) {
     __mmask16 m[R];
     unroll<R>([&](auto r) { m[r] = mask_at(masks, (v0 + r) * K + k); });
     const float* s = lane_address(src, q0 + p.off[k]);
-    const float* wc = w + p.tap0 + k * p.tap_step;
-    for (int64_t c = 0; c < src_ch; ++c, s += src_pixels, wc += src_stride) {
+    for (int64_t c = 0; c < src_ch; ++c, s += src_pixels, wp += B) {
       __m512 xv[R];
       unroll<R>([&](auto r) { xv[r] = _mm512_maskz_loadu_ps(m[r], lane_address(s, r * kLanes)); });
       unroll<B>([&](auto j) {
-        const __m512 wv = _mm512_set1_ps(wc[wofs[j]]);
+        const __m512 wv = _mm512_set1_ps(wp[j]);
         unroll<R>([&](auto r) { acc[j][r] = _mm512_fmadd_ps(xv[r], wv, acc[j][r]); });
       });
     }
@@ -118,8 +116,8 @@ void dst_tile(const GroupedPlan& p, const float* masks, const float* src, const 
   });
 }
 
-using TileFn = void (*)(const GroupedPlan&, const float*, const float*, const float*,
-                        const int64_t*, int64_t, const float*, const Clamp&, float* const*);
+using TileFn = void (*)(const GroupedPlan&, const float*, const float*, const float*, int64_t,
+                        const float*, const Clamp&, float* const*);
 
 // Tiles of 8 destination channels x 3 vectors (24 accumulators, 3 source vectors and a
 // broadcast weight), or 4 x 6 for the last 4 or fewer of a group; tiles[r - 1] takes the last r
@@ -127,51 +125,100 @@ using TileFn = void (*)(const GroupedPlan&, const float*, const float*, const fl
 template <int B, int... R>
 constexpr std::array<TileFn, sizeof...(R)> kTiles = {dst_tile<B, R>...};
 
-// One (image, group) item of a forward-shaped pass: every destination plane of the group.
-// bias: the group's first channel's bias, or null.
-void dst_planes(const GroupedPlan& p, const float* masks, const float* src, const float* w,
-                const float* bias, const Clamp& clamp, float* dst) {
+// A group's blocks of destination channels: 8 at a time, the last 4 or fewer in a block of 4
+// (12 per group: 8 + 4). f(first channel, block width, channels that exist).
+template <class F>
+void for_each_block(const GroupedPlan& p, F&& f) {
   for (int64_t j0 = 0, B = 8; j0 < p.dst_ch; j0 += B) {
-    // The last block of at most 4 channels (12 per group: 8 + 4) in a tile of 4.
-    const bool narrow = p.dst_ch - j0 <= 4;
-    B = narrow ? 4 : 8;
+    B = p.dst_ch - j0 <= 4 ? 4 : 8;
+    f(j0, B, static_cast<int>(std::min<int64_t>(B, p.dst_ch - j0)));
+  }
+}
+
+// One group's weights (w: the group's first) packed block by block as (tap, source channel,
+// channel of the block) into packed (GroupedPlan::packed_floats); channels past the group's
+// last repeat it. The tiles' 8 broadcasts then read consecutive floats from one pointer: read
+// in place, at 8 runtime offsets, they held 8 general registers, and GCC spilled a source
+// vector to the stack, read back by each of its 8 FMAs. Row pointers per channel: with the
+// channel's index clamped per float, the packing took 15% of a batch-1 forward.
+void pack_weights(const GroupedPlan& p, const float* w, float* packed) {
+  for_each_block(p, [&](int64_t j0, int64_t B, int count) {
+    const float* rows[8];
+    for (int64_t j = 0; j < B; ++j)
+      rows[j] = w + p.tap0 + (j0 + std::min<int64_t>(j, count - 1)) * p.dst_stride;
+    float* out = packed + j0 * p.src_ch * p.K;
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t c = 0; c < p.src_ch; ++c, out += B) {
+        const int64_t at = c * p.src_stride + k * p.tap_step;
+        if (B == 8)
+          unroll<8>([&](auto j) { out[j] = rows[j][at]; });
+        else
+          unroll<4>([&](auto j) { out[j] = rows[j][at]; });
+      }
+  });
+}
+
+// One (image, group) item of a forward-shaped pass: every destination plane of the group.
+// packed: the group's packed weights; bias: the group's first channel's bias, or null.
+void dst_planes(const GroupedPlan& p, const float* masks, const float* src, const float* packed,
+                const float* bias, const Clamp& clamp, float* dst) {
+  for_each_block(p, [&](int64_t j0, int64_t B, int count) {
+    const bool narrow = B == 4;
     const int64_t R = narrow ? 6 : 3;
-    const int count = static_cast<int>(std::min<int64_t>(B, p.dst_ch - j0));
     // Channels past the group's last compute and store a copy of it.
-    int64_t wofs[8];
     float* out[8];
     float init[8];
     for (int j = 0; j < B; ++j) {
       const int64_t jj = j0 + std::min(j, count - 1);
-      wofs[j] = jj * p.dst_stride;
       out[j] = dst + jj * p.dst_pixels;
       init[j] = bias ? bias[jj] : 0.0f;
     }
-    for (int64_t v0 = 0; v0 < p.vectors; v0 += R) {
-      const int64_t rows = std::min<int64_t>(R, p.vectors - v0);
+    const float* wp = packed + j0 * p.src_ch * p.K;
+    for (int64_t v0 = 0, rows = R; v0 < p.vectors; v0 += rows) {
+      // A last 8 x 1 tile (one load, 8 broadcasts and 8 FMAs per step, 8 chains of latency)
+      // ran at half speed and took 10% of a 14x14 forward: 3 + 1 last vectors go as 2 + 2.
+      const int64_t left = p.vectors - v0;
+      rows = std::min<int64_t>(R, left == R + 1 && !narrow ? 2 : left);
       const TileFn tile =
           narrow ? kTiles<4, 1, 2, 3, 4, 5, 6>[rows - 1] : kTiles<8, 1, 2, 3>[rows - 1];
-      tile(p, masks, src, w, wofs, v0, init, clamp, out);
+      tile(p, masks, src, wp, v0, init, clamp, out);
     }
-  }
+  });
 }
 
-// A forward-shaped pass: items (image, group) split over the threads, each computed whole by
-// one thread.
+// The threads' parts of the workspace, on a cache line (GroupedPlan::thread_offset).
+float* thread_parts(const GroupedPlan& p, float* workspace) {
+  float* start = workspace + p.thread_offset() - 16;
+  const auto misaligned = reinterpret_cast<uintptr_t>(start) % 64;
+  return start + (64 - misaligned) % 64 / sizeof(float);
+}
+
+// A forward-shaped pass: items (group, image), group-major, split over the threads in
+// contiguous runs, each item computed whole by one thread; a thread packs a group's weights
+// when its run reaches the group (at batch 16 on 2 threads: each packs 16 groups once).
 void run_dst(const GroupedPlan& p, const float* src, const float* w, const ConvEpilogue& ep,
              float* dst, float* workspace) {
   build_masks(p, workspace);
   const Clamp clamp(ep);
   const int64_t items = p.N * p.groups;
   const int64_t group_weights = p.src_ch * p.dst_ch * p.K;
-#pragma omp parallel for schedule(static) if (items > 1)
-  for (int64_t i = 0; i < items; ++i) {
-    const int64_t grp = i % p.groups;
-    // Items are consecutive groups of one image: src and dst planes are consecutive too.
-    const float* s = src + i * p.src_ch * p.src_pixels;
-    float* d = dst + i * p.dst_ch * p.dst_pixels;
-    dst_planes(p, workspace, s, w + grp * group_weights,
-               ep.bias ? ep.bias + grp * p.dst_ch : nullptr, clamp, d);
+  float* parts = thread_parts(p, workspace);
+#pragma omp parallel if (items > 1)
+  {
+    float* packed = parts + omp_get_thread_num() * p.packed_floats();
+    int64_t packed_group = -1;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < items; ++i) {
+      const int64_t grp = i / p.N, n = i % p.N;
+      if (grp != packed_group) {
+        pack_weights(p, w + grp * group_weights, packed);
+        packed_group = grp;
+      }
+      const int64_t plane_set = n * p.groups + grp;  // this image's planes of the group
+      dst_planes(p, workspace, src + plane_set * p.src_ch * p.src_pixels, packed,
+                 ep.bias ? ep.bias + grp * p.dst_ch : nullptr, clamp,
+                 dst + plane_set * p.dst_ch * p.dst_pixels);
+    }
   }
 }
 
@@ -188,16 +235,16 @@ struct WeightSums {
 };
 
 // acc[j][t] += sum over `images` images i and the destination positions q of dy_ij[q] ·
-// x_ic[q + off[k0 + t]], for 4 destination channels j (dy: their planes in whole vectors,
+// x_ic[q + off[k0 + t]], for J destination channels j (dy: their planes in whole vectors,
 // zeros past the last position, on cache lines; dy_stride apart from image to image) and taps
-// k0 .. k0+T-1 of one source plane x_c (x_stride apart): 4 x T accumulators, one dy load per
-// channel and one x load per tap.
-template <int T>
+// k0 .. k0+T-1 of one source plane x_c (x_stride apart): J x T accumulators, per vector of
+// positions T x loads (held) and J dy loads (each used T times).
+template <int J, int T>
 void weight_tile(const GroupedPlan& p, const float* masks, const float* x, int64_t x_stride,
                  const float* dy, int64_t dy_stride, int64_t images, int k0,
                  const WeightSums& out) {
-  __m512 acc[4][T];
-  unroll<4>([&](auto j) {
+  __m512 acc[J][T];
+  unroll<J>([&](auto j) {
     unroll<T>([&](auto t) {
       acc[j][t] = out.first ? _mm512_setzero_ps()
                             : _mm512_loadu_ps(out.partial + j * out.channel_stride + t * kLanes);
@@ -209,22 +256,26 @@ void weight_tile(const GroupedPlan& p, const float* masks, const float* x, int64
   for (int64_t i = 0; i < images; ++i, x += x_stride, dy += dy_stride)
     for (int64_t v = 0; v < vectors; ++v) {
       const int64_t q = v * kLanes;
-      __m512 d[4];
-      unroll<4>([&](auto j) { d[j] = _mm512_load_ps(dy + j * plane + q); });
+      __m512 xv[T];
       unroll<T>([&](auto t) {
-        const __m512 xv =
-            _mm512_maskz_loadu_ps(mask_at(masks, v * K + k0 + t), lane_address(x, q + off[t]));
-        unroll<4>([&](auto j) { acc[j][t] = _mm512_fmadd_ps(d[j], xv, acc[j][t]); });
+        xv[t] = _mm512_maskz_loadu_ps(mask_at(masks, v * K + k0 + t), lane_address(x, q + off[t]));
+      });
+      unroll<J>([&](auto j) {
+        __m512 d = _mm512_load_ps(dy + j * plane + q);
+        // Opaque to GCC, which would otherwise fold the load into each of the T FMAs: T loads
+        // of the same vector, which left the loads, not the FMAs, the bottleneck.
+        asm("" : "+v"(d));
+        unroll<T>([&](auto t) { acc[j][t] = _mm512_fmadd_ps(d, xv[t], acc[j][t]); });
       });
     }
   if (out.dw) {
-    alignas(64) float sums[4 * T];
-    sum_each(&acc[0][0], 4 * T, sums);
+    alignas(64) float sums[J * T];
+    sum_each(&acc[0][0], J * T, sums);
     for (int j = 0; j < out.count; ++j)
       for (int t = 0; t < T; ++t) out.dw[j * out.dw_stride + t] = sums[j * T + t];
     return;
   }
-  unroll<4>([&](auto j) {
+  unroll<J>([&](auto j) {
     unroll<T>([&](auto t) {
       _mm512_storeu_ps(out.partial + j * out.channel_stride + t * kLanes, acc[j][t]);
     });
@@ -233,10 +284,11 @@ void weight_tile(const GroupedPlan& p, const float* masks, const float* x, int64
 
 using WeightTileFn = void (*)(const GroupedPlan&, const float*, const float*, int64_t, const float*,
                               int64_t, int64_t, int, const WeightSums&);
-// 4 x 5 accumulators, 4 dy vectors and an x vector; weight_tiles[t - 1] takes the last t taps.
-constexpr int kWeightTaps = 5;
-constexpr std::array<WeightTileFn, kWeightTaps> kWeightTiles = {
-    weight_tile<1>, weight_tile<2>, weight_tile<3>, weight_tile<4>, weight_tile<5>};
+// Tiles of 8 channels x 3 taps (24 accumulators, 3 x vectors and a dy vector: 8 aligned and 3
+// masked loads per 24 FMAs), or 4 x 5 for a group's last 4 or fewer channels; tiles[t - 1]
+// takes the last t taps.
+template <int J, int... T>
+constexpr std::array<WeightTileFn, sizeof...(T)> kWeightTiles = {weight_tile<J, T>...};
 
 // dst[0, plane_floats) = the n floats at src, then zeros.
 void copy_plane(const float* src, int64_t n, int64_t plane_floats, float* dst) {
@@ -261,8 +313,7 @@ void conv_backward_weight_grouped(const ConvGeometry& g, const float* x, const f
   const GroupedPlan p = grouped_plan(g, ConvPass::kBackwardWeight);
   build_masks(p, workspace);
   // The threads' parts on a cache line: the dy copies are read with aligned loads.
-  const auto misaligned = reinterpret_cast<uintptr_t>(workspace + p.weight_offset() - 16) % 64;
-  float* parts = workspace + p.weight_offset() - 16 + (64 - misaligned) % 64 / sizeof(float);
+  float* parts = thread_parts(p, workspace);
   const int64_t K = p.K, cig = p.src_ch, cog = p.dst_ch, plane = p.plane_floats();
   const int64_t channel_stride = cig * K * kLanes;  // between destination channels
   // Each thread owns whole groups and sums their images in order: one order for any team.
@@ -283,21 +334,26 @@ void conv_backward_weight_grouped(const ConvGeometry& g, const float* x, const f
           for (int64_t j = 0; j < cog; ++j)
             copy_plane(dy + ((n0 + i) * p.groups + grp) * cog * p.dst_pixels + j * p.dst_pixels,
                        p.dst_pixels, plane, dy_copy + (i * blocks + j) * plane);
-        for (int64_t j0 = 0; j0 < cog; j0 += 4)
+        const bool last = n0 + count == p.N;
+        // Blocks of 8 channels in tiles of 8 x 3 taps, a last one of 4 or fewer in 4 x 5.
+        for_each_block(p, [&](int64_t j0, int64_t B, int real) {
+          const int T = B == 8 ? 3 : 5;
           for (int64_t c = 0; c < cig; ++c)
-            for (int k0 = 0; k0 < p.K; k0 += kWeightTaps) {
-              const int taps = std::min(kWeightTaps, p.K - k0);
-              const bool last = n0 + count == p.N;
-              const WeightSums sums{partial + ((j0 * cig + c) * K + k0) * kLanes,
-                                    channel_stride,
-                                    n0 == 0,
-                                    last ? dw_group + (j0 * cig + c) * K + k0 : nullptr,
-                                    cig * K,
-                                    static_cast<int>(std::min<int64_t>(4, cog - j0))};
-              kWeightTiles[taps - 1](p, workspace, xs + c * p.src_pixels,
-                                     p.groups * cig * p.src_pixels, dy_copy + j0 * plane,
-                                     blocks * plane, count, k0, sums);
+            for (int k0 = 0; k0 < p.K; k0 += T) {
+              const int64_t at = (j0 * cig + c) * K + k0;  // weight (j0, c, k0) of the group
+              const WeightSums sums{.partial = partial + at * kLanes,
+                                    .channel_stride = channel_stride,
+                                    .first = n0 == 0,
+                                    .dw = last ? dw_group + at : nullptr,
+                                    .dw_stride = cig * K,
+                                    .count = real};
+              const int taps = std::min(T, p.K - k0);
+              const WeightTileFn tile = B == 8 ? kWeightTiles<8, 1, 2, 3>[taps - 1]
+                                               : kWeightTiles<4, 1, 2, 3, 4, 5>[taps - 1];
+              tile(p, workspace, xs + c * p.src_pixels, p.groups * cig * p.src_pixels,
+                   dy_copy + j0 * plane, blocks * plane, count, k0, sums);
             }
+        });
       }
     }
   }

@@ -34,9 +34,15 @@ struct GroupedPlan {
   // Floats of the table of lane masks, one 16-bit mask per (vector, tap): the lanes whose
   // destination position exists and whose source element lies inside the source plane.
   int64_t mask_floats() const { return (vectors * K + 1) / 2; }
-  // Weight gradient: output channels rounded up to its tiles of 4, and the vector partial sums
-  // of one group, (dst, src, tap, 16 lanes), per thread.
+  // Destination channels rounded up to the tiles: blocks of 8 and a last block of 4 (or fewer)
+  // in the forward-shaped passes; the weight gradient's rounded the same way.
   int64_t dst_blocks4() const { return (dst_ch + 3) / 4 * 4; }
+  // Forward-shaped passes: one group's weights packed for the tiles, per thread: block by block
+  // (8 or 4 channels), (tap, source channel, channel of the block), so that a tile's
+  // broadcasts read consecutive floats at fixed offsets from one pointer.
+  int64_t packed_floats() const { return dst_blocks4() * src_ch * K; }
+  // Weight gradient: the vector partial sums of one group, (dst, src, tap, 16 lanes), per
+  // thread.
   int64_t partial_floats() const { return dst_blocks4() * src_ch * K * kGroupedLanes; }
   // One plane in whole vectors.
   int64_t plane_floats() const { return vectors * kGroupedLanes; }
@@ -48,8 +54,8 @@ struct GroupedPlan {
   int64_t weight_thread_floats() const {
     return partial_floats() + weight_images() * dst_blocks4() * plane_floats();
   }
-  // Weight gradient: where the threads' parts start, a cache line past the masks.
-  int64_t weight_offset() const { return (mask_floats() + 15) / 16 * 16 + 16; }
+  // Where the threads' parts start, a cache line past the masks.
+  int64_t thread_offset() const { return (mask_floats() + 15) / 16 * 16 + 16; }
 };
 
 GroupedPlan grouped_plan(const ConvGeometry& g, ConvPass pass);
