@@ -10,8 +10,13 @@
 // the wall time of a call. Threads: OpenMP's (OMP_NUM_THREADS).
 //
 // The suite's path: env FOVEA_CONV_LAYERS, else FOVEA_CONV_LAYERS_DEFAULT (set by CMake).
+//
+// Env FOVEA_CONV_COLD=1: the weights and the forward's output are flushed from every cache
+// before each call (untimed), as in a network whose weights exceed L3: both come from DRAM on
+// every forward, while the input was just written by the layer before.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <array>
@@ -63,7 +68,18 @@ void run_conv_case(benchmark::State& state, const ConvCase& c) {
   float* workspace = ops::thread_workspace(a->workspace_floats(c.g, kpass));
   auto call = [&] { run_conv_pass(*a, c.g, kpass, b, workspace); };
   call();  // warm-up: touches the workspace and loads the GEMM's code paths
+  static const bool cold = [] {
+    const char* env = std::getenv("FOVEA_CONV_COLD");
+    return env && *env && *env != '0';
+  }();
   for (auto _ : state) {
+    if (cold) {
+      state.PauseTiming();
+      for (const Tensor* t : {&b.w, &b.y})
+        for (int64_t i = 0; i < t->numel(); i += 16) _mm_clflush(t->data() + i);
+      _mm_mfence();
+      state.ResumeTiming();
+    }
     call();
     benchmark::ClobberMemory();
   }

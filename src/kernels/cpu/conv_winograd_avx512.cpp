@@ -135,6 +135,36 @@ void prefetch_filters(const float* src) {
     _mm_prefetch(reinterpret_cast<const char*>(src + 16 * i), _MM_HINT_T0);
 }
 
+// Slice `slice` of `slices` of the raw weights of output channels [k0, k0 + rows), asked for
+// into L2: at batch 1 in a network they come from DRAM (a network's weights exceed L3), and
+// fused, each group's transform stalls on them while the GEMMs leave memory idle. So a thread
+// asks for a slice of its next group's per GEMM (and of its first group's per channel of the
+// input transform): the stream overlaps compute, one contiguous range per thread (ResNet-18's
+// 3x3 layers at batch 1, weights flushed before each call, quiet machine: 14x14 1.2x, 7x7 1.1x
+// faster; neutral within the noise in the whole network, see docs/conv_algorithms.md). (Forward:
+// the rows lie one after another; rotated: `rows` filters per channel c, the channels K filters
+// apart.)
+void prefetch_weights(const WinogradPlan& p, const float* w, int64_t k0, int rows, int64_t slice,
+                      int64_t slices) {
+  const auto lines = [](const float* begin, const float* end) {
+    constexpr uintptr_t kLine = 64;
+    for (uintptr_t a = reinterpret_cast<uintptr_t>(begin) & ~(kLine - 1);
+         a < reinterpret_cast<uintptr_t>(end); a += kLine)
+      _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
+  };
+  if (p.rotated) {
+    const auto [c0, c1] = share(p.C, static_cast<int>(slice), static_cast<int>(slices));
+    for (int64_t c = c0; c < c1; ++c) {
+      const float* src = w + (c * p.K + k0) * 9;
+      lines(src, src + rows * 9);
+    }
+    return;
+  }
+  const float* src = w + k0 * p.C * 9;
+  const auto [f0, f1] = share(rows * p.C * 9, static_cast<int>(slice), static_cast<int>(slices));
+  lines(src + f0, src + f1);
+}
+
 // U[ξ] rows [k0, k0 + rows) (output channels), all columns c, element (r, c) at
 // u + r * p.u_row + c * p.u_col (+ ξ * p.u_stride). Forward weights (K, C, 3, 3): 16 channels c
 // of one row per vector; rotated (C, K, 3, 3): all rows (at most 16) of one channel c per vector.
@@ -273,15 +303,24 @@ void run_block(const WinogradPlan& p, const Buffers& io, float* V, float* M, int
   const int nv = static_cast<int>((t_end - t_begin + kLanes - 1) / kLanes);
   TileGroup tgs[4];
   for (int grp = 0; grp < nv; ++grp) tgs[grp] = tile_group<kTile>(p, t_begin + grp * kLanes);
+  const int panel_rows = kPanelRows[nv];
+  // Fused: this part's groups of rows (see below).
+  const int group_rows = static_cast<int>(kWinogradMaxPanelRows) / panel_rows * panel_rows;
+  const auto [i_begin, i_end] = share((p.K + group_rows - 1) / group_rows, part, parts);
+  const auto group_size = [&](int64_t i) {
+    return static_cast<int>(std::min<int64_t>(group_rows, p.K - i * group_rows));
+  };
   const auto [c_begin, c_end] = share(p.C, part, parts);
   for (int64_t c = c_begin; c < c_end; ++c) {
     // Two channels ahead: one channel's transforms take less than a DRAM round trip.
     if (c + 2 < c_end) prefetch_rows<kTile>(p, io.x + (c + 2) * p.H * p.W, tgs, nv);
+    if (p.fused_weights && i_begin < i_end)
+      prefetch_weights(p, io.w, i_begin * group_rows, group_size(i_begin), c - c_begin,
+                       c_end - c_begin);
     for (int grp = 0; grp < nv; ++grp)
       input_transform<kTile>(p, io.x, tgs[grp], c, V + grp * kLanes, T);
   }
   sync(parts);
-  const int panel_rows = kPanelRows[nv];
   const int64_t panels = (p.K + panel_rows - 1) / panel_rows;
   if (p.fused_weights) {
     // Each panel's rows of U made just before its GEMMs, so U never leaves the cache: for as
@@ -289,16 +328,19 @@ void run_block(const WinogradPlan& p, const Buffers& io, float* V, float* M, int
     // per vector (a 6-row panel alone left 10 lanes idle: F(4x4) backward data at 64 tiles
     // 1.6x slower). (Made and used 16 channels at a time, U stays in L1 but the GEMMs' short
     // sums lose more: 1.25x slower at batch 1 on 7x7 x 512 channels.)
-    const int group_rows = static_cast<int>(kWinogradMaxPanelRows) / panel_rows * panel_rows;
-    const auto [i_begin, i_end] = share((p.K + group_rows - 1) / group_rows, part, parts);
     for (int64_t i = i_begin; i < i_end; ++i) {
       const int64_t k0 = i * group_rows;
-      const int group = static_cast<int>(std::min<int64_t>(group_rows, p.K - k0));
+      const int group = group_size(i);
       weight_transform<kTile>(p, io.w, k0, group, io.U);
+      const int64_t steps = (group + panel_rows - 1) / panel_rows * kPoints<kTile>;
+      int64_t step = 0;
       for (int r0 = 0; r0 < group; r0 += panel_rows)
-        for (int xi = 0; xi < kPoints<kTile>; ++xi)
+        for (int xi = 0; xi < kPoints<kTile>; ++xi, ++step) {
+          if (i + 1 < i_end)
+            prefetch_weights(p, io.w, k0 + group_rows, group_size(i + 1), step, steps);
           gemm(p, xi, k0 + r0, std::min(panel_rows, group - r0), nv,
                io.U + xi * p.u_stride + r0 * p.u_row, V, M);
+        }
     }
   } else {
     const auto [i_begin, i_end] = share(kPoints<kTile> * panels, part, parts);
