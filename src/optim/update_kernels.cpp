@@ -76,9 +76,11 @@ void sgd_dispatch(const SgdStep& s, float* p, const float* g, float* buf, int64_
 }
 
 // GCC 12 warns that _mm512_undefined_ps(), which stdx::sqrt passes as the masked-off source
-// of vsqrtps, "may be used uninitialized": it is meant to be undefined.
+// of vsqrtps, "may be used uninitialized" (or, with -fsanitize, "is used uninitialized"): it
+// is meant to be undefined.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 using Simd = stdx::native_simd<float>;
 constexpr auto kAny = stdx::element_aligned;  // loads and stores at any float address
