@@ -28,15 +28,17 @@ void add_if_valid(std::vector<ConvGeometry>& v, const ConvGeometry& g) {
 }
 
 // Channels per group 1..16 on each side (non-powers of two; both tile shapes and their partial
-// channel tiles), groups 1..40, 3x3 "same" on planes of 1..20 positions per row.
+// channel tiles) and the 17..32 the row supports without being selected there (reached when
+// forced), groups 1..40, 3x3 "same" on planes of 1..20 positions per row.
 TEST(ConvGrouped, ChannelsAndGroups) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   std::vector<ConvGeometry> v;
   int i = 0;
-  for (int64_t cig = 1; cig <= 16; ++cig)
-    for (int64_t cog : {1, 3, 4, 5, 8, 9, 16})
+  for (int64_t cig : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 23, 32})
+    for (int64_t cog : {1, 3, 4, 5, 8, 9, 16, 17, 32})
       for (int64_t groups : {1, 2, 5, 40}) {
         if (groups == 40 && (cig > 3 || cog > 5)) continue;  // keep the sweep fast
+        if ((cig > 16 || cog > 16) && groups > 2) continue;
         const int64_t hw = 1 + (i * 7) % 20, N = 1 + i % 3;
         ++i;
         add_if_valid(v, make_geometry(N, cig * groups, cog * groups, groups,
