@@ -42,7 +42,7 @@ const std::array kAlgorithms = {
                   conv_backward_data_winograd_f4x3, conv_backward_weight_winograd_f4x3},
     ConvAlgorithm{"winograd_f2x3", Isa::kAvx512, conv_winograd_f2x3_supports,
                   conv_winograd_f2x3_workspace_floats, conv_forward_winograd_f2x3,
-                  conv_backward_data_winograd_f2x3, nullptr},
+                  conv_backward_data_winograd_f2x3, conv_backward_weight_winograd_f2x3},
     ConvAlgorithm{"pointwise_avx512", Isa::kAvx512, conv_pointwise_supports,
                   conv_pointwise_workspace_floats, conv_forward_pointwise,
                   conv_backward_data_pointwise, conv_backward_weight_pointwise},
@@ -182,15 +182,14 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // 1.14x); the whole network 3-6% faster. Some weight gradients too (pointwise_wins).
   if (pointwise.supports(g, pass) && pointwise_wins(g, pass)) return &pointwise;
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
-  // The weight gradient needs more: its sum M over the tiles is 4x the weights, and written out
-  // for few tiles it costs more than the multiplies saved. 2 threads, batch 1: 2x im2col_gemm's
-  // speed at 196 tiles (ResNet layer 1), 1.1-1.2x at 49 (layer 2), 0.9x at 16 (layer 3).
-  const int64_t min_tiles = pass == ConvPass::kBackwardWeight ? 32 : 16;
-  if (wino.supports(g, pass) && winograd_tiles(g, pass, 4) >= min_tiles) return &wino;
-  // Too few 4x4 tiles, but a vector of 2x2 ones (forward and backward data): F(2x2) with its
-  // weights transformed per panel. 1 thread, against what these shapes got before (direct
-  // forward, im2col_gemm backward data): ResNet layer 4 (7x7, 512 channels) at batch 1 1.3x /
-  // 1.6x, batch 3 1.7x / 1.5x; 8x8 x 128 channels 1.6x / 1.8x; 12x12 x 256 channels 1.5x / 1.3x.
+  // The weight gradient too, now that the sums M of one block stay per work unit in cache: 1
+  // thread, batch 1, ResNet layer 3 (16 tiles) 0.47 ms, im2col_gemm 1.10, F(2x2) 0.54.
+  if (wino.supports(g, pass) && winograd_tiles(g, pass, 4) >= 16) return &wino;
+  // Too few 4x4 tiles, but a vector of 2x2 ones: F(2x2) with its weights transformed per panel.
+  // 1 thread, against what these shapes got before (direct forward, im2col_gemm backward data):
+  // ResNet layer 4 (7x7, 512 channels) at batch 1 1.3x / 1.6x, batch 3 1.7x / 1.5x; 8x8 x 128
+  // channels 1.6x / 1.8x; 12x12 x 256 channels 1.5x / 1.3x. Weight gradient (F(3x3, 2x2)) on
+  // layer 4 at batch 1: 0.88-0.98 ms, im2col_gemm 1.16-1.22, F(4x4) 1.02-1.04 (1 thread).
   if (wino2.supports(g, pass) && winograd_tiles(g, pass, 2) >= 16) return &wino2;
   if (wino1d.supports(g, pass) && winograd1d_wins(g, pass)) return &wino1d;
   for (const ConvAlgorithm* direct : {&direct512, &direct2})

@@ -229,9 +229,9 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   // 4 tiles of 4x4 (F(4x4)'s lanes would idle), 16 of 2x2.
   EXPECT_EQ(pick(l4, ConvPass::kForward), "winograd_f2x3");
   EXPECT_EQ(pick(l4, ConvPass::kBackwardData), "winograd_f2x3");
-  EXPECT_EQ(pick(l4, ConvPass::kBackwardWeight), "im2col_gemm") << "4 tiles";
+  EXPECT_EQ(pick(l4, ConvPass::kBackwardWeight), "winograd_f2x3");
   EXPECT_EQ(pick(l3, ConvPass::kForward), "winograd_f4x3");
-  EXPECT_EQ(pick(l3, ConvPass::kBackwardWeight), "im2col_gemm") << "16 tiles: M outweighs";
+  EXPECT_EQ(pick(l3, ConvPass::kBackwardWeight), "winograd_f4x3") << "16 tiles";
   EXPECT_EQ(pick(pointwise, ConvPass::kForward), "pointwise_avx512") << "batch 1";
   EXPECT_EQ(pick(pointwise, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(pointwise_batch, ConvPass::kForward), "im2col_gemm");

@@ -19,9 +19,14 @@ constexpr int64_t kMinChannels = 4;
 // Weights larger than this are streamed from DRAM/L3 once per block: share blocks among the
 // threads, splitting the GEMMs over output channels, so each streams once for the team.
 constexpr size_t kSharedWeightsBytes = 16 << 20;
-// The weight gradient's M (36, K, C) up to this size is kept once per thread (ResNet layers
-// 1 and 2: 0.6 and 2.4 MB); larger ones (layers 3 and 4: 9.4 and 38 MB) are shared.
+// The weight gradient's M (P, K, C) up to this size is kept once per thread (ResNet layers
+// 1 and 2: F(4x4) 0.6 and 2.4 MB, F(2x2) 1 MB at layer 2); larger ones (layers 3 and 4: 9.4 and
+// 38 MB, F(2x2) 4.2 and 17 MB) are shared.
 constexpr size_t kPrivateWeightSumBytes = 4 << 20;
+// A weight gradient's U (dy tiles) up to this size is made once per thread when that spares
+// the barriers (WinogradPlan::by_columns): ResNet layer 2 at batch 1, 1.2 MB (F(4x4)), not
+// layer 4 at batch 16, 4.7 MB.
+constexpr size_t kColumnsUBytes = 2 << 20;
 
 bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
@@ -84,10 +89,11 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, 
   return p;
 }
 
-// The weight gradient: the forward's tiling of x and dy, and M (36, K, C) summed over blocks
+// The weight gradient: the forward's tiling of x and dy, and M (P, K, C) summed over blocks
 // of tiles.
-WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t threads) {
+WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t threads) {
   WinogradPlan p;
+  p.tile = tile_size;
   p.N = g.N;
   p.C = g.C_in;
   p.K = g.C_out;
@@ -109,22 +115,32 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t threads) {
   // Summing the private Ms costs about as much as 8 tiles' GEMMs, hence 4 groups per thread
   // (ResNet layer 2 at batch 1, 49 tiles: 0.61-0.67 ms shared, 0.79 private).
   const int64_t groups = (p.tiles + 15) / 16;
-  const size_t m_bytes = 36 * sizeof(float) * p.m_stride;
+  const size_t m_bytes = p.points() * sizeof(float) * p.m_stride;
   p.cooperative = threads == 1 || groups < 4 * threads || m_bytes > kPrivateWeightSumBytes;
-  p.slots = p.cooperative ? 1 : threads;
-  p.u_slots = p.slots;
+  // One shared block: M (16.8 MB for F(2x2) at ResNet layer 4) only per work unit, in cache.
+  p.unit_sums = p.cooperative && blocks == 1;
   p.u_stride = p.K * p.block_tiles + kLinePad;
   p.v_stride = p.block_tiles * p.c_pad + kLinePad;
-  p.u_floats = 36 * p.u_stride;
-  p.v_floats = 36 * p.v_stride;
-  p.m_floats = 36 * p.m_stride;
+  p.u_floats = p.points() * p.u_stride;
+  p.v_floats = p.points() * p.v_stride;
+  p.m_floats = p.unit_sums ? 0 : p.points() * p.m_stride;
+  // One shared block with at least four 16-channel groups per thread and a U that fits L2 is
+  // split by M's columns: no barriers, for every dy tile transformed on each thread. Per-thread
+  // work (one thread timing half the team's share) against shared blocks: 5-10% more at ResNet
+  // layers 2 and 3 (batch 1, F(4x4)), 10-14% more with U or blocks larger (batch 16), but on
+  // the shared, loaded machine 2 threads took 0.38 ms instead of 0.49-0.55 (layer 2) and
+  // 0.42-0.46 instead of 0.60 (layer 3).
+  p.by_columns = p.unit_sums && threads > 1 && p.c_pad / 16 >= 4 * threads &&
+                 p.u_floats * sizeof(float) <= kColumnsUBytes;
+  p.slots = p.cooperative ? 1 : threads;
+  p.u_slots = p.by_columns ? threads : p.slots;
   p.scratch_floats = threads * kWinogradWeightScratchFloats;
   return p;
 }
 
-// The weight gradient is planned for F(4x4) tiles only.
 WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass, int64_t tile_size) {
-  if (pass == ConvPass::kBackwardWeight) return make_weight_plan(g, omp_get_max_threads());
+  if (pass == ConvPass::kBackwardWeight)
+    return make_weight_plan(g, tile_size, omp_get_max_threads());
   return make_plan(g, pass, tile_size, omp_get_max_threads());
 }
 
@@ -170,11 +186,11 @@ void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, co
 
 void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
                                         float* dw, float* workspace) noexcept {
-  winograd_f4x3_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 4), x, dy, dw, workspace);
+  winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 4), x, dy, dw, workspace);
 }
 
-bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass pass) {
-  return pass != ConvPass::kBackwardWeight && supports(g);
+bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass) {
+  return supports(g);
 }
 
 size_t conv_winograd_f2x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
@@ -189,6 +205,11 @@ void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const flo
 void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept {
   winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, 2), dy, w, {}, dx, workspace);
+}
+
+void conv_backward_weight_winograd_f2x3(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* workspace) noexcept {
+  winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 2), x, dy, dw, workspace);
 }
 
 }  // namespace fovea::kernels

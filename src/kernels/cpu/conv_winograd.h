@@ -18,11 +18,14 @@
 //   M[ξ][k][c] = Σ_t U[ξ][k][t] V[ξ][c][t]   36 GEMMs reducing over all N * tiles tiles
 //   dw[k, c] = Gᵀ M[·][k][c] G         (3x3)
 //
-// Winograd F(2x2, 3x3), the row winograd_f2x3: the same algorithm and kernel (a template on the
+// Winograd F(2x2, 3x3), the row winograd_f2x3: the same algorithm and kernels (templates on the
 // tile size) with 2x2 output tiles read from 4x4 input tiles, 16 points ξ (0, ±1 and ∞): 16
 // multiplies per tile and channel pair where direct does 36. For small planes at batch 1: a 7x7
-// image is 16 tiles, one full vector of lanes, where F(4x4) has 4. Forward and backward data;
-// no weight gradient (supports() refuses it).
+// image is 16 tiles, one full vector of lanes, where F(4x4) has 4. Every pass; the weight
+// gradient is F(3x3, 2x2), whose M (16, K, C) is 1.8x the weights where F(4x4)'s is 4x:
+//   U = A dy Aᵀ (A 4x2: rows (1 0), (1 1), (1 -1), (0 1); the last negated from (Aᵀ)ᵀ)
+//   V = Bᵀ x B  (the forward's, with G's 1/2s), dw = Gᵀ M G (Gᵀ 3x4: rows (1 1 1 0),
+//   (0 1 -1 0), (0 1 1 -1): G without its 1/2s, the -1 undoing A's sign); additions only.
 #pragma once
 
 #include <cstddef>
@@ -48,5 +51,7 @@ void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const flo
                                 const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
                                       float* dx, float* workspace) noexcept;
+void conv_backward_weight_winograd_f2x3(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

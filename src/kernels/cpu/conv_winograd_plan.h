@@ -7,7 +7,7 @@
 // the outputs of each phase (oy % d, ox % d) are an undilated convolution of the inputs d apart:
 // a tile holds m x m outputs of one phase, d apart, and reads input rows oy0 - pad_top + d*j of
 // its first output row oy0. Backward data is planned as this forward problem on dy with rotated
-// weights; the weight gradient (F(4x4) only) as the same tiling of the forward's y (dy) and x.
+// weights; the weight gradient (both tile sizes) as the same tiling of the forward's dy and x.
 #pragma once
 
 #include <cstddef>
@@ -21,8 +21,9 @@ namespace fovea::kernels {
 inline constexpr int64_t kWinogradMaxPanelRows = 16;
 // The most tiles one block of the weight gradient reduces over between two passes over M.
 inline constexpr int64_t kWinogradWeightBlockTiles = 128;
-// The transposing buffer of one thread in the weight gradient: 36 points x 16 x 16.
-inline constexpr int64_t kWinogradWeightScratchFloats = 36 * 16 * 16;
+// The buffers of one thread in the weight gradient: up to 36 points x 16 x 16 for transposing,
+// then one work unit's sums (plan.unit_sums), 36 planes of 6 x 64 a cache line apart.
+inline constexpr int64_t kWinogradWeightScratchFloats = 36 * 16 * 16 + 36 * (6 * 64 + 16);
 
 struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
@@ -52,6 +53,12 @@ struct WinogradPlan {
   // true: every block is shared by the whole team (few tiles or weights too large to stream
   // once per thread); false: each thread takes a contiguous range of tiles with its own V, M.
   bool cooperative = false;
+  // Weight gradient, shared blocks: each thread owns a range of M's columns (input channels),
+  // transforms their x tiles and every dy tile into its own U, and runs without barriers.
+  bool by_columns = false;
+  // Weight gradient, shared blocks, one block in all: each work unit's sums M stay in its
+  // thread's scratch from the GEMMs to the output transform; the whole M is never written.
+  bool unit_sums = false;
   int64_t slots = 0;  // V, M buffers: one per thread, or one shared
   // One block in all (few tiles): each thread transforms the weights of its GEMM panel just
   // before using them, into its own U buffer of kWinogradMaxPanelRows rows, instead of the whole U
@@ -79,7 +86,7 @@ void winograd_conv_avx512(const WinogradPlan& p, const float* x, const float* w,
 
 // dw (K, C, 3, 3) = Σ_n corr(x, dy) for the planned forward problem, dy (N, K, OH, OW); same
 // workspace and thread contract (conv_winograd_weight_avx512.cpp).
-void winograd_f4x3_weight_avx512(const WinogradPlan& p, const float* x, const float* dy, float* dw,
-                                 float* workspace) noexcept;
+void winograd_weight_avx512(const WinogradPlan& p, const float* x, const float* dy, float* dw,
+                            float* workspace) noexcept;
 
 }  // namespace fovea::kernels
