@@ -116,13 +116,17 @@ bool direct_wins(const ConvGeometry& g, ConvPass pass) {
   if (pass == ConvPass::kForward && g.N == 1 && g.kernel_pixels() > 1) return true;
   // Strided layers with output channels in the lanes (multiples of 16, at least 16 input
   // channels), 2 threads against im2col_gemm on ResNet-18's layers 2-4: the weight gradient of
-  // one image of at least 512 outputs (layer 2: 1.15-1.2x in 2 of 3 runs; layer 3's 196: 0.97x;
-  // at batch 16 1.04-1.12x on one thread but 0.76-0.93x on two, so left to im2col_gemm) and
-  // the forward of batches (layers 3 / 4 at batch 16: 1.04-1.14x / 0.98-1.07x; layer 2, on
-  // the position kernel, 1.1x).
+  // at least 512 outputs per channel over the batch (layer 2 at batch 1: 1.15-1.2x in 2 of 3
+  // runs; layer 3's 196: 0.97x; layers 2 / 3 / 4 at batch 16, each thread on input channels of
+  // its own: 1.21 / 1.15 / 1.19x on one thread, CPU time (PyTorch 1.09 / 1.03 / 1.16x, was
+  // 0.93 / 0.91 / 1.01x), on two the median of 15 alternating rounds on a loaded machine
+  // 0.99 / 1.15 / 1.15x, best rounds 4.3 / 4.1 / 4.0 ms against 4.9 / 5.0 / 4.8; the 4x4
+  // stride-2 transposed convolution's at batch 16: 1.33x on one thread) and the forward of
+  // batches (layers 3 / 4 at batch 16: 1.04-1.14x / 0.98-1.07x; layer 2, on the position
+  // kernel, 1.1x).
   const bool lanes = g.C_in >= 16 && g.C_out % 16 == 0 && g.kernel_pixels() > 1 &&
                      (g.stride[1] > 1 || g.stride[2] > 1);
-  if (lanes && pass == ConvPass::kBackwardWeight && g.N == 1 && g.out_pixels() >= 512) return true;
+  if (lanes && pass == ConvPass::kBackwardWeight && g.N * g.out_pixels() >= 512) return true;
   if (lanes && pass == ConvPass::kForward && g.N > 1) return true;
   return pass == ConvPass::kBackwardWeight && g.C_in >= 2 && g.C_in <= 4 && g.kernel_pixels() >= 25;
 }

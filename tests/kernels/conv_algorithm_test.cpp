@@ -204,6 +204,8 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry strided =
       make_geometry(1, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
+  const ConvGeometry strided_batch =
+      make_geometry(16, 64, 128, 1, {{56, 3, 2, 1, 1, 1}, {56, 3, 2, 1, 1, 1}});
   // grouped_avx512 takes stride 1 and at most 16 channels per group; the rest stays direct.
   const ConvGeometry grouped_strided =
       make_geometry(1, 256, 256, 32, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}});
@@ -223,6 +225,10 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   EXPECT_EQ(pick(strided, ConvPass::kForward), "direct_avx512") << "batch 1";
   EXPECT_EQ(pick(grouped_strided, ConvPass::kForward), "direct_avx512") << "stride 2";
   EXPECT_EQ(pick(strided, ConvPass::kBackwardData), "im2col_gemm");
+  EXPECT_EQ(pick(strided_batch, ConvPass::kForward), "direct_avx512");
+  EXPECT_EQ(pick(strided_batch, ConvPass::kBackwardWeight), "direct_avx512")
+      << "each thread sums its own input channels";
+  EXPECT_EQ(pick(strided_batch, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(dense, ConvPass::kForward), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardData), "winograd_f4x3");
   EXPECT_EQ(pick(dense, ConvPass::kBackwardWeight), "winograd_f4x3");

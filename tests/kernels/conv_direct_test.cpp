@@ -131,6 +131,30 @@ TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
   check_threads(v);
 }
 
+// Backward weight with channels in the lanes at batch > 1, as ResNet-18's strided layers take
+// it: work items of ceil(C_in / (2 * threads)) input channels (at most 16), each padding its
+// channels chunk by chunk into its thread's copy: 16..129 input channels (items of 4..16 with
+// a short last one: 17, 33, 127, 129), output-channel blocks of 1..3 vectors (16, 48, 80),
+// stride 2 on odd planes, several chunks of images with a short last one (5 images of 32x32:
+// chunks of 4 and 1), one chunk of many small images, output tiles of about 1024 outputs
+// (35 rows of 33: tiles of 17 and 18 rows; a 1D row of 1050 outputs: one tile, not two);
+// results equal bit for bit on 1 and 2 threads.
+TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
+  std::vector<ConvGeometry> v;
+  for (int64_t cig : {16, 17, 33, 127, 129})
+    for (int64_t cog : {16, 48, 80})
+      v.push_back(make_geometry(3, cig, cog, 1, {{9, 3, 2, 1, 1, 1}, {11, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(5, 33, 48, 1, {{32, 3, 2, 1, 1, 1}, {32, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(5, 20, 32, 1, {{31, 3, 2, 1, 1, 1}, {29, 3, 2, 1, 1, 0}}));
+  v.push_back(make_geometry(16, 24, 32, 1, {{14, 3, 2, 1, 1, 1}, {15, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(3, 16, 32, 1, {{70, 3, 2, 1, 1, 1}, {66, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(2, 16, 32, 1, {{2100, 3, 2, 1, 1, 1}}));
+  check_threads(v);
+  if (!cpu_has_avx512()) return;
+  for (const ConvGeometry& g : v)
+    expect_same_bits_on_one_and_two_threads(algorithm("direct_avx512"), g, 7);
+}
+
 // Forward with output channels in the lanes (as above, planes of at most 196 outputs or 3D,
 // at least 512 outputs per channel, whole chunks of images per thread: on one thread here):
 // runs of 1..9 outputs (rows of 1..9 and 10, 19), channel blocks of 1..3 vectors split

@@ -49,17 +49,22 @@ void pad_channel(const DirectPlan& p, const float* src, float* dst, int64_t row0
         const int64_t w_lo = std::clamp<int64_t>(div_up(std::max<int64_t>(lo, 0), sW), 0, p.q[2]);
         const int64_t w_hi =
             std::clamp<int64_t>(p.in[2] + lo <= 0 ? 0 : div_up(p.in[2] + lo, sW), w_lo, p.q[2]);
-        // The rows, and the plane's tail past the last one (up to 15 floats) with it.
-        const int64_t end = row1 == p.q[0] * p.q[1] ? p.plane : row1 * p.q[2];
-        V::zero_n(dst + row0 * p.q[2], end - row0 * p.q[2]);
-        // Row r = jd * Hq + jh, walked without a division per row.
+        // Row r = jd * Hq + jh, walked without a division per row. Only what no input lands
+        // on is zeroed: padding rows, the columns left and right of the input's, and the
+        // plane's tail past the last row (up to 15 floats); zeroing whole planes first was a
+        // third of the stores.
         for (int64_t r = row0, jd = row0 / p.q[1], jh = row0 % p.q[1]; r < row1;
              ++r, jh = jh + 1 == p.q[1] ? 0 : jh + 1, jd += jh == 0) {
           const int64_t id = jd * sD + pd - p.pad_lo[0];
           const int64_t ih = jh * sH + ph - p.pad_lo[1];
-          if (id < 0 || id >= p.in[0] || ih < 0 || ih >= p.in[1]) continue;
-          const float* s = src + (id * p.in[1] + ih) * p.in[2];
           float* row = dst + r * p.q[2];
+          if (id < 0 || id >= p.in[0] || ih < 0 || ih >= p.in[1]) {
+            V::zero_n(row, p.q[2]);
+            continue;
+          }
+          V::zero_n(row, w_lo);
+          V::zero_n(row + w_hi, p.q[2] - w_hi);
+          const float* s = src + (id * p.in[1] + ih) * p.in[2];
           if (sW == 1) {
             V::copy_n(s + w_lo - lo, row + w_lo, w_hi - w_lo);
           } else if (sW == 2) {
@@ -68,6 +73,7 @@ void pad_channel(const DirectPlan& p, const float* src, float* dst, int64_t row0
             for (int64_t jw = w_lo; jw < w_hi; ++jw) row[jw] = s[jw * sW - lo];
           }
         }
+        if (row1 == p.q[0] * p.q[1]) V::zero_n(dst + row1 * p.q[2], p.plane - row1 * p.q[2]);
       }
 }
 
@@ -98,7 +104,7 @@ void pad_image_channel(const DirectPlan& p, const float* x, int64_t n, int64_t i
 // Zeroes the slack of every channel of the padded chunk(s) at x: padding never writes it.
 template <class V>
 void zero_slack(const DirectPlan& p, float* x) {
-  for (int64_t c = 0; c < p.copies * p.C_in; ++c)
+  for (int64_t c = 0; c < p.copies * p.copy_ics; ++c)
     V::zero_n(x + (c + 1) * p.chan - kDirectSlack, kDirectSlack);
 }
 

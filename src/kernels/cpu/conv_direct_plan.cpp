@@ -21,6 +21,10 @@ constexpr int64_t kMinWeightChunkOutputs = 1024;
 // this many outputs per channel.
 constexpr int64_t kMinLaneOutputs = 512;
 constexpr int64_t kMaxLanePlane = 196;
+// Input channels per backward-weight work item with channels in the lanes: each pads them, for
+// a chunk of images, into its thread's copy, which stays in L2 (16 x 27 KB on ResNet-18
+// layer 2) with the dy^T rows of the chunk.
+constexpr int64_t kWeightLaneIcs = 16;
 
 }  // namespace
 
@@ -36,6 +40,7 @@ size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   int64_t floats = p.x_all_floats();
   if (pass == ConvPass::kBackwardData || p.fwd_lanes) floats += p.C_out * p.cig * p.K;
   if (pass == ConvPass::kBackwardWeight) floats += p.dy_floats();
+  if (p.weight_lanes) floats += p.copies * p.dwt_floats();
   return static_cast<size_t>(floats);
 }
 
@@ -87,7 +92,6 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   p.by_images = !p.by_groups && pass != ConvPass::kBackwardWeight &&
                 (chunks % threads == 0 || chunks >= 4 * threads);
   p.by_threads = !p.by_groups && !p.by_images && pass != ConvPass::kBackwardWeight && chunks == 1;
-  p.copies = p.by_images || p.by_threads ? threads : 1;
   // Output channels in the lanes: 1.3-1.9x the position kernel's speed on ResNet-18's strided
   // 3x3 layers and 1.15x on a 3x3x3 one, but 0.9x on the 3-channel 7x7 stem, whose long runs
   // of virtual outputs suit the position kernel. Not with groups: threads that split groups
@@ -95,6 +99,14 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // run in another order.
   p.weight_lanes =
       pass == ConvPass::kBackwardWeight && p.groups == 1 && p.cog % 16 == 0 && p.cig >= 16;
+  p.copies = p.by_images || p.by_threads || p.weight_lanes ? threads : 1;
+  // Blocks of up to kWeightLaneIcs channels, at least 2 per thread so that the dynamic split
+  // balances; each block reads all of dy^T, so not more (ResNet-18 layer 2 on 2 threads, 4
+  // blocks of 16 against 8 of 8, 15 alternating rounds on a loaded machine: best 4.33 ms
+  // against 4.49, median 6.19 against 6.34).
+  p.copy_ics = p.weight_lanes
+                   ? std::clamp<int64_t>(ceil_div(p.C_in, 2 * threads), 1, kWeightLaneIcs)
+                   : p.C_in;
   // Both forward kernels sum each output in the same order (bias, then ic-major, taps inner,
   // one FMA each), so which one runs may depend on the thread count. Measured faster than the
   // position kernel on planes of up to 14x14 (ResNet-18 layers 3-4 at batch 16: 1.1x) and in

@@ -19,9 +19,11 @@
 // channel's) elements, which only they see; the last vector of a chunk reads up to
 // kDirectSlack floats past it, zeroed: into the channel's slack, so that a channel's reads stay
 // inside the channel (threads that split groups pad their channels while others compute).
-//   padded x  (C_in, phases * images * plane + slack)    one chunk of images
+//   padded x  (C_in, phases * images * plane + slack)    one chunk of images (per copy)
 //   dy        (C_out, images * plane + slack)    backward weight: virtual layout, zeros at
 //                                                the discarded positions and in the slack
+//   dy^T      (N, P, C_out), dw^T (copy_ics, K, C_out) per thread    backward weight with
+//                                                channels in the lanes
 #pragma once
 
 #include <array>
@@ -58,8 +60,11 @@ struct DirectPlan {
   // not split as above), padding the input rows it reads into a buffer of its own.
   bool by_threads = false;
   int64_t copies = 1;
+  // Input channels per padded copy: all, or a work item's block (weight_lanes).
+  int64_t copy_ics = 1;
   // Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
-  // least 16 input channels): see backward_weight_lanes.
+  // least 16 input channels): see backward_weight_lanes. Each thread pads the input channels
+  // of its work items into a copy of its own (copy_ics channels); dy^T covers every image.
   bool weight_lanes = false;
   // Forward with output channels in the lanes (C_out per group a multiple of 16, at least 16
   // input channels per group, chunks of images per thread): see forward_lanes.
@@ -73,12 +78,14 @@ struct DirectPlan {
   int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   // Virtual outputs of a chunk of nn images.
   int64_t virt_of(int64_t nn) const { return (nn - 1) * plane + virt; }
-  // Floats of one padded x chunk, of all threads' copies, and of the virtual dy chunk
-  // (backward weight).
-  int64_t x_floats() const { return C_in * chan; }
+  // Floats of one padded x copy, of all threads' copies, and of the virtual dy chunk
+  // (backward weight; with weight_lanes dy^T of all images).
+  int64_t x_floats() const { return copy_ics * chan; }
   int64_t x_all_floats() const { return copies * x_floats(); }
   int64_t dy_pitch() const { return images * plane + kDirectSlack; }
-  int64_t dy_floats() const { return C_out * dy_pitch(); }
+  int64_t dy_floats() const { return weight_lanes ? N * out_pixels() * C_out : C_out * dy_pitch(); }
+  // Floats of one thread's dw^T block (weight_lanes): (copy_ics, K, C_out).
+  int64_t dwt_floats() const { return copy_ics * K * C_out; }
 };
 
 // What every instruction set's direct row supports (each adds its CPU check): kernels of up
