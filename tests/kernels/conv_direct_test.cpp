@@ -109,7 +109,7 @@ TEST(ConvDirect, ChunksOfImagesAndOutputs) {
 
 // Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
 // least 16 input channels): channel blocks of 1..3 vectors split evenly (16..112 channels),
-// input-channel blocks of 16, tap blocks of up to 9 / 6 (1, 9, 10, 25, 27 taps), strides
+// input-channel blocks of up to 64, tap blocks of up to 9 / 6 (1, 9, 10, 25, 27 taps), strides
 // 1..3, dilation, 3D, and several chunks of images; two groups take the other kernel.
 TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
   std::vector<ConvGeometry> v;
@@ -132,16 +132,16 @@ TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
 }
 
 // Backward weight with channels in the lanes at batch > 1, as ResNet-18's strided layers take
-// it: work items of ceil(C_in / (2 * threads)) input channels (at most 16), each padding its
-// channels chunk by chunk into its thread's copy: 16..129 input channels (items of 4..16 with
-// a short last one: 17, 33, 127, 129), output-channel blocks of 1..3 vectors (16, 48, 80),
-// stride 2 on odd planes, several chunks of images with a short last one (5 images of 32x32:
-// chunks of 4 and 1), one chunk of many small images, output tiles of about 1024 outputs
-// (35 rows of 33: tiles of 17 and 18 rows; a 1D row of 1050 outputs: one tile, not two);
-// results equal bit for bit on 1 and 2 threads.
+// it: work items of ceil(C_in / threads) input channels (at most 64), each padding its
+// channels chunk by chunk into its thread's copy: 16..129 input channels (items of 8..64 with
+// a short last one: 17, 33, 65, 127, 129; 64: one of 64 or two of 32), output-channel blocks
+// of 1..3 vectors (16, 48, 80), stride 2 on odd planes, several chunks of images with a short last
+// one (5 images of 32x32: chunks of 4 and 1), one chunk of many small images, output tiles of about
+// 1024 outputs (35 rows of 33: tiles of 17 and 18 rows; a 1D row of 1050 outputs: one tile, not
+// two); results equal bit for bit on 1 and 2 threads.
 TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
   std::vector<ConvGeometry> v;
-  for (int64_t cig : {16, 17, 33, 127, 129})
+  for (int64_t cig : {16, 17, 33, 64, 65, 127, 129})
     for (int64_t cog : {16, 48, 80})
       v.push_back(make_geometry(3, cig, cog, 1, {{9, 3, 2, 1, 1, 1}, {11, 3, 2, 1, 1, 1}}));
   v.push_back(make_geometry(5, 33, 48, 1, {{32, 3, 2, 1, 1, 1}, {32, 3, 2, 1, 1, 1}}));
@@ -180,7 +180,8 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
 // large planes) or of the output-channel blocks (weights larger than the padded chunk), a
 // thread left without vectors (one vector in all), several images in the chunk, two groups,
 // backward data (stride 1: transposed weights), 3D; and the stride-2 split of input rows
-// around its vectors of 16 outputs (rows of 1..70 inputs, padding 0..2 on the left).
+// around its vectors of 16 outputs, both column phases 32 padded columns at a time (rows of
+// 1..70 inputs, padding 0..2 on the left).
 TEST(ConvDirect, OneChunkSharedOutByThreads) {
   std::vector<ConvGeometry> v;
   for (int64_t N : {1, 2, 3}) {

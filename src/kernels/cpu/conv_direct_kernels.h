@@ -11,7 +11,8 @@
 // kernels with output channels in the lanes; zero, load, store, store_lanes (a range of
 // lanes), broadcast, fma, clamp, sum_each (the horizontal sums of n vectors), in_register
 // (keeps a loaded vector in a register), copy_n, zero_n and copy_even_n (dst[j] = src[2 j]; any
-// length), transpose_block (kLanes x kLanes).
+// length), transpose_block (kLanes x kLanes); optionally split_row_pair (both stride-2 column
+// phases of a padded row in one pass).
 //
 // Layouts: see conv_direct_plan.h.
 // Threads split output-channel blocks and runs of outputs (or, with many groups, whole
@@ -35,15 +36,22 @@ inline void prefetch(const float* p, int64_t n) {
 
 // Pads channel `src` (in) of one image into dst, its slot in phase 0 of a padded channel
 // (phases at stride images * plane): phase-plane rows [row0, row1) of each phase (rows
-// counted over depth and height, jd * Hq + jh), by default all.
+// counted over depth and height, jd * Hq + jh), by default all. With stride 2 across and
+// V::split_row_pair (AVX-512), both column phases of a row come out of one pass over it.
 template <class V>
 void pad_channel(const DirectPlan& p, const float* src, float* dst, int64_t row0 = 0,
                  int64_t row1 = -1) {
   if (row1 < 0) row1 = p.q[0] * p.q[1];
   const int64_t sD = p.stride[0], sH = p.stride[1], sW = p.stride[2];
+  const int64_t phase_floats = p.images * p.plane;
+  constexpr bool kHasPairs = requires(const float* s, float* d, int64_t i) {
+    V::split_row_pair(s, i, i, d, d, i);
+  };
+  const bool pairs = kHasPairs && sW == 2;
   for (int64_t pd = 0; pd < sD; ++pd)
     for (int64_t ph = 0; ph < sH; ++ph)
-      for (int64_t pw = 0; pw < sW; ++pw, dst += p.images * p.plane) {
+      for (int64_t pw = 0; pw < sW; pw += pairs ? 2 : 1) {
+        float* phase = dst + ((pd * sH + ph) * sW + pw) * phase_floats;
         // Phase-plane columns jw whose source column jw*sW - lo lies in [0, in).
         const int64_t lo = p.pad_lo[2] - pw;
         const int64_t w_lo = std::clamp<int64_t>(div_up(std::max<int64_t>(lo, 0), sW), 0, p.q[2]);
@@ -57,14 +65,21 @@ void pad_channel(const DirectPlan& p, const float* src, float* dst, int64_t row0
              ++r, jh = jh + 1 == p.q[1] ? 0 : jh + 1, jd += jh == 0) {
           const int64_t id = jd * sD + pd - p.pad_lo[0];
           const int64_t ih = jh * sH + ph - p.pad_lo[1];
-          float* row = dst + r * p.q[2];
+          float* row = phase + r * p.q[2];
           if (id < 0 || id >= p.in[0] || ih < 0 || ih >= p.in[1]) {
             V::zero_n(row, p.q[2]);
+            if (pairs) V::zero_n(row + phase_floats, p.q[2]);
             continue;
+          }
+          const float* s = src + (id * p.in[1] + ih) * p.in[2];
+          if constexpr (kHasPairs) {
+            if (pairs) {
+              V::split_row_pair(s, p.in[2], p.pad_lo[2], row, row + phase_floats, p.q[2]);
+              continue;
+            }
           }
           V::zero_n(row, w_lo);
           V::zero_n(row + w_hi, p.q[2] - w_hi);
-          const float* s = src + (id * p.in[1] + ih) * p.in[2];
           if (sW == 1) {
             V::copy_n(s + w_lo - lo, row + w_lo, w_hi - w_lo);
           } else if (sW == 2) {
@@ -73,7 +88,9 @@ void pad_channel(const DirectPlan& p, const float* src, float* dst, int64_t row0
             for (int64_t jw = w_lo; jw < w_hi; ++jw) row[jw] = s[jw * sW - lo];
           }
         }
-        if (row1 == p.q[0] * p.q[1]) V::zero_n(dst + row1 * p.q[2], p.plane - row1 * p.q[2]);
+        if (row1 == p.q[0] * p.q[1])
+          for (int64_t c = 0; c < (pairs ? 2 : 1); ++c)
+            V::zero_n(phase + c * phase_floats + row1 * p.q[2], p.plane - row1 * p.q[2]);
       }
 }
 
