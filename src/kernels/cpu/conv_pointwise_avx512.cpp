@@ -530,37 +530,6 @@ void resample(const ConvGeometry& g, bool to_panel, const float* src, float* dst
   });
 }
 
-// v[0..15], 16 rows of 16 floats, transposed in registers: v[j] becomes column j. Two unpack
-// stages build 4×4 blocks within each 128-bit lane, two lane shuffles assemble the columns.
-// (The zero-masked forms with every lane set: GCC 12 warns falsely inside the plain ones.)
-void transpose16(__m512* v) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_maskz_unpacklo_ps(0xFFFF, v[i], v[i + 1]);
-    t[i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, v[i], v[i + 1]);
-  }
-  const auto pd = [](__m512 a) { return _mm512_castps_pd(a); };
-  // v[4g + k], lane L: column 4L + k of rows 4g .. 4g + 3.
-  for (int g = 0; g < 16; g += 4) {
-    v[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g]), pd(t[g + 2])));
-    v[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g]), pd(t[g + 2])));
-    v[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
-    v[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
-  }
-  // 0x88 takes lanes 0 and 2 of each operand, 0xdd lanes 1 and 3.
-  for (int k = 0; k < 4; ++k) {
-    const __m512 a0 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k], v[k + 4], 0x88);
-    const __m512 a1 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k], v[k + 4], 0xdd);
-    const __m512 b0 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k + 8], v[k + 12], 0x88);
-    const __m512 b1 = _mm512_maskz_shuffle_f32x4(0xFFFF, v[k + 8], v[k + 12], 0xdd);
-    t[k] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0x88);
-    t[k + 8] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0xdd);
-    t[k + 4] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0x88);
-    t[k + 12] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0xdd);
-  }
-  std::copy_n(t, 16, v);
-}
-
 // panel (P, C) = src (C, P, rows at stride P)ᵀ, in blocks of 16 pixels × 16 channels
 // transposed in registers. Threads split the pixels.
 void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool team) {
@@ -572,7 +541,7 @@ void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool 
       for (int64_t r = 0; r < kLanes; ++r)
         v[r] = c0 + r < C ? _mm512_maskz_loadu_ps(pixels, src + (c0 + r) * P + p0)
                           : _mm512_setzero_ps();
-      transpose16(v);
+      avx512::transpose16x16(v);
       for (int64_t j = 0; j < std::min(kLanes, P - p0); ++j)
         _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, first_lanes(C - c0), v[j]);
     }

@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/conv_winograd1d.h"
 #include "kernels/cpu/conv_winograd_tiles_avx512.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
@@ -311,38 +312,6 @@ void forward_part(const Plan& p, const float* x, const float* w, const ConvEpilo
     forward_block(p, block(p, unit), x, U, ep, y, V, V + p.v_floats);
 }
 
-// dst (16 rows, ld floats apart) = src (16 x 16, rows 16 apart) transposed.
-void transpose16(const float* src, float* dst, int64_t ld) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * kLanes);
-  // Pairs of rows interleaved, then pairs of pairs: t[4a + b] holds rows 4a .. 4a + 3 of
-  // columns b, b + 4, b + 8, b + 12 (one per 128-bit lane).
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
-  }
-  for (int a = 0; a < 4; ++a) {
-    const __m512d t0 = _mm512_castps_pd(t[4 * a]), t1 = _mm512_castps_pd(t[4 * a + 1]);
-    const __m512d t2 = _mm512_castps_pd(t[4 * a + 2]), t3 = _mm512_castps_pd(t[4 * a + 3]);
-    r[4 * a] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, t0, t2));
-    r[4 * a + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, t0, t2));
-    r[4 * a + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, t1, t3));
-    r[4 * a + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, t1, t3));
-  }
-  // Then the 128-bit lanes (zero-masked forms throughout: the plain ones trip GCC 12's
-  // -Wmaybe-uninitialized): column b + 4q gathers lane q of r[b], r[4 + b], r[8 + b], r[12 + b].
-  for (int b = 0; b < 4; ++b) {
-    const __m512 v0 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[b], r[4 + b], 0x88);
-    const __m512 v1 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[b], r[4 + b], 0xDD);
-    const __m512 v2 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + b], r[12 + b], 0x88);
-    const __m512 v3 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 + b], r[12 + b], 0xDD);
-    _mm512_storeu_ps(dst + b * ld, _mm512_maskz_shuffle_f32x4(0xFFFF, v0, v2, 0x88));
-    _mm512_storeu_ps(dst + (b + 4) * ld, _mm512_maskz_shuffle_f32x4(0xFFFF, v1, v3, 0x88));
-    _mm512_storeu_ps(dst + (b + 8) * ld, _mm512_maskz_shuffle_f32x4(0xFFFF, v0, v2, 0xDD));
-    _mm512_storeu_ps(dst + (b + 12) * ld, _mm512_maskz_shuffle_f32x4(0xFFFF, v1, v3, 0xDD));
-  }
-}
-
 struct WeightBuffers {
   float *U, *V, *S, *M;
 };
@@ -383,8 +352,8 @@ void weight_block(const Plan& p, const Block& b, const float* x, const float* dy
         }
       }
       for (int xi = 0; xi < kPoints; ++xi)
-        transpose16(buf.S + xi * kPlane, buf.V + xi * p.v_stride + g * kLanes * p.c_pad + c0,
-                    p.c_pad);
+        avx512::transpose16x16(buf.S + xi * kPlane,
+                               buf.V + xi * p.v_stride + g * kLanes * p.c_pad + c0, p.c_pad);
     }
   }
   const int64_t vectors = p.c_pad / kLanes;

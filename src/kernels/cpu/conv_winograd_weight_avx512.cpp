@@ -25,6 +25,7 @@
 
 #include "kernels/cpu/conv_winograd_plan.h"
 #include "kernels/cpu/conv_winograd_tiles_avx512.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
@@ -116,45 +117,6 @@ void dy_transform(const WinogradPlan& p, const float* dy, const TileGroup& tg, i
   }
 }
 
-// r[i] = column i of the 16 x 16 block whose rows are r[0..15].
-// (Zero-masked shuffles: the plain ones trip GCC 12's -Wuninitialized.)
-[[gnu::always_inline]] inline void transpose_16x16(__m512 r[16]) {
-  __m512 t[16];
-  // Per 128-bit block q: t[2i] = (r[2i][4q], r[2i+1][4q], r[2i][4q+1], r[2i+1][4q+1]),
-  // t[2i+1] the same for columns 4q+2, 4q+3.
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
-  }
-  // r[4a + b], block q: rows 4a..4a+3 of column 4q + b.
-  for (int a = 0; a < 4; ++a)
-    for (int b = 0; b < 2; ++b) {
-      const __m512d lo = _mm512_castps_pd(t[4 * a + b]), hi = _mm512_castps_pd(t[4 * a + b + 2]);
-      r[4 * a + 2 * b] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, lo, hi));
-      r[4 * a + 2 * b + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, lo, hi));
-    }
-  // t[b + 4h + 8g]: rows 8g..8g+7 of columns b + 4h and b + 4h + 8 (blocks 0-1 and 2-3
-  // interleaved: rows 8g..8g+3 col, col + 8, rows 8g+4..8g+7 col, col + 8).
-  for (int g = 0; g < 2; ++g)
-    for (int b = 0; b < 4; ++b) {
-      const __m512 top = r[8 * g + b], bottom = r[8 * g + 4 + b];
-      t[b + 8 * g] = _mm512_maskz_shuffle_f32x4(0xFFFF, top, bottom, 0x88);
-      t[b + 4 + 8 * g] = _mm512_maskz_shuffle_f32x4(0xFFFF, top, bottom, 0xDD);
-    }
-  for (int col = 0; col < 8; ++col) {
-    r[col] = _mm512_maskz_shuffle_f32x4(0xFFFF, t[col], t[col + 8], 0x88);
-    r[col + 8] = _mm512_maskz_shuffle_f32x4(0xFFFF, t[col], t[col + 8], 0xDD);
-  }
-}
-
-// dst rows 0..15 (ld apart) = the 16 x 16 block at src (rows 16 apart) transposed.
-void transpose_16x16(const float* src, float* dst, int64_t ld) {
-  __m512 r[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * 16);
-  transpose_16x16(r);
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ld, r[i]);
-}
-
 // The 144 floats of 16 channels' 3x3 filters (channel l's tap j at 9l + j) as nine vectors:
 // lane i of vector q is tap (16q + i) % 9 of channel (16q + i) / 9, one of channels a .. a + 2,
 // a = 16q / 9: from a and a + 1 by one two-source permute (`pair`), merging in a + 2's lanes
@@ -205,7 +167,7 @@ void dw_transform(const WinogradPlan& p, const float* m_kc, int64_t point_stride
     for (int kh = 0; kh < 3; ++kh) taps[3 * kh + kw] = o[kh];
   }
   for (int i = 9; i < 16; ++i) taps[i] = _mm512_setzero_ps();
-  transpose_16x16(taps);
+  avx512::transpose16x16(taps);
   float* dst = dw + (k * p.C + c) * 9;
 #pragma GCC unroll 9
   for (int q = 0; q < 9; ++q) {
@@ -303,8 +265,8 @@ void transform_block(const WinogradPlan& p, const Io& io, int64_t t_begin, int64
         std::fill(scratch + xi * sp.v_stride + channels * kLanes, scratch + (xi + 1) * sp.v_stride,
                   0.0f);
       for (int xi = 0; xi < kPoints<kTile>; ++xi)
-        transpose_16x16(scratch + xi * sp.v_stride,
-                        io.V + xi * p.v_stride + grp * kLanes * p.c_pad + c0, p.c_pad);
+        avx512::transpose16x16(scratch + xi * sp.v_stride,
+                               io.V + xi * p.v_stride + grp * kLanes * p.c_pad + c0, p.c_pad);
     }
   }
 }

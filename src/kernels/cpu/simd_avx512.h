@@ -1,7 +1,8 @@
 // Small AVX-512 pieces that several kernels share: lane masks, the fused activation's clamp in
-// registers, and the horizontal sums of many vectors at once. For AVX-512 translation units
-// only, included after their standard and project headers: everything here is compiled for
-// AVX-512 (the target pragma below) and is called only after a row's supports() said yes.
+// registers, the horizontal sums of many vectors at once, and the 16 x 16 transpose. For AVX-512
+// translation units only, included after their standard and project headers: everything here is
+// compiled for AVX-512 (the target pragma below) and is called only after a row's supports() said
+// yes.
 #pragma once
 
 #include <immintrin.h>
@@ -62,6 +63,45 @@ inline void sum_each(const __m512* v, int64_t n, float* out) {
     };
     _mm512_mask_storeu_ps(out + i0, first_lanes(n - i0), fold(fold(c[0], c[1]), fold(c[2], c[3])));
   }
+}
+
+// r[0..15], 16 rows of 16 floats, transposed in registers: r[j] becomes column j. Two unpack
+// stages build 4x4 blocks within each 128-bit lane, two lane shuffles assemble the columns.
+// (The zero-masked forms with every lane set: GCC 12 warns falsely inside the plain ones.)
+[[gnu::always_inline]] inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_ps(0xFFFF, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[i], r[i + 1]);
+  }
+  const auto pd = [](__m512 a) { return _mm512_castps_pd(a); };
+  // r[4g + k], lane L: column 4L + k of rows 4g .. 4g + 3.
+  for (int g = 0; g < 16; g += 4) {
+    r[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g]), pd(t[g + 2])));
+    r[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g]), pd(t[g + 2])));
+    r[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
+    r[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, pd(t[g + 1]), pd(t[g + 3])));
+  }
+  // 0x88 takes lanes 0 and 2 of each operand, 0xdd lanes 1 and 3.
+  for (int k = 0; k < 4; ++k) {
+    const __m512 a0 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[k], r[k + 4], 0x88);
+    const __m512 a1 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[k], r[k + 4], 0xdd);
+    const __m512 b0 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[k + 8], r[k + 12], 0x88);
+    const __m512 b1 = _mm512_maskz_shuffle_f32x4(0xFFFF, r[k + 8], r[k + 12], 0xdd);
+    t[k] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0x88);
+    t[k + 8] = _mm512_maskz_shuffle_f32x4(0xFFFF, a0, b0, 0xdd);
+    t[k + 4] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0x88);
+    t[k + 12] = _mm512_maskz_shuffle_f32x4(0xFFFF, a1, b1, 0xdd);
+  }
+  std::copy_n(t, 16, r);
+}
+
+// dst rows 0..15 (ld floats apart) = the 16 x 16 block at src (rows 16 apart) transposed.
+inline void transpose16x16(const float* src, float* dst, int64_t ld) {
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * 16);
+  transpose16x16(r);
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ld, r[i]);
 }
 
 }  // namespace fovea::kernels::avx512
