@@ -147,7 +147,7 @@ WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass, int64_t tile_size) {
 // The same shapes for every pass and both tile sizes: backward data and the weight gradient
 // tile like the forward, dilated layers too (backward data of a dilated convolution is again
 // one, with the same d).
-bool supports(const ConvGeometry& g) {
+bool shape_supported(const ConvGeometry& g) {
   if (!cpu_has_avx512()) return false;
   // 2D: the depth axis is a single plane, read once.
   if (g.in[0] != 1 || g.kernel[0] != 1 || g.pad_lo[0] != 0 || g.pad_hi[0] != 0) return false;
@@ -166,50 +166,35 @@ bool supports(const ConvGeometry& g) {
 
 }  // namespace
 
-bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass) {
-  return supports(g);
+template <int kTile>
+bool ConvWinograd<kTile>::supports(const ConvGeometry& g, ConvPass) {
+  return shape_supported(g);
 }
 
-size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  return plan_for(g, pass, 4).workspace_floats();
+template <int kTile>
+size_t ConvWinograd<kTile>::workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  return plan_for(g, pass, kTile).workspace_floats();
 }
 
-void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
-                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
-  winograd_conv_avx512(plan_for(g, ConvPass::kForward, 4), x, w, ep, y, workspace);
+template <int kTile>
+void ConvWinograd<kTile>::forward(const ConvGeometry& g, const float* x, const float* w,
+                                  const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  winograd_conv_avx512(plan_for(g, ConvPass::kForward, kTile), x, w, ep, y, workspace);
 }
 
-void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
-                                      float* dx, float* workspace) noexcept {
-  winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, 4), dy, w, {}, dx, workspace);
+template <int kTile>
+void ConvWinograd<kTile>::backward_data(const ConvGeometry& g, const float* dy, const float* w,
+                                        float* dx, float* workspace) noexcept {
+  winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, kTile), dy, w, {}, dx, workspace);
 }
 
-void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
-                                        float* dw, float* workspace) noexcept {
-  winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 4), x, dy, dw, workspace);
+template <int kTile>
+void ConvWinograd<kTile>::backward_weight(const ConvGeometry& g, const float* x, const float* dy,
+                                          float* dw, float* workspace) noexcept {
+  winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, kTile), x, dy, dw, workspace);
 }
 
-bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass) {
-  return supports(g);
-}
-
-size_t conv_winograd_f2x3_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  return plan_for(g, pass, 2).workspace_floats();
-}
-
-void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const float* w,
-                                const ConvEpilogue& ep, float* y, float* workspace) noexcept {
-  winograd_conv_avx512(plan_for(g, ConvPass::kForward, 2), x, w, ep, y, workspace);
-}
-
-void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
-                                      float* dx, float* workspace) noexcept {
-  winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, 2), dy, w, {}, dx, workspace);
-}
-
-void conv_backward_weight_winograd_f2x3(const ConvGeometry& g, const float* x, const float* dy,
-                                        float* dw, float* workspace) noexcept {
-  winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, 2), x, dy, dw, workspace);
-}
+template struct ConvWinograd<4>;
+template struct ConvWinograd<2>;
 
 }  // namespace fovea::kernels

@@ -34,24 +34,18 @@
 
 namespace fovea::kernels {
 
-bool conv_winograd_f4x3_supports(const ConvGeometry& g, ConvPass pass);
-size_t conv_winograd_f4x3_workspace_floats(const ConvGeometry& g, ConvPass pass);
-
-void conv_forward_winograd_f4x3(const ConvGeometry& g, const float* x, const float* w,
-                                const ConvEpilogue& ep, float* y, float* workspace) noexcept;
-void conv_backward_data_winograd_f4x3(const ConvGeometry& g, const float* dy, const float* w,
-                                      float* dx, float* workspace) noexcept;
-void conv_backward_weight_winograd_f4x3(const ConvGeometry& g, const float* x, const float* dy,
-                                        float* dw, float* workspace) noexcept;
-
-bool conv_winograd_f2x3_supports(const ConvGeometry& g, ConvPass pass);
-size_t conv_winograd_f2x3_workspace_floats(const ConvGeometry& g, ConvPass pass);
-
-void conv_forward_winograd_f2x3(const ConvGeometry& g, const float* x, const float* w,
-                                const ConvEpilogue& ep, float* y, float* workspace) noexcept;
-void conv_backward_data_winograd_f2x3(const ConvGeometry& g, const float* dy, const float* w,
-                                      float* dx, float* workspace) noexcept;
-void conv_backward_weight_winograd_f2x3(const ConvGeometry& g, const float* x, const float* dy,
-                                        float* dw, float* workspace) noexcept;
+// The entry points of the rows on tiles of kTile x kTile outputs: winograd_f4x3 (kTile 4) and
+// winograd_f2x3 (kTile 2), the two instantiations conv_winograd.cpp provides.
+template <int kTile>
+struct ConvWinograd {
+  static bool supports(const ConvGeometry& g, ConvPass pass);
+  static size_t workspace_floats(const ConvGeometry& g, ConvPass pass);
+  static void forward(const ConvGeometry& g, const float* x, const float* w, const ConvEpilogue& ep,
+                      float* y, float* workspace) noexcept;
+  static void backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
+                            float* workspace) noexcept;
+  static void backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dw,
+                              float* workspace) noexcept;
+};
 
 }  // namespace fovea::kernels
