@@ -135,11 +135,13 @@ bool direct_wins(const ConvGeometry& g, ConvPass pass) {
 // forward (bias and clamp fused; strided ResNet downsampling 1.07-1.29x) and the weight
 // gradient of strided 1x1 layers (1.11-1.20x) and of large images with few channels on one side
 // (MobileNet-v2's 56x56 and 112x112 layers: 1.13-1.7x). Not the weight gradient of 7x7 to 28x28
-// images at stride 1 (0.5-1.1x) nor of 56x56 with 64 channels and more (0.75-0.9x); not backward
-// data (0.92-1.06x); not batches (16 x 112x112, 32 -> 16 channels: forward 0.8x; weight
-// gradients 0.6-0.9x).
+// images at stride 1 (0.5-1.1x) nor of 56x56 with 64 channels and more (0.75-0.9x); backward
+// data only strided (ResNet-18's downsampling, its last pixels of 7x7 and 14x14 by columns:
+// 1.04-1.22x, 2 threads 1.03-1.09x), not at stride 1 (0.92-1.06x); not batches (16 x 112x112,
+// 32 -> 16 channels: forward 0.8x; weight gradients 0.6-0.9x).
 bool pointwise_wins(const ConvGeometry& g, ConvPass pass) {
-  if (g.N != 1 || pass == ConvPass::kBackwardData) return false;
+  if (g.N != 1) return false;
+  if (pass == ConvPass::kBackwardData) return g.in != g.out;
   if (pass == ConvPass::kForward) return true;
   if (g.in != g.out) return g.out_pixels() <= 1024 && g.C_out >= 64;
   return g.out_pixels() > 1024 && std::min(g.C_in, g.C_out) <= 32;

@@ -3,8 +3,8 @@
 // pixels, the masked last vector or the dot products that replace it, pixel chunks that split an
 // image, and row tiles split among threads; the weight gradient's kPointwiseWeightRows ×
 // kPointwiseWeightCols tiles, its pixel slices and its transposed batch-1 path; strided and
-// cropped (negative pad_hi) 1×1 convolutions through the sampled-pixel panel; plus the shapes
-// it must refuse.
+// cropped (negative pad_hi) 1×1 convolutions through the sampled-pixel panel; backward_data's
+// last pixels by column vectors; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -103,6 +103,10 @@ TEST(ConvPointwise, StridedAndCropped) {
       make_geometry(1, 64, 128, 1, {{56, 1, 2}, {56, 1, 2}}),
       make_geometry(1, 128, 256, 1, {{28, 1, 2}, {28, 1, 2}}),
       make_geometry(1, 256, 512, 1, {{14, 1, 2}, {14, 1, 2}}),
+      // Batch 1, input channels around the 16 that the weight gradient's threads take at a time
+      // (3 blocks between 2 threads, a partial last block).
+      make_geometry(1, 48, 20, 1, {{14, 1, 2}, {14, 1, 2}}),
+      make_geometry(1, 33, 70, 1, {{12, 1, 2}, {16, 1, 2}}),
       make_geometry(2, 24, 13, 1, {{45, 1, 2}, {45, 1, 2}}),
       make_geometry(1, 17, 9, 1, {{13, 1, 2}, {37, 1, 2}}),
       make_geometry(1, 19, 10, 1, {{9, 1, 3}, {20, 1, 3}}),
@@ -117,6 +121,27 @@ TEST(ConvPointwise, StridedAndCropped) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
+// backward_data's last 1..kColumnPixels (4) pixels past the whole vectors go by column
+// vectors of 16 rows (input channels), 4 at a time: pixel counts 16q + 0..5, input channels
+// around 16 and 64, output channels (the reduction) 1 to 40, row tiles split among threads,
+// strided through the panel and not.
+TEST(ConvPointwise, BackwardDataLastPixelsByColumns) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  int i = 0;
+  for (int64_t left = 0; left <= 5; ++left)
+    for (int64_t ci : {1, 15, 17, 64, 65, 130})
+      for (int64_t co : {1, 3, 40}) {
+        ++i;
+        v.push_back(pointwise(i % 4 == 0 ? 2 : 1, ci, co, (i % 3) * 16 + left + (left == 0) * 16));
+      }
+  // Strided 7×7 and 14×14 outputs (1 and 4 left), as ResNet-18's downsampling, and 10×10 (4).
+  v.push_back(make_geometry(1, 70, 24, 1, {{14, 1, 2}, {14, 1, 2}}));
+  v.push_back(make_geometry(1, 33, 19, 1, {{28, 1, 2}, {28, 1, 2}}));
+  v.push_back(make_geometry(2, 18, 5, 1, {{20, 1, 2}, {19, 1, 2}}));
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
 // Each output is one tile's sum over the whole reduction: results are bitwise the same for any
 // thread count.
 TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
@@ -124,7 +149,8 @@ TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
   for (const ConvGeometry& g :
        {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
         make_geometry(1, 48, 9, 1, {{40}, {40}}), make_geometry(2, 30, 20, 1, {{33}, {33}}),
-        make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}})}) {
+        make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}}),
+        make_geometry(1, 90, 20, 1, {{14, 1, 2}, {14, 1, 2}})}) {
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
     ASSERT_EQ(algo->name, "pointwise_avx512");
     expect_same_bits_on_one_and_two_threads(*algo, g, 7, true);

@@ -36,8 +36,9 @@ using avx512::first_lanes;
 
 constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
 
-// Lanes l with 0 <= start + l < n.
-__mmask16 lanes_within(int64_t start, int64_t n) {
+// Lanes l with 0 <= start + l < n. Inlined: GCC left it a call, ten per 3×3 tile (a sixth of
+// the forward's time at batch 1).
+[[gnu::always_inline]] inline __mmask16 lanes_within(int64_t start, int64_t n) {
   return first_lanes(std::clamp<int64_t>(n - start, 0, kLanes)) &
          ~first_lanes(std::clamp<int64_t>(-start, 0, kLanes));
 }
@@ -116,13 +117,42 @@ void copy_floats(const float* src, int64_t n, float* dst) {
   }
 }
 
-// Asks for `floats` floats from DRAM ahead of their use: plane after plane, the hardware
-// prefetchers lose the stream at each jump between planes.
-template <int Hint = _MM_HINT_T0>
-void prefetch(const float* src, int64_t floats) {
-  for (int64_t i = 0; i < floats; i += kLanes)
-    _mm_prefetch(reinterpret_cast<const char*>(src + i), static_cast<_mm_hint>(Hint));
+int64_t ceil_div(int64_t v, int64_t m) {
+  return (v + m - 1) / m;
 }
+
+// The next item's planes, asked for from memory ahead of their use: plane after plane, the
+// hardware prefetchers lose the stream at each jump between planes. Up to two ranges, each
+// asked for to be read (T0) or written (ET0). The lines go a few per tile of the current item,
+// not all at once: a burst of hundreds of prefetches fills the core's miss buffers and stalls
+// it until the lines arrive (a sixth of the batch-1 time of MobileNet-v2's 144-channel 56×56
+// depthwise passes, whose planes come from L2 or L3).
+struct Ahead {
+  struct Range {
+    const float* at = nullptr;
+    int64_t floats = 0;
+    bool write = false;
+  };
+  Range range[2];
+  int64_t per_step = 0;
+
+  // Spreads the lines left over the `steps` steps a caller is about to make.
+  void plan(int64_t steps) {
+    const int64_t lines = ceil_div(range[0].floats, kLanes) + ceil_div(range[1].floats, kLanes);
+    per_step = ceil_div(lines, std::max<int64_t>(steps, 1));
+  }
+  void step() {
+    Range& r = range[0].floats > 0 ? range[0] : range[1];
+    const int64_t n = std::min(per_step, ceil_div(r.floats, kLanes));
+    if (r.write)
+      for (int64_t i = 0; i < n; ++i)
+        _mm_prefetch(reinterpret_cast<const char*>(r.at + i * kLanes), _MM_HINT_ET0);
+    else
+      for (int64_t i = 0; i < n; ++i)
+        _mm_prefetch(reinterpret_cast<const char*>(r.at + i * kLanes), _MM_HINT_T0);
+    r.at += n * kLanes, r.floats -= n * kLanes;
+  }
+};
 
 // dst[0, floats) = src with non-temporal stores where dst is 64-byte aligned: they skip
 // reading each destination line before writing it, a third of the DRAM traffic of a pass
@@ -137,10 +167,6 @@ void stream_plane(const float* src, int64_t floats, float* dst) {
   const __mmask16 tail_mask = first_lanes(floats - i);
   _mm512_mask_storeu_ps(dst + i, tail_mask, _mm512_maskz_loadu_ps(tail_mask, src + i));
   _mm_sfence();  // the streamed lines are visible before anyone reads dst
-}
-
-int64_t ceil_div(int64_t v, int64_t m) {
-  return (v + m - 1) / m;
 }
 
 // Writes the source's values into P, and nothing else: the zeros around and between them are
@@ -203,37 +229,48 @@ void for_each_plane(const DepthwisePlane& p, int64_t count, bool zero_row_only, 
 // was most of a 3×3 tile's instructions (MobileNet-v2's depthwise forwards: 1.2-1.4x faster).
 template <bool ByRows, class Compute>
 void for_each_tile(const DepthwisePlane& p, float bias, bool accumulate, const Clamp& clamp,
-                   float* out, Compute&& compute) {
+                   float* out, Ahead& ahead, Compute&& compute) {
   constexpr int64_t tile_h = ByRows ? kTile : 1, tile_w = ByRows ? 1 : kTile;
   const int64_t step = ByRows ? p.out_w : kLanes;  // from one vector of a tile to the next
+  // mask(r): the lanes of vector r inside the output.
+  const auto tile = [&](int64_t oh0, int64_t ow0, const auto& mask) {
+    float* o = out + oh0 * p.out_w + ow0;
+    __m512 acc[kTile];
+    for (int64_t r = 0; r < kTile; ++r)
+      acc[r] = accumulate ? _mm512_maskz_loadu_ps(mask(r), lane_address(o, r * step))
+                          : _mm512_set1_ps(bias);
+    compute(oh0, ow0, acc);
+    if (clamp.on)
+      for (int64_t r = 0; r < kTile; ++r) acc[r] = clamp(acc[r]);
+    for (int64_t r = 0; r < kTile; ++r)
+      _mm512_mask_storeu_ps(lane_address(o, r * step), mask(r), acc[r]);
+  };
+  ahead.plan(ceil_div(p.out_h, tile_h) * ceil_div(p.out_w, kLanes * tile_w));
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += tile_h)
     for (int64_t ow0 = 0; ow0 < p.out_w; ow0 += kLanes * tile_w) {
-      float* o = out + oh0 * p.out_w + ow0;
-      __mmask16 mask[kTile];
-      for (int64_t r = 0; r < kTile; ++r)
-        mask[r] = ByRows ? (oh0 + r < p.out_h ? lanes_within(ow0, p.out_w) : __mmask16{0})
-                         : lanes_within(ow0 + r * kLanes, p.out_w);
-      __m512 acc[kTile];
-      for (int64_t r = 0; r < kTile; ++r)
-        acc[r] = accumulate ? _mm512_maskz_loadu_ps(mask[r], lane_address(o, r * step))
-                            : _mm512_set1_ps(bias);
-      compute(oh0, ow0, acc);
-      if (clamp.on)
-        for (int64_t r = 0; r < kTile; ++r) acc[r] = clamp(acc[r]);
-      for (int64_t r = 0; r < kTile; ++r)
-        _mm512_mask_storeu_ps(lane_address(o, r * step), mask[r], acc[r]);
+      ahead.step();
+      const __mmask16 columns = lanes_within(ow0, p.out_w);  // every row's, by rows
+      // A band of whole rows, the usual case, takes one mask for all: a mask per row costs
+      // more instructions than its loads and stores, and more mask registers than there are.
+      if (ByRows && oh0 + kTile <= p.out_h)
+        tile(oh0, ow0, [columns](int64_t) { return columns; });
+      else
+        tile(oh0, ow0, [&](int64_t r) {
+          return ByRows ? (oh0 + r < p.out_h ? columns : __mmask16{0})
+                        : lanes_within(ow0 + r * kLanes, p.out_w);
+        });
     }
 }
 
 // out (out_h, out_w) = clamp(bias + corr(P, w)), or out += corr(P, w) when `accumulate`.
 using CorrelateFn = void (*)(const DepthwisePlane& p, const Taps& taps, const float* plane,
                              const float* w, float bias, bool accumulate, const Clamp& clamp,
-                             float* out);
+                             float* out, Ahead& ahead);
 
 // Any shape: one load per FMA, eight independent accumulators.
 void correlate_generic(const DepthwisePlane& p, const Taps& taps, const float* plane,
-                       const float* w, float bias, bool accumulate, const Clamp& clamp,
-                       float* out) {
+                       const float* w, float bias, bool accumulate, const Clamp& clamp, float* out,
+                       Ahead& ahead) {
   const int64_t K = p.k_h * p.k_w;
   const int64_t pitch = p.row_pitch();
   const int64_t vector_step = p.by_rows ? p.step_h * pitch : kLanes;
@@ -248,9 +285,9 @@ void correlate_generic(const DepthwisePlane& p, const Taps& taps, const float* p
     }
   };
   if (p.by_rows)
-    for_each_tile<true>(p, bias, accumulate, clamp, out, tile);
+    for_each_tile<true>(p, bias, accumulate, clamp, out, ahead, tile);
   else
-    for_each_tile<false>(p, bias, accumulate, clamp, out, tile);
+    for_each_tile<false>(p, bias, accumulate, clamp, out, ahead, tile);
 }
 
 // Lanes J .. J+15 of the 32 in (cur, next).
@@ -333,11 +370,11 @@ constexpr int kRowsIn = (kTile - 1) * S + K;
 // rows for the 72 FMAs of a 3×3 stride-1 tile. Weights stay in registers.
 template <int K, int S>
 void correlate_rows(const DepthwisePlane& p, const Taps&, const float* plane, const float* w,
-                    float bias, bool accumulate, const Clamp& clamp, float* out) {
+                    float bias, bool accumulate, const Clamp& clamp, float* out, Ahead& ahead) {
   __m512 wv[K * K];
   broadcast_weights<K>(w, p.flip, wv);
   const int64_t pitch = p.row_pitch(), cols = p.cols;
-  for_each_tile<true>(p, bias, accumulate, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+  const auto tile = [&](int64_t oh0, int64_t ow0, __m512* acc) {
     const float* row = plane + oh0 * S * pitch + ow0;
 #pragma GCC unroll 64
     for (int i = 0; i < kRowsIn<K, S>; ++i, row += pitch) {
@@ -345,7 +382,8 @@ void correlate_rows(const DepthwisePlane& p, const Taps&, const float* plane, co
       row_taps<K, S>(row, cols, v);
       add_row<K, S>(i, v, wv, acc);
     }
-  });
+  };
+  for_each_tile<true>(p, bias, accumulate, clamp, out, ahead, tile);
 }
 
 // Rows of the source plane (src_h, src_w) read in place: where a P row lies in it, or
@@ -383,26 +421,37 @@ struct SourceRows {
 // (whose P is dy shifted, not upsampled), out += .. when `accumulate`.
 using SourceFn = void (*)(const DepthwisePlane& p, const float* src, const float* zeros,
                           const float* w, float bias, bool accumulate, const Clamp& clamp,
-                          float* out);
+                          float* out, Ahead& ahead);
 
 template <int K, int S>
 void correlate_source(const DepthwisePlane& p, const float* src, const float* zeros, const float* w,
-                      float bias, bool accumulate, const Clamp& clamp, float* out) {
+                      float bias, bool accumulate, const Clamp& clamp, float* out, Ahead& ahead) {
   __m512 wv[K * K];
   broadcast_weights<K>(w, p.flip, wv);
   SourceRows<K, S, kRowsIn<K, S>> rows{p, src, zeros};
-  for_each_tile<true>(p, bias, accumulate, clamp, out, [&](int64_t oh0, int64_t ow0, __m512* acc) {
+  // rows.masks_at of the output vectors 0, 1, .. of a row (ow0 = 16·v) are the same in every
+  // band: computed once, for the first kCached of them (rows of up to 256 outputs), rather than
+  // per tile, where they were a tenth of a 3×3 tile's instructions (forward 2-5% faster; not
+  // in sum_rows, whose calls on small planes it made up to 10% slower).
+  constexpr int64_t kCached = 16;
+  const int64_t cached = std::min(kCached, ceil_div(p.out_w, kLanes));
+  __mmask16 masks[kCached][S + 1];
+  for (int64_t v = 0; v < cached; ++v) rows.masks_at(v * kLanes * S - p.off_w, masks[v]);
+  const auto tile = [&](int64_t oh0, int64_t ow0, __m512* acc) {
     rows.at(oh0);
     const int64_t start = ow0 * S - p.off_w;
-    __mmask16 m[S + 1];
-    rows.masks_at(start, m);
+    const bool in_cache = ow0 < cached * kLanes;
+    __mmask16 computed[S + 1];
+    if (!in_cache) rows.masks_at(start, computed);
+    const __mmask16* m = in_cache ? masks[ow0 / kLanes] : computed;
 #pragma GCC unroll 64
     for (int i = 0; i < kRowsIn<K, S>; ++i) {
       __m512 v[K];
       source_taps<K, S>(rows.rows[i], start, m, v);
       add_row<K, S>(i, v, wv, acc);
     }
-  });
+  };
+  for_each_tile<true>(p, bias, accumulate, clamp, out, ahead, tile);
 }
 
 // pick(K, S) (std::integral_constant values) for the register-blocked shapes: K×K kernels 3,
@@ -473,20 +522,26 @@ void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, c
 // reads it; K·K independent accumulators.
 template <int K, int S, int R>
 void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, const float* dy,
-              float* partial) {
+              float* partial, Ahead& ahead) {
   constexpr int kRowsIn = (R - 1) * S + K;
   __m512 acc[K * K];
   for (int t = 0; t < K * K; ++t) acc[t] = _mm512_setzero_ps();
   SourceRows<K, S, kRowsIn> rows{p, src, zeros};
+  ahead.plan(ceil_div(p.out_h, R) * ceil_div(p.out_w, kLanes));
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += R) {
     rows.at(oh0);
+    const int64_t rows_left = p.out_h - oh0;
     for (int64_t ow = 0; ow < p.out_w; ow += kLanes) {
+      ahead.step();
       // Lanes and rows past the output: dy reads as 0 and the source lanes are finite or 0.
+      // One mask for every row (none for rows past the output), without a branch per row.
+      const __mmask16 lanes = first_lanes(p.out_w - ow);
+      const float* d = dy + oh0 * p.out_w + ow;
       __m512 dv[R];
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r)
-        dv[r] = oh0 + r < p.out_h ? _mm512_maskz_loadu_ps(first_lanes(p.out_w - ow),
-                                                          dy + (oh0 + r) * p.out_w + ow)
-                                  : _mm512_setzero_ps();
+        dv[r] = _mm512_maskz_loadu_ps(r < rows_left ? lanes : __mmask16{0},
+                                      lane_address(d, r * p.out_w));
       const int64_t start = ow * S - p.off_w;
       __mmask16 m[S + 1];
       rows.masks_at(start, m);
@@ -513,7 +568,7 @@ void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, con
 // partial (K·K vectors) += one image's contribution to every tap of one output channel, read
 // in place from the source plane src (`zeros` a zeroed row of the workspace).
 using SumFn = void (*)(const DepthwisePlane& p, const float* src, const float* zeros,
-                       const float* dy, float* partial);
+                       const float* dy, float* partial, Ahead& ahead);
 
 // The in-place sums of the register-blocked shapes (3×3 and 5×5, stride 1 or 2), else null.
 SumFn sum_source_for(const DepthwisePlane& p) {
@@ -550,13 +605,14 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
   const bool in_place = source != nullptr;
   for_each_plane(p, g.N * g.C_in, in_place, workspace, [&](int64_t i, float* plane, float* line) {
     const float* src = x + i * g.in_pixels();
+    Ahead ahead;
     if (i + 1 < g.N * g.C_in) {
-      prefetch(src + g.in_pixels(), g.in_pixels());
+      ahead.range[0] = {src + g.in_pixels(), g.in_pixels(), false};
       // The next item's output planes too, for writing: in a network the output tensor's
       // block was last written a forward ago, and stores that miss hold the tiles up
       // (MobileNet-v2, two threads: the first depthwise layer of each stage 10-25% faster).
       if (!p.stream_out)
-        prefetch<_MM_HINT_ET0>(y + ((i + 1) / g.C_in * g.C_out + (i + 1) % g.C_in * m) * P, m * P);
+        ahead.range[1] = {y + ((i + 1) / g.C_in * g.C_out + (i + 1) % g.C_in * m) * P, m * P, true};
     }
     if (!in_place) fill_plane(p, src, plane, line);
     const int64_t n = i / g.C_in, ic = i % g.C_in;
@@ -565,9 +621,9 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
       float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
       const float bias = ep.bias ? ep.bias[oc] : 0.0f;
       if (in_place)
-        source(p, src, plane, w + oc * K, bias, false, clamp, target);
+        source(p, src, plane, w + oc * K, bias, false, clamp, target, ahead);
       else
-        correlate(p, taps, plane, w + oc * K, bias, false, clamp, target);
+        correlate(p, taps, plane, w + oc * K, bias, false, clamp, target, ahead);
       if (p.stream_out) stream_plane(target, P, y_plane);
     }
   });
@@ -585,17 +641,18 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
   for_each_plane(p, g.N * g.C_in, in_place, workspace, [&](int64_t i, float* plane, float* line) {
     const int64_t n = i / g.C_in, ic = i % g.C_in;
     // Item i's dy planes are dy[n, ic·m .. ic·m + m-1], i.e. m·P floats at i·m·P.
-    if (i + 1 < g.N * g.C_in) prefetch(dy + (i + 1) * m * P, m * P);
+    Ahead ahead;
+    if (i + 1 < g.N * g.C_in) ahead.range[0] = {dy + (i + 1) * m * P, m * P, false};
     float* dx_plane = dx + i * g.in_pixels();
     float* target = p.stream_out ? plane + p.stage_offset() : dx_plane;
     for (int64_t j = 0; j < m; ++j) {
       const int64_t oc = ic * m + j;
       const float* src = dy + (n * g.C_out + oc) * P;
       if (in_place) {
-        source(p, src, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
+        source(p, src, plane, w + oc * K, 0.0f, j > 0, Clamp(), target, ahead);
       } else {
         fill_plane(p, src, plane, line);
-        correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target);
+        correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target, ahead);
       }
     }
     if (p.stream_out) stream_plane(target, g.in_pixels(), dx_plane);
@@ -624,9 +681,10 @@ void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const
     std::fill_n(partial, (c1 - c0) * m * K * kLanes, 0.0f);
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t ic = c0; ic < c1; ++ic) {
+        Ahead ahead;
         if (ic + 1 < c1) {
-          prefetch(x + (n * g.C_in + ic + 1) * g.in_pixels(), g.in_pixels());
-          prefetch(dy + (n * g.C_out + (ic + 1) * m) * P, m * P);
+          ahead.range[0] = {x + (n * g.C_in + ic + 1) * g.in_pixels(), g.in_pixels(), false};
+          ahead.range[1] = {dy + (n * g.C_out + (ic + 1) * m) * P, m * P, false};
         }
         const float* src = x + (n * g.C_in + ic) * g.in_pixels();
         if (!source) fill_plane(p, src, plane, line);
@@ -634,8 +692,10 @@ void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const
           const float* d = dy + (n * g.C_out + oc) * P;
           float* part = partial_all + oc * K * kLanes;
           if (source) {
-            source(p, src, plane, d, part);  // P's first row (zeroed) is the zero row
+            source(p, src, plane, d, part, ahead);  // P's first row (zeroed) is the zero row
           } else {
+            ahead.plan(1);
+            ahead.step();
             sum_all_taps(p, taps, plane, d, part);
           }
         }

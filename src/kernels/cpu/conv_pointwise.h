@@ -7,7 +7,8 @@
 // in 24 accumulators; each step of the reduction loads the pixel vectors and broadcasts the
 // weights straight from w (read in place: no packing). The last vector of a row is masked, so
 // any pixel count works without padding; forward, 1 or 2 pixels left past the last whole vector
-// (7×7 images) go by dot products along C_in instead. bias and clamp are applied in registers
+// (7×7 images) go by dot products along C_in instead, backward_data, 1 to 4, by vectors along
+// C_in (w's columns). bias and clamp are applied in registers
 // before the only store, which is the point against im2col_gemm (dnnl_sgemm, then a pass over
 // y). Strided (or cropping) convolutions go through a workspace panel of the sampled pixels:
 // gathered from x (forward, backward_weight) or scattered into dx, zeros between

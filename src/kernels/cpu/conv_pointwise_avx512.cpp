@@ -85,9 +85,16 @@ int64_t ceil_div(int64_t a, int64_t b) {
 
 // Runs task(i) for i in [0, tasks) over the threads, in contiguous static shares: those of the
 // team every thread of which makes this call when `team` (see with_team), else a team started
-// here.
+// here. `last`: the team's last step, whose end needs no barrier of its own (the team's end is
+// one): a barrier is a wait for the slowest thread, and on a loaded machine for one the OS has
+// put off.
 template <class Task>
-void run_tasks(int64_t tasks, bool team, Task&& task) {
+void run_tasks(int64_t tasks, bool team, Task&& task, bool last = false) {
+  if (team && last) {
+#pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < tasks; ++i) task(i);
+    return;
+  }
   if (team) {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < tasks; ++i) task(i);
@@ -208,6 +215,64 @@ void dot_kernel(const Tile& t) noexcept {
   }
 }
 
+// The last L (1..kColumnPixels) pixels of a product whose A has contiguous columns
+// (a_row == 1: backward_data's wᵀ), rows [0, rows) from the tile's first: vectorised along them,
+// 16 at a time, one FMA per (row vector, pixel) and k, where a masked pixel vector would spend a
+// whole vector of FMAs per row and k on them (backward_data of 7×7 images, 1 left of 49: a
+// quarter of the work). Each C(r, p) sums A(r, k)·B(k, p) over k in the same order, by the same
+// FMAs, as tile_kernel: the same bits.
+inline constexpr int kColumnPixels = 4;
+
+template <int L>
+void column_kernel(const Tile& t, int64_t rows) noexcept {
+  constexpr int V = 4;  // row vectors at a time
+  const __m512i lane_rows =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(t.ldc)));
+  const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
+  for (int64_t r0 = 0; r0 < rows; r0 += V * kLanes) {
+    __mmask16 m[V];
+    __m512 acc[V][L];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      m[v] = first_lanes(rows - r0 - v * kLanes);
+#pragma GCC unroll 4
+      for (int j = 0; j < L; ++j) acc[v][j] = _mm512_setzero_ps();
+    }
+    const float* a = t.a + r0;
+    const float* b = t.b;
+    for (int64_t k = 0; k < t.K; ++k, a += t.a_step, b += t.ldb) {
+      __m512 bv[L];
+#pragma GCC unroll 4
+      for (int j = 0; j < L; ++j) bv[j] = _mm512_set1_ps(b[j]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        const __m512 av = _mm512_maskz_loadu_ps(m[v], a + v * kLanes);
+#pragma GCC unroll 4
+        for (int j = 0; j < L; ++j) acc[v][j] = _mm512_fmadd_ps(av, bv[j], acc[v][j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const int64_t r = r0 + v * kLanes;
+      if (m[v] == 0) break;
+      const __m512 bias = t.bias ? _mm512_maskz_loadu_ps(m[v], t.bias + r) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+      for (int j = 0; j < L; ++j) {
+        __m512 out = t.bias ? _mm512_add_ps(acc[v][j], bias) : acc[v][j];
+        if (t.clamp) out = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, out));
+        _mm512_mask_i32scatter_ps(t.c + r * t.ldc + j, m[v], lane_rows, out, sizeof(float));
+      }
+    }
+  }
+}
+
+using ColumnFn = void (*)(const Tile&, int64_t) noexcept;
+
+// kColumnKernels[left - 1].
+constexpr std::array<ColumnFn, kColumnPixels> kColumnKernels = {column_kernel<1>, column_kernel<2>,
+                                                                column_kernel<3>, column_kernel<4>};
+
 using TileFn = void (*)(const Tile&) noexcept;
 
 template <size_t... R>
@@ -242,7 +307,8 @@ struct Product {
   ConvEpilogue ep;
 };
 
-void multiply(const Product& pr, bool team) noexcept {
+// Over the team when `team`; `last` says, as to run_tasks, that it is the team's last step.
+void multiply(const Product& pr, bool team, bool last = true) noexcept {
   const int64_t threads = omp_get_max_threads();
   // Pixel chunks whose B panel fits kPanelFloats, rounded to whole vectors.
   const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPanelFloats), 1);
@@ -272,7 +338,11 @@ void multiply(const Product& pr, bool team) noexcept {
   const int64_t left = pr.P % kLanes;
   const bool dots = pr.a_step == 1 && left > 0 && left <= 2 && left * (pr.K / kLanes + 16) < pr.K &&
                     kLanes * pr.P < (int64_t{1} << 29);
-  const int64_t vector_end = dots ? pr.P - left : pr.P;
+  // Where A's columns are contiguous, such pixels go by column_kernel (its scatters' 32-bit
+  // offsets reach 16 rows of C).
+  const bool columns = !dots && pr.a_row == 1 && left > 0 && left <= kColumnPixels &&
+                       kLanes * pr.P < (int64_t{1} << 29);
+  const int64_t vector_end = dots || columns ? pr.P - left : pr.P;
   auto task = [&](int64_t i) {
     const int64_t split = rows_outer ? i / pixel_chunks % row_splits : i % row_splits;
     const int64_t pc = rows_outer ? i % pixel_chunks : i / row_splits % pixel_chunks;
@@ -315,14 +385,33 @@ void multiply(const Product& pr, bool team) noexcept {
         t.last = static_cast<__mmask16>((1u << last) - 1);
         kTileKernels[rows - 1][vectors - 1](t);
       }
-      for (int64_t p = std::max(p0, vector_end); p < p1; ++p) {
+      for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p) {
         t.b = b + p;
         t.c = c + r0 * pr.P + p;
         kDotKernels[rows - 1](t);
       }
     }
+    // Chunks are whole vectors: the pixels left are all in the last one.
+    if (columns && vector_end >= p0 && vector_end < p1) {
+      const int64_t r0 = split * row_tiles / row_splits * kRows,
+                    r1 = std::min(pr.M, rt_end * kRows);
+      const Tile t{pr.a + r0 * pr.a_row,
+                   pr.a_row,
+                   pr.a_step,
+                   b + vector_end,
+                   pr.P,
+                   pr.K,
+                   c + r0 * pr.P + vector_end,
+                   pr.P,
+                   0,
+                   pr.ep.bias ? pr.ep.bias + r0 : nullptr,
+                   clamp,
+                   pr.ep.lo,
+                   pr.ep.hi};
+      kColumnKernels[left - 1](t, r1 - r0);
+    }
   };
-  run_tasks(tasks, team, task);
+  run_tasks(tasks, team, task, last);
 }
 
 // One tile of the weight gradient, dW rows [0, R) × columns [0, C):
@@ -502,50 +591,52 @@ void scatter_row(const float* src, int64_t s, int64_t n, int64_t len, float* dst
   if (2 * j < len) std::fill(dst + 2 * j, dst + len, 0.0f);
 }
 
-// The sampled pixels of every (image, input channel) plane of x (N·C_in planes of g.in) into
-// the panel (N·C_in planes of g.out), or back: dx's planes from the panel, zeros at the pixels
-// no output reads. Threads split the planes.
-void resample(const ConvGeometry& g, bool to_panel, const float* src, float* dst, bool team) {
+// Plane i of the (image, input channel) planes of x (N·C_in planes of g.in), its sampled pixels
+// into plane i of the panel (N·C_in planes of g.out), or back: dx's plane from the panel's,
+// zeros at the pixels no output reads.
+void resample_plane(const ConvGeometry& g, bool to_panel, const float* src, float* dst, int64_t i) {
   const int64_t in_plane = g.in_pixels(), out_plane = g.out_pixels();
-  run_tasks(g.N * g.C_in, team, [&](int64_t i) {
-    const float* s = src + i * (to_panel ? in_plane : out_plane);
-    float* d = dst + i * (to_panel ? out_plane : in_plane);
-    if (to_panel) {
-      for (int64_t od = 0; od < g.out[0]; ++od)
-        for (int64_t oh = 0; oh < g.out[1]; ++oh)
-          gather_row(s + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
-                     g.out[2], d + (od * g.out[1] + oh) * g.out[2]);
-      return;
-    }
-    for (int64_t id = 0; id < g.in[0]; ++id)
-      for (int64_t ih = 0; ih < g.in[1]; ++ih) {
-        float* row = d + (id * g.in[1] + ih) * g.in[2];
-        const int64_t od = id / g.stride[0], oh = ih / g.stride[1];
-        if (id % g.stride[0] != 0 || ih % g.stride[1] != 0 || od >= g.out[0] || oh >= g.out[1]) {
-          std::fill_n(row, g.in[2], 0.0f);
-        } else {
-          scatter_row(s + (od * g.out[1] + oh) * g.out[2], g.stride[2], g.out[2], g.in[2], row);
-        }
+  const float* s = src + i * (to_panel ? in_plane : out_plane);
+  float* d = dst + i * (to_panel ? out_plane : in_plane);
+  if (to_panel) {
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t oh = 0; oh < g.out[1]; ++oh)
+        gather_row(s + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
+                   g.out[2], d + (od * g.out[1] + oh) * g.out[2]);
+    return;
+  }
+  for (int64_t id = 0; id < g.in[0]; ++id)
+    for (int64_t ih = 0; ih < g.in[1]; ++ih) {
+      float* row = d + (id * g.in[1] + ih) * g.in[2];
+      const int64_t od = id / g.stride[0], oh = ih / g.stride[1];
+      if (id % g.stride[0] != 0 || ih % g.stride[1] != 0 || od >= g.out[0] || oh >= g.out[1]) {
+        std::fill_n(row, g.in[2], 0.0f);
+      } else {
+        scatter_row(s + (od * g.out[1] + oh) * g.out[2], g.stride[2], g.out[2], g.in[2], row);
       }
-  });
+    }
 }
 
-// panel (P, C) = src (C, P, rows at stride P)ᵀ, in blocks of 16 pixels × 16 channels
-// transposed in registers. Threads split the pixels.
-void transpose_panel(const float* src, int64_t C, int64_t P, float* panel, bool team) {
-  run_tasks(ceil_div(P, kLanes), team, [&](int64_t i) {
-    const int64_t p0 = i * kLanes;
+// Every plane, as resample_plane. Threads split the planes; `last` as for run_tasks.
+void resample(const ConvGeometry& g, bool to_panel, const float* src, float* dst, bool team,
+              bool last = false) {
+  run_tasks(
+      g.N * g.C_in, team, [&](int64_t i) { resample_plane(g, to_panel, src, dst, i); }, last);
+}
+
+// Channels [c0, c0 + 16) of panel (P, C) = src (C, P, rows at stride P)ᵀ, in blocks of 16
+// pixels × 16 channels transposed in registers.
+void transpose_channels(const float* src, int64_t C, int64_t P, int64_t c0, float* panel) {
+  for (int64_t p0 = 0; p0 < P; p0 += kLanes) {
     const __mmask16 pixels = first_lanes(P - p0);
-    for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
-      __m512 v[kLanes];
-      for (int64_t r = 0; r < kLanes; ++r)
-        v[r] = c0 + r < C ? _mm512_maskz_loadu_ps(pixels, src + (c0 + r) * P + p0)
-                          : _mm512_setzero_ps();
-      avx512::transpose16x16(v);
-      for (int64_t j = 0; j < std::min(kLanes, P - p0); ++j)
-        _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, first_lanes(C - c0), v[j]);
-    }
-  });
+    __m512 v[kLanes];
+    for (int64_t r = 0; r < kLanes; ++r)
+      v[r] =
+          c0 + r < C ? _mm512_maskz_loadu_ps(pixels, src + (c0 + r) * P + p0) : _mm512_setzero_ps();
+    avx512::transpose16x16(v);
+    for (int64_t j = 0; j < std::min(kLanes, P - p0); ++j)
+      _mm512_mask_storeu_ps(panel + (p0 + j) * C + c0, first_lanes(C - c0), v[j]);
+  }
 }
 
 }  // namespace
@@ -570,8 +661,8 @@ void conv_backward_data_pointwise(const ConvGeometry& g, const float* dy, const 
   }
   with_team([&](bool team) {
     multiply({g.N, g.C_in, g.C_out, g.out_pixels(), w, 1, g.C_in, dy, workspace, ConvEpilogue{}},
-             team);
-    resample(g, false, workspace, dx, team);
+             team, false);
+    resample(g, false, workspace, dx, team, true);
   });
 }
 
@@ -580,10 +671,18 @@ void conv_backward_weight_pointwise(const ConvGeometry& g, const float* x, const
   if (weight_transposes(g)) {
     // dW (C_out, C_in) = dy (C_out, P) · panel (P, C_in), the panel transposed from x or from
     // its sampled pixels (after it in the workspace).
+    // Threads split the channels, 16 at a time, each sampling and then transposing its own:
+    // one barrier before the product, not one after each step, and the transpose reads what
+    // its own core just wrote.
     float* sampled = workspace + g.C_in * g.out_pixels();
     with_team([&](bool team) {
-      if (samples(g)) resample(g, true, x, sampled, team);
-      transpose_panel(samples(g) ? sampled : x, g.C_in, g.out_pixels(), workspace, team);
+      run_tasks(ceil_div(g.C_in, kLanes), team, [&](int64_t j) {
+        const int64_t c0 = j * kLanes;
+        if (samples(g))
+          for (int64_t c = c0; c < std::min(g.C_in, c0 + kLanes); ++c)
+            resample_plane(g, true, x, sampled, c);
+        transpose_channels(samples(g) ? sampled : x, g.C_in, g.out_pixels(), c0, workspace);
+      });
       multiply({1, g.C_out, g.out_pixels(), g.C_in, dy, g.out_pixels(), 1, workspace, dw,
                 ConvEpilogue{}},
                team);
