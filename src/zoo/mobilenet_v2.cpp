@@ -1,11 +1,14 @@
 #include "fovea/zoo/mobilenet_v2.h"
 
+#include <algorithm>
+
 #include "fovea/functional/elementwise.h"
 #include "fovea/functional/pool.h"
 #include "fovea/nn/activation.h"
 #include "fovea/nn/conv.h"
 #include "fovea/nn/linear.h"
 #include "fovea/zoo/layers.h"
+#include "ops/inverted_residual.h"
 
 namespace fovea::zoo {
 namespace {
@@ -19,22 +22,49 @@ std::shared_ptr<nn::Module> relu6() {
 }  // namespace
 
 InvertedResidual::InvertedResidual(int64_t inp, int64_t oup, int64_t stride, int64_t expand_ratio)
-    : Module("InvertedResidual"), use_res_connect_(stride == 1 && inp == oup) {
+    : Module("InvertedResidual"), use_res_connect_(stride == 1 && inp == oup), stride_(stride) {
   const int64_t hidden = inp * expand_ratio;
   auto conv = std::make_shared<nn::Sequential>();
+  // Conv2dNormActivation's convolution and norm, remembered for the fused forward.
+  auto add_conv_norm = [&](const ConvNormActivationOptions& o) {
+    auto block = conv_norm_activation(o, relu6());
+    norms_.push_back(&dynamic_cast<const nn::BatchNorm&>(*(*block)[1]));
+    conv->push_back(block);
+    return &dynamic_cast<nn::Conv2d&>(*(*block)[0]);
+  };
   if (expand_ratio != 1)
-    conv->push_back(conv_norm_activation(
-        {.in_channels = inp, .out_channels = hidden, .kernel_size = 1}, relu6()));
-  conv->push_back(conv_norm_activation(
-      {.in_channels = hidden, .out_channels = hidden, .stride = stride, .groups = hidden},
-      relu6()));
-  conv->push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions{
-      .in_channels = hidden, .out_channels = oup, .kernel_size = 1, .bias = false}));
-  conv->push_back(batch_norm2d(oup));
+    expand_ = add_conv_norm({.in_channels = inp, .out_channels = hidden, .kernel_size = 1});
+  depthwise_ = add_conv_norm(
+      {.in_channels = hidden, .out_channels = hidden, .stride = stride, .groups = hidden});
+  auto project = std::make_shared<nn::Conv2d>(nn::Conv2dOptions{
+      .in_channels = hidden, .out_channels = oup, .kernel_size = 1, .bias = false});
+  project_ = project.get();
+  auto norm = batch_norm2d(oup);
+  norms_.push_back(norm.get());
+  conv->push_back(project);
+  conv->push_back(norm);
   conv_ = register_module("conv", conv);
 }
 
+Tensor InvertedResidual::fused_forward(const Tensor& x) {
+  using functional::FusedActivation;
+  if (is_training() || !std::ranges::all_of(norms_, &nn::BatchNorm::folded) ||
+      (expand_ && expand_->fused_activation() != FusedActivation::kRelu6) ||
+      depthwise_->fused_activation() != FusedActivation::kRelu6 ||
+      project_->fused_activation() != FusedActivation::kNone)
+    return {};
+  return ops::fused_inverted_residual(x, {.expand_w = expand_ ? expand_->weight : Tensor(),
+                                          .expand_b = expand_ ? expand_->bias : Tensor(),
+                                          .dw_w = depthwise_->weight,
+                                          .dw_b = depthwise_->bias,
+                                          .project_w = project_->weight,
+                                          .project_b = project_->bias,
+                                          .stride = stride_,
+                                          .residual = use_res_connect_});
+}
+
 Tensor InvertedResidual::forward(const Tensor& x) {
+  if (Tensor y = fused_forward(x); y.defined()) return y;
   return use_res_connect_ ? F::add(x, (*conv_)(x)) : (*conv_)(x);
 }
 

@@ -10,19 +10,33 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "fovea/nn/conv.h"
 #include "fovea/nn/module.h"
+#include "fovea/nn/norm.h"
 
 namespace fovea::zoo {
 
+// In eval mode with no gradient to record, once nn::optimize_for_inference folded its batch
+// norms and fused its ReLU6s into the convolutions, the block runs as one fused kernel that keeps
+// the expanded tensor in cache (ops/inverted_residual.h; forward hooks and op observers then see
+// the block, not its layers); otherwise layer by layer.
 class InvertedResidual : public nn::Module {
  public:
   InvertedResidual(int64_t inp, int64_t oup, int64_t stride, int64_t expand_ratio);
   Tensor forward(const Tensor& x) override;
 
  private:
+  // y through the fused kernel, or undefined where the block is not in its inference form.
+  Tensor fused_forward(const Tensor& x);
+
   std::shared_ptr<nn::Module> conv_;
   bool use_res_connect_;
+  int64_t stride_;
+  // The layers inside conv_: expand (null without expansion), depthwise, project and their norms.
+  nn::Conv2d *expand_ = nullptr, *depthwise_ = nullptr, *project_ = nullptr;
+  std::vector<const nn::BatchNorm*> norms_;
 };
 
 class MobileNetV2 : public nn::Module {
