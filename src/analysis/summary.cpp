@@ -18,15 +18,13 @@
 #include "fovea/error.h"
 #include "fovea/nn/conv.h"
 #include "fovea/nn/pool.h"
+#include "kernels/rounding.h"
 
 namespace fovea::analysis {
 namespace {
 
 namespace F = functional;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
+using kernels::ceil_div;
 
 // --- receptive-field rules beyond propagate(), one axis at a time (docs/analysis.md) ---
 

@@ -58,7 +58,7 @@ void randomise_batch_norms(nn::Module& model, Generator& gen) {
 }
 
 // Under grad mode with an input that requires a gradient the blocks take the layer-by-layer
-// path (a graph is recorded); with no grad mode they take the fused one where it pays.
+// path (a graph is recorded); with no grad mode they take the fused one.
 void expect_fused_equals_layers(const Shape& input, uint64_t seed) {
   SCOPED_TRACE(shape_str(input));
   Generator gen(seed);

@@ -6,17 +6,10 @@
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/conv_depthwise_plane.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 namespace {
-
-int64_t round_up(int64_t v, int64_t m) {
-  return (v + m - 1) / m * m;
-}
-
-int64_t ceil_div(int64_t v, int64_t m) {
-  return (v + m - 1) / m;
-}
 
 // Outputs from this size on bypass the cache (half the 32 MiB L3 of the machine we tune on:
 // bigger, they would evict the inputs they are computed from anyway).

@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/conv_depthwise_plane.h"
 #include "kernels/cpu/simd_avx512.h"
+#include "kernels/rounding.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
@@ -44,10 +45,6 @@ template <int F>
 __m512 phase_of(__m512 a, __m512 b) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return _mm512_permutex2var_ps(a, _mm512_add_epi32(even, _mm512_set1_epi32(F)), b);
-}
-
-inline int64_t ceil_div(int64_t v, int64_t m) {
-  return (v + m - 1) / m;
 }
 
 // The next item's planes, asked for from memory ahead of their use: plane after plane, the

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/conv_algorithm.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 
@@ -13,11 +14,6 @@ inline constexpr int64_t kDepthwiseLanes = 16;
 inline constexpr int64_t kDepthwiseTile = 8;
 // Per spatial axis (Conformer-style 1D kernels reach 31); the tap offset table is on the stack.
 inline constexpr int64_t kDepthwiseMaxKernel = 32;
-
-// v rounded up to whole 64-byte lines of floats.
-constexpr int64_t depthwise_round16(int64_t v) {
-  return (v + 15) / 16 * 16;
-}
 
 // One pass as a single-channel correlation over a padded plane P:
 //   out[oh][ow] = sum_{kh,kw} P[oh·step_h + kh·dil_h][ow·step_w + kw·dil_w] · w[kh, kw]
@@ -47,11 +43,9 @@ struct DepthwisePlane {
   int64_t floats() const { return rows * row_pitch(); }
   // Workspace of one thread, in 64-byte multiples: P, a linear padded row when P is
   // phase-split, and when streaming, one output plane (at stage_offset()).
-  int64_t stage_offset() const {
-    return depthwise_round16(floats() + (step_w > 1 ? row_pitch() : 0));
-  }
+  int64_t stage_offset() const { return round_up(floats() + (step_w > 1 ? row_pitch() : 0), 16); }
   int64_t thread_floats() const {
-    return stage_offset() + (stream_out ? depthwise_round16(out_h * out_w) : 0);
+    return stage_offset() + (stream_out ? round_up(out_h * out_w, 16) : 0);
   }
 };
 

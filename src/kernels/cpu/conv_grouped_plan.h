@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/conv_algorithm.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 
@@ -55,7 +56,7 @@ struct GroupedPlan {
     return partial_floats() + weight_images() * dst_blocks4() * plane_floats();
   }
   // Where the threads' parts start, a cache line past the masks.
-  int64_t thread_offset() const { return (mask_floats() + 15) / 16 * 16 + 16; }
+  int64_t thread_offset() const { return round_up(mask_floats(), 16) + 16; }
 };
 
 GroupedPlan grouped_plan(const ConvGeometry& g, ConvPass pass);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/conv_im2col_unroll.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 namespace {
@@ -15,10 +16,6 @@ namespace {
 void sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-}
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
 }
 
 int64_t col_rows(const ConvGeometry& g) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/conv_algorithm.h"
+#include "kernels/rounding.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
@@ -21,10 +22,6 @@
 namespace fovea::kernels::pointwise_avx512 {
 
 inline constexpr int64_t kLanes = 16;
-
-inline int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // Runs task(i) for i in [0, tasks) over the threads, in contiguous static shares: those of the
 // team every thread of which makes this call when `team` (see with_team), else a team started

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/conv_winograd_plan.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 namespace {
@@ -30,10 +31,6 @@ constexpr size_t kColumnsUBytes = 2 << 20;
 
 bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
-}
-
-int64_t round_up(int64_t v, int64_t multiple) {
-  return (v + multiple - 1) / multiple * multiple;
 }
 
 // The grid of m x m tiles (m = p.tile) of the planned output (OH, OW) with dilation d.

@@ -6,15 +6,12 @@
 #include <limits>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 namespace {
 
 using Plan = Winograd1dPlan;
-
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // A cache line between the planes of one point ξ and the next.
 constexpr int64_t kLinePad = 16;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/rounding.h"
 
 namespace fovea::kernels {
 namespace {
@@ -18,10 +19,6 @@ constexpr int64_t kBandBytes = 512 * 1024;
 // Output pixels a thread's range of rows must hold for the split by rows (measured on
 // MobileNet-v2's 14 x 14 and 28 x 28 blocks on two threads).
 constexpr int64_t kMinPartPixels = 256;
-
-int64_t round_up(int64_t v, int64_t to) {
-  return (v + to - 1) / to * to;
-}
 
 }  // namespace
 

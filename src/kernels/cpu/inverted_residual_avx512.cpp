@@ -13,6 +13,7 @@
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/inverted_residual.h"
 #include "kernels/cpu/simd_avx512.h"
+#include "kernels/rounding.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
@@ -102,7 +103,7 @@ constexpr std::array<std::array<TileFn, kTileVectors>, kTileRows> kTiles = {
 void gemm(const Gemm& g, int64_t P) {
   for (int64_t p0 = 0; p0 < P; p0 += 16 * kTileVectors) {
     const int64_t n = std::min<int64_t>(P - p0, 16 * kTileVectors);
-    const int64_t vectors = (n + 15) / 16;
+    const int64_t vectors = ceil_div(n, 16);
     const __mmask16 tail = first_lanes(n - 16 * (vectors - 1));
     for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows)
       kTiles[std::min<int64_t>(kTileRows, g.M - m0) - 1][vectors - 1](g, m0, p0, tail);
@@ -129,7 +130,7 @@ struct Depthwise {
 
 // Channel c's share of the rows p.next names.
 void prefetch_next_band(const Depthwise& p, int64_t c) {
-  const int64_t per_plane = (p.floats + 15) / 16, lines = p.planes * per_plane;
+  const int64_t per_plane = ceil_div(p.floats, 16), lines = p.planes * per_plane;
   for (int64_t i = c * lines / p.C; i < (c + 1) * lines / p.C; ++i)
     _mm_prefetch(
         reinterpret_cast<const char*>(p.next + i / per_plane * p.plane_stride + i % per_plane * 16),
@@ -232,7 +233,7 @@ template <int S, Where where, int G = kGroup>
 // Row groups outermost, so a channel's input is read in address order (the prefetchers follow).
 template <int S>
 void depthwise(const Depthwise& p, int64_t oy0, int64_t oy1) {
-  const int64_t vectors = (p.OW + 15) / 16;
+  const int64_t vectors = ceil_div(p.OW, 16);
   Columns cols[kMaxVectors];
   for (int64_t v = 0; v < vectors; ++v) cols[v] = Columns(16 * v, S, p.W);
   for (int64_t c = 0; c < p.C; ++c) {
