@@ -5,9 +5,9 @@
 // panels of 6/8/12/16 output channels (channel counts around them), every padding 0..2 per side,
 // one and two threads (per-thread and shared blocks, fused and whole weight transforms),
 // dilations 2 and 3 (phases of tiles); for the weight gradient also channels around its
-// 16-channel vectors and 6 x 64 work units, sums over several 128-tile blocks, per-thread partial
-// sums or shared blocks, one shared block split by M's columns (bitwise equal on 1 and 2
-// threads); plus the shapes they must refuse.
+// 16-channel vectors and 6 x 64 work units, sums over several 128-tile blocks (which may start
+// inside an image), per-thread partial sums or shared blocks, one shared block split by M's columns
+// (bitwise equal on 1 and 2 threads); plus the shapes they must refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -214,6 +214,19 @@ TEST_P(ConvWinogradRows, DilatedGroupsAndBlocks) {
   for (int64_t N : {1, 2}) v.push_back(dilated(N, 16, 20, 2, 56, 56, 2, 2, 2, 2));
   v.push_back(dilated(3, 8, 12, 3, 29, 31, 3, 3, 0, 6));
   v.push_back(dilated(1, 64, 70, 2, 24, 20, 4, 0, 1, 3));
+  testing::with_one_and_two_threads([&] { check_all(v, name()); });
+}
+
+// The weight gradient stages, image by image, the rows of x and dy its block's tiles read: images
+// of more tiles than a block (52x44: 143 F(4x4), 572 F(2x2) tiles), so blocks start and end
+// inside images, between tile rows and (dilated) between a tile row's phases; every top
+// padding; 64 channels on one side, whose rows of U or V are a cache line longer.
+TEST_P(ConvWinogradRows, WeightGradientImagesAcrossBlocks) {
+  std::vector<ConvGeometry> v;
+  for (int64_t top = 0; top <= 2; ++top) {
+    v.push_back(geometry(1, 64, 4, 52, 44, top, 2 - top, 1, 1));
+    v.push_back(dilated(1, 4, 64, 2, 52, 44, 2 * top, 4 - 2 * top, 2, 2));
+  }
   testing::with_one_and_two_threads([&] { check_all(v, name()); });
 }
 

@@ -105,6 +105,7 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t 
   const int64_t blocks = (p.tiles + kWinogradWeightBlockTiles - 1) / kWinogradWeightBlockTiles;
   p.block_tiles = round_up((p.tiles + blocks - 1) / blocks, 16);
   p.c_pad = round_up(p.C, 16);
+  p.k_pad = round_up(p.K, 16);
   constexpr int64_t kLinePad = 16;
   p.m_stride = p.K * p.c_pad + kLinePad;
   // Blocks of its own per thread (no barriers, no idling at the end of a block) where there
@@ -116,8 +117,13 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t 
   p.cooperative = threads == 1 || groups < 4 * threads || m_bytes > kPrivateWeightSumBytes;
   // One shared block: M (16.8 MB for F(2x2) at ResNet layer 4) only per work unit, in cache.
   p.unit_sums = p.cooperative && blocks == 1;
-  p.u_stride = p.K * p.block_tiles + kLinePad;
-  p.v_stride = p.block_tiles * p.c_pad + kLinePad;
+  // Rows of U and V a cache line longer where they would be a multiple of 256 bytes: a GEMM
+  // walks down 6 floats of U's rows and 64 of V's for each tile, which at such strides map to
+  // a few L1 sets (at 1 KB, 4 of the 64) and evict each other.
+  p.u_ld = p.k_pad % 64 == 0 ? p.k_pad + kLinePad : p.k_pad;
+  p.v_ld = p.c_pad % 64 == 0 ? p.c_pad + kLinePad : p.c_pad;
+  p.u_stride = p.block_tiles * p.u_ld + kLinePad;
+  p.v_stride = p.block_tiles * p.v_ld + kLinePad;
   p.u_floats = p.points() * p.u_stride;
   p.v_floats = p.points() * p.v_stride;
   p.m_floats = p.unit_sums ? 0 : p.points() * p.m_stride;
@@ -131,7 +137,11 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t 
                  p.u_floats * sizeof(float) <= kColumnsUBytes;
   p.slots = p.cooperative ? 1 : threads;
   p.u_slots = p.by_columns ? threads : p.slots;
-  p.scratch_floats = threads * kWinogradWeightScratchFloats;
+  // Per thread: a unit's sums, then one image's x and dy staged, their planes' pixels rounded
+  // up to a vector (whole transposed vectors are stored).
+  p.thread_scratch_floats = kWinogradWeightScratchFloats + p.c_pad * round_up(p.H * p.W, 16) +
+                            p.k_pad * round_up(p.OH * p.OW, 16);
+  p.scratch_floats = threads * p.thread_scratch_floats;
   return p;
 }
 

@@ -21,9 +21,9 @@ namespace fovea::kernels {
 inline constexpr int64_t kWinogradMaxPanelRows = 16;
 // The most tiles one block of the weight gradient reduces over between two passes over M.
 inline constexpr int64_t kWinogradWeightBlockTiles = 128;
-// The buffers of one thread in the weight gradient: up to 36 points x 16 x 16 for transposing,
-// then one work unit's sums (plan.unit_sums), 36 planes of 6 x 64 a cache line apart.
-inline constexpr int64_t kWinogradWeightScratchFloats = 36 * 16 * 16 + 36 * (6 * 64 + 16);
+// The buffer of one thread in the weight gradient: one work unit's sums (plan.unit_sums), 36
+// planes of 6 x 64 a cache line apart.
+inline constexpr int64_t kWinogradWeightScratchFloats = 36 * (6 * 64 + 16);
 
 struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
@@ -68,10 +68,11 @@ struct WinogradPlan {
   // one block's dy tiles, shared or per thread as V and M.
   int64_t u_slots = 0;
   size_t u_floats = 0, v_floats = 0, m_floats = 0;
-  // Weight gradient only: C rounded up to a vector (the rows of V (36, T, c_pad) and M (36, K,
-  // c_pad)), and each thread's buffer for transposing V.
-  int64_t c_pad = 0;
-  size_t scratch_floats = 0;
+  // Weight gradient only: C and K rounded up to a vector (the rows of V (36, T, c_pad), M (36, K,
+  // c_pad) and U (36, T, k_pad)); row strides of U and V (at least k_pad, c_pad); each thread's
+  // buffers (a unit's sums, one image's x and dy staged with 16 channels per vector) and all.
+  int64_t c_pad = 0, k_pad = 0, u_ld = 0, v_ld = 0;
+  size_t thread_scratch_floats = 0, scratch_floats = 0;
 
   int64_t points() const { return (tile + 2) * (tile + 2); }
   size_t workspace_floats() const {
