@@ -2,8 +2,8 @@
 // their tile sizes: output-channel blocks of 8 / 4 (forward) and 4 / 2 (backward weight),
 // pixel blocks of 1..3 vectors of 16 / 8 virtual outputs inside chunks of 24 vectors, taps in
 // blocks of up to 6 / 5, the kernels with output channels in the lanes (blocks of 1..3
-// vectors of channels x up to 9 / 6 taps or outputs), batches of one chunk shared out by
-// threads; plus what they refuse.
+// vectors of channels x up to 16 / 14 / 9 outputs or (input channel, tap) pairs; AVX2 1..2 x
+// 6), batches of one chunk shared out by threads; plus what they refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -136,9 +136,9 @@ TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
 // channels chunk by chunk into its thread's copy: 16..129 input channels (items of 8..64 with
 // a short last one: 17, 33, 65, 127, 129; 64: one of 64 or two of 32), output-channel blocks
 // of 1..3 vectors (16, 48, 80), stride 2 on odd planes, several chunks of images with a short last
-// one (5 images of 32x32: chunks of 4 and 1), one chunk of many small images, output tiles of about
-// 1024 outputs (35 rows of 33: tiles of 17 and 18 rows; a 1D row of 1050 outputs: one tile, not
-// two); results equal bit for bit on 1 and 2 threads.
+// one (5 images of 32x32: chunks of 4 and 1), one chunk of many small images, output tiles of
+// 512-1024 outputs, which depend on the thread count (35 rows of 33: several tiles; a 1D row of
+// 1050 outputs: one tile); results equal bit for bit on 1 and 2 threads.
 TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
   std::vector<ConvGeometry> v;
   for (int64_t cig : {16, 17, 33, 64, 65, 127, 129})
@@ -173,6 +173,38 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   v.push_back(
       make_geometry(2, 16, 16, 1, {{16, 3, 2, 1, 1, 1}, {20, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
   check_threads(v);
+}
+
+// The blockings of the kernels with channels in the lanes (AVX-512: up to 16 / 14 / 9
+// broadcasts for 1 / 2 / 3 vectors of channels, chosen per layer; the forward on one thread
+// here, as above): forward rows of 13..17, 27..29 and 56 outputs (runs of up to 16 for 16
+// channels, 14 for 32, 9 for 48, 64 in blocks of 2 vectors), 3D; weight-gradient blocks of
+// (input channel, tap) pairs that straddle channels (27 and 25 taps in blocks of 14 or 16
+// pairs, 9 taps of 3 channels in blocks of 9), short last items of input channels; weight
+// gradients equal bit for bit on 1 and 2 threads.
+TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
+  std::vector<ConvGeometry> fwd;
+  for (int64_t cog : {16, 32, 48, 64})
+    for (int64_t w : {13, 14, 15, 16, 17, 27, 28, 29})
+      fwd.push_back(
+          make_geometry(3, 16, cog, 1, {{2 * (196 / w), 3, 2, 1, 1, 1}, {2 * w, 3, 2, 1, 1, 1}}));
+  fwd.push_back(
+      make_geometry(1, 16, 32, 1, {{3, 3, 1, 1, 1, 1}, {4, 3, 1, 1, 1, 1}, {56, 3, 1, 1, 1, 1}}));
+  fwd.push_back(
+      make_geometry(2, 17, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {17, 3, 1, 1, 1, 1}}));
+  check_threads(fwd);
+  std::vector<ConvGeometry> wgt;
+  for (int64_t cog : {16, 32, 48})
+    for (int64_t cig : {16, 17, 24, 40}) {
+      wgt.push_back(make_geometry(2, cig, cog, 1,
+                                  {{4, 3, 1, 1, 1, 1}, {5, 3, 2, 1, 1, 1}, {9, 3, 1, 1, 1, 1}}));
+      wgt.push_back(make_geometry(3, cig, cog, 1, {{9, 5, 1, 1, 2, 2}, {8, 5, 2, 1, 2, 1}}));
+    }
+  wgt.push_back(make_geometry(3, 33, 32, 1, {{11, 3, 2, 1, 1, 1}, {13, 3, 2, 1, 1, 1}}));
+  check_threads(wgt);
+  if (!cpu_has_avx512()) return;
+  for (const ConvGeometry& g : wgt)
+    expect_same_bits_on_one_and_two_threads(algorithm("direct_avx512"), g, 11);
 }
 
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads

@@ -27,13 +27,12 @@ struct Avx2 {
   // 2 x 5 = 10 accumulators, 2 dy vectors and one input vector.
   static constexpr int kWeightOcs = 2;
   static constexpr int kWeightTaps = 5;
-  // Backward weight with channels in the lanes: 6 x 2 = 12 accumulators, 2 dy vectors and a
-  // broadcast input.
-  static constexpr int kLaneVecs = 2;
-  static constexpr int kLaneTaps = 6;
-  // Outputs per forward tile with channels in the lanes (forward: 6 x 2 = 12 accumulators, 2 weight
-  // vectors and a broadcast input).
-  static constexpr int kLaneOuts = 6;
+  // Backward weight with channels in the lanes: most (input channel, tap) pairs per block for
+  // 1..2 vectors of channels (6 x 2 = 12 accumulators, 2 dy vectors and a broadcast input).
+  static constexpr std::array<int, 2> kLanePairs = {6, 6};
+  // Most outputs per forward tile with channels in the lanes for 1..2 vectors of channels (6 x 2
+  // = 12 accumulators, 2 weight vectors and a broadcast input).
+  static constexpr std::array<int, 2> kLaneOuts = {6, 6};
 
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }

@@ -27,13 +27,13 @@ struct Avx512 {
   // 4 x 6 = 24 accumulators, 4 dy vectors and one input vector.
   static constexpr int kWeightOcs = 4;
   static constexpr int kWeightTaps = 6;
-  // Backward weight with channels in the lanes: 9 x 3 = 27 accumulators, 3 dy vectors and a
-  // broadcast input.
-  static constexpr int kLaneVecs = 3;
-  static constexpr int kLaneTaps = 9;
-  // Outputs per forward tile with channels in the lanes (forward: 9 x 3 = 27 accumulators, 3 weight
-  // vectors and a broadcast input).
-  static constexpr int kLaneOuts = 9;
+  // Backward weight with channels in the lanes: most (input channel, tap) pairs per block for
+  // 1..3 vectors of channels, J x R accumulators, J dy vectors and a broadcast input.
+  static constexpr std::array<int, 3> kLanePairs = {16, 14, 9};
+  // Forward with channels in the lanes: most outputs per tile for 1..3 vectors of channels,
+  // J x R accumulators, J weight vectors and a broadcast input: up to 31 registers (4 x 7
+  // left GCC spilling accumulators on every tap).
+  static constexpr std::array<int, 3> kLaneOuts = {16, 14, 9};
 
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }

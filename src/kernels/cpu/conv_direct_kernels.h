@@ -7,12 +7,12 @@
 //
 // V provides: Vec, kLanes; kOcBlock x kPixelVecs forward accumulators (output channels x
 // vectors of virtual outputs); kWeightOcs x kWeightTaps backward-weight accumulators (output
-// channels x taps); kLaneVecs x kLaneTaps and kLaneVecs x kLaneOuts accumulators of the
-// kernels with output channels in the lanes; zero, load, store, store_lanes (a range of
-// lanes), broadcast, fma, clamp, sum_each (the horizontal sums of n vectors), in_register
-// (keeps a loaded vector in a register), copy_n, zero_n and copy_even_n (dst[j] = src[2 j]; any
-// length), transpose_block (kLanes x kLanes); optionally split_row_pair (both stride-2 column
-// phases of a padded row in one pass).
+// channels x taps); kLanePairs and kLaneOuts, the most broadcasts per block for 1, 2, ...
+// vectors of channels of the kernels with output channels in the lanes; zero, load, store,
+// store_lanes (a range of lanes), broadcast, fma, clamp, sum_each (the horizontal sums of n
+// vectors), in_register (keeps a loaded vector in a register), copy_n, zero_n and copy_even_n
+// (dst[j] = src[2 j]; any length), transpose_block (kLanes x kLanes); optionally
+// split_row_pair (both stride-2 column phases of a padded row in one pass).
 //
 // Layouts: see conv_direct_plan.h.
 // Threads split output-channel blocks and runs of outputs (or, with many groups, whole
