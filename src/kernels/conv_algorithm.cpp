@@ -138,9 +138,14 @@ bool direct_wins(const ConvGeometry& g, ConvPass pass) {
 // images at stride 1 (0.5-1.1x) nor of 56x56 with 64 channels and more (0.75-0.9x); backward
 // data only strided (ResNet-18's downsampling, its last pixels of 7x7 and 14x14 by columns:
 // 1.04-1.22x, 2 threads 1.03-1.09x), not at stride 1 (0.92-1.06x); not batches (16 x 112x112,
-// 32 -> 16 channels: forward 0.8x; weight gradients 0.6-0.9x).
+// 32 -> 16 channels: forward 0.8x; weight gradients 0.6-0.9x), except the strided forward of
+// batches and their backward data up to 256 output pixels (ResNet-18's downsampling at batch 16,
+// 2 threads: 1.04-1.27x, 1 thread 0.96-1.07x; l2's backward data 1.0x and 0.89x; the weight
+// gradients 0.55x).
 bool pointwise_wins(const ConvGeometry& g, ConvPass pass) {
-  if (g.N != 1) return false;
+  if (g.N != 1)
+    return g.in != g.out && (pass == ConvPass::kForward ||
+                             (pass == ConvPass::kBackwardData && g.out_pixels() <= 256));
   if (pass == ConvPass::kBackwardData) return g.in != g.out;
   if (pass == ConvPass::kForward) return true;
   if (g.in != g.out) return g.out_pixels() <= 1024 && g.C_out >= 64;

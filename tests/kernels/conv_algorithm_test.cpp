@@ -241,6 +241,13 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   EXPECT_EQ(pick(pointwise, ConvPass::kForward), "pointwise_avx512") << "batch 1";
   EXPECT_EQ(pick(pointwise, ConvPass::kBackwardData), "im2col_gemm");
   EXPECT_EQ(pick(pointwise_batch, ConvPass::kForward), "im2col_gemm");
+  const ConvGeometry downsample_batch = make_geometry(16, 128, 256, 1, {{28, 1, 2}, {28, 1, 2}});
+  EXPECT_EQ(pick(downsample_batch, ConvPass::kForward), "pointwise_avx512") << "strided batch";
+  EXPECT_EQ(pick(downsample_batch, ConvPass::kBackwardData), "pointwise_avx512");
+  EXPECT_EQ(pick(downsample_batch, ConvPass::kBackwardWeight), "im2col_gemm");
+  const ConvGeometry wide_downsample = make_geometry(16, 64, 128, 1, {{56, 1, 2}, {56, 1, 2}});
+  EXPECT_EQ(pick(wide_downsample, ConvPass::kForward), "pointwise_avx512");
+  EXPECT_EQ(pick(wide_downsample, ConvPass::kBackwardData), "im2col_gemm") << "784 pixels";
 }
 
 TEST(SelectConv, DefaultChoiceSupportsTheShape) {

@@ -2,8 +2,8 @@
 // (conv_im2col_gemm.h): images side by side below kIm2colNarrowPixels output pixels (blocks of
 // nb-1, nb, nb+1 images and the batches between), images cut into chunks of lines when the
 // col would pass kIm2colChunkFloats (chunk-1, chunk, chunk+1 lines), backward data's steps
-// over input channels, the transposed backward-weight GEMM, and every pass with one and two
-// threads.
+// over input channels, the transposed backward-weight GEMM, strided 1x1 kernels moved as whole
+// planes, and every pass with one and two threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -137,6 +137,30 @@ TEST(ConvIm2colGemm, BackwardWeightTransposesForFewOutputChannels) {
   // 64 and 65 output channels against K = 144, reductions of 1504 and 1536 pixels.
   for (int64_t C_out : {64, 65})
     for (int64_t h : {47, 48}) v.push_back(conv3x3(1, 16, C_out, h, 32));
+  check_with_threads(v);
+}
+
+// Strided 1x1 kernels without padding move whole planes through the pointwise samplers (with
+// AVX-512): blocks of one image (ResNet-18's l2 and l3 downsampling) and of images side by
+// side (l4's 7x7 outputs), odd sizes (the last sampled input pixel ends the row), stride 3 and
+// mixed strides, 1D and 3D, groups. Padded, cropping and chunked ones take the general path.
+TEST(ConvIm2colGemm, StridedPointwiseMovesWholePlanes) {
+  std::vector<ConvGeometry> v = {
+      make_geometry(3, 16, 24, 1, {{28, 1, 2}, {28, 1, 2}}),
+      make_geometry(5, 32, 40, 1, {{14, 1, 2}, {14, 1, 2}}),
+      make_geometry(2, 9, 7, 1, {{13, 1, 2}, {37, 1, 2}}),
+      make_geometry(4, 6, 5, 1, {{9, 1, 3}, {20, 1, 3}}),
+      make_geometry(3, 5, 7, 1, {{11, 1, 1}, {33, 1, 2}}),
+      make_geometry(2, 6, 8, 2, {{12, 1, 2}, {12, 1, 2}}),
+      make_geometry(3, 4, 6, 1, {{65, 1, 2}}),
+      make_geometry(2, 6, 11, 1, {{7, 1, 2}, {9, 1, 3}, {40, 1, 2}}),
+      make_geometry(2, 8, 5, 1, {{9, 1, 2, 1, 1, 1}, {9, 1, 2, 1, 1, 1}}),
+      make_geometry(2, 7, 6, 1, {{9, 1, 1, 1, 0, -2}, {30, 1, 2, 1, 0, -5}}),
+  };
+  // K * P over kIm2colChunkFloats: chunks of lines, not whole planes.
+  const ConvGeometry chunked = make_geometry(1, 600, 3, 1, {{90, 1, 2}, {90, 1, 2}});
+  EXPECT_LT(im2col_gemm_plan(chunked, ConvPass::kForward, 1).lines, 45);
+  v.push_back(chunked);
   check_with_threads(v);
 }
 

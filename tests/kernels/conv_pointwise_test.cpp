@@ -96,7 +96,7 @@ TEST(ConvPointwise, WeightGradientTiles) {
 // Strides 2 and 3 on every axis (the stride-2 rows go by permutes, the others lane by lane),
 // odd sizes, pad_hi that crops trailing inputs or pads where no output reads, 1D and 3D;
 // ResNet-18's downsampling shapes at batch 1 (the weight gradient over a transposed panel of the
-// sampled pixels) and batches of 2 (dot-product tiles over the sampled panel).
+// sampled pixels) and batches of 2 to 4 (dot-product tiles over the sampled panel).
 TEST(ConvPointwise, StridedAndCropped) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   const std::vector<ConvGeometry> v = {
@@ -108,6 +108,9 @@ TEST(ConvPointwise, StridedAndCropped) {
       make_geometry(1, 48, 20, 1, {{14, 1, 2}, {14, 1, 2}}),
       make_geometry(1, 33, 70, 1, {{12, 1, 2}, {16, 1, 2}}),
       make_geometry(2, 24, 13, 1, {{45, 1, 2}, {45, 1, 2}}),
+      // Batches, as select_conv takes them for the forward and backward data.
+      make_geometry(4, 40, 36, 1, {{14, 1, 2}, {14, 1, 2}}),
+      make_geometry(3, 20, 24, 1, {{28, 1, 2}, {28, 1, 2}}),
       make_geometry(1, 17, 9, 1, {{13, 1, 2}, {37, 1, 2}}),
       make_geometry(1, 19, 10, 1, {{9, 1, 3}, {20, 1, 3}}),
       make_geometry(3, 5, 7, 1, {{11, 1, 1}, {33, 1, 2}}),
@@ -150,7 +153,8 @@ TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
        {pointwise(3, 17, 19, 53), make_geometry(1, 64, 40, 1, {{7}, {7}}),
         make_geometry(1, 48, 9, 1, {{40}, {40}}), make_geometry(2, 30, 20, 1, {{33}, {33}}),
         make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}}),
-        make_geometry(1, 90, 20, 1, {{14, 1, 2}, {14, 1, 2}})}) {
+        make_geometry(1, 90, 20, 1, {{14, 1, 2}, {14, 1, 2}}),
+        make_geometry(5, 24, 40, 1, {{14, 1, 2}, {14, 1, 2}})}) {
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
     ASSERT_EQ(algo->name, "pointwise_avx512");
     expect_same_bits_on_one_and_two_threads(*algo, g, 7, true);

@@ -39,7 +39,8 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
 // when it starts at line 0, so a sequence of blocks covering the lines of an image in order
 // writes dx whole. Threads split over (image, channel) planes, so blocks of one image must not
 // run concurrently. Entries of col that read padding are overwritten with zeros (col is
-// scratch): the lines then add as one span.
+// scratch): the lines then add as one span. A 1x1 kernel without padding on whole images
+// (strided downsampling) writes each plane once instead, sampled values and zeros.
 void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, int64_t channels,
                   const ColBlock& blk, float* dx, bool parallel);
 

@@ -50,6 +50,13 @@ inline constexpr int64_t kPointwiseWeightTransposePixels = 1024;
 bool conv_pointwise_supports(const ConvGeometry& g, ConvPass pass);
 size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
+// The sampled pixels of one plane of x (g.in) into dst (g.out's pixels, dense), and the adjoint:
+// a plane of dx (g.in) from dense sampled values, zeros at the pixels no output reads. For a 1×1
+// kernel without padding; im2col_gemm's strided 1×1 blocks use them too. Compiled for AVX-512:
+// call only when cpu_has_avx512().
+void pointwise_sample_plane(const ConvGeometry& g, const float* src, float* dst) noexcept;
+void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept;
+
 void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* w,
                             const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_pointwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,

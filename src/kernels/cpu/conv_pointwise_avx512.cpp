@@ -10,7 +10,8 @@
 // conv_pointwise_product_avx512.cpp, the weight gradient's tiles in
 // conv_pointwise_weight_avx512.cpp, what they share in conv_pointwise_avx512.h.
 // supports() and workspace_floats() come before the target pragma: they run on any CPU. Only
-// the entry points leave this file (internal linkage below), and from the other two only
+// the entry points and the plane samplers (called by im2col_gemm only after cpu_has_avx512())
+// leave this file (internal linkage below), and from the other two only
 // multiply and weight_product (namespace pointwise_avx512, each defined once, called only by
 // the entry points); what the header defines is inline, compiled for AVX-512 and included only
 // by these three files. So no function compiled for AVX-512 can be picked by the linker for code
@@ -99,16 +100,10 @@ void gather_row(const float* src, int64_t s, int64_t n, float* dst) {
   }
 }
 
-// A row of dx's W axis from its sampled values at stride s: dst[i·s] = src[i] for i < n, zeros
-// elsewhere in dst's `len` floats.
-void scatter_row(const float* src, int64_t s, int64_t n, int64_t len, float* dst) {
-  if (s == 1) {
-    std::copy_n(src, n, dst);
-    std::fill(dst + n, dst + len, 0.0f);
-    return;
-  }
+// A row of dx's W axis from its sampled values at stride s, into a row of zeros: dst[i·s] = src[i]
+// for i < n; the floats between may be written (with zeros), none past dst[(n - 1)·s].
+void place_row(const float* src, int64_t s, int64_t n, float* dst) {
   if (s != 2) {
-    std::fill_n(dst, len, 0.0f);
     for (int64_t i = 0; i < n; ++i) dst[i * s] = src[i];
     return;
   }
@@ -116,41 +111,48 @@ void scatter_row(const float* src, int64_t s, int64_t n, int64_t len, float* dst
   // zero the odd lanes.
   const __m512i lo = _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0);
   const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-  int64_t j = 0;
-  for (; j < n; j += kLanes) {
+  const int64_t span = 2 * n - 1;
+  for (int64_t j = 0; j < n; j += kLanes) {
     const __m512 v = _mm512_maskz_loadu_ps(first_lanes(n - j), src + j);
-    _mm512_mask_storeu_ps(dst + 2 * j, first_lanes(len - 2 * j),
+    _mm512_mask_storeu_ps(dst + 2 * j, first_lanes(span - 2 * j),
                           _mm512_maskz_permutexvar_ps(0x5555, lo, v));
-    _mm512_mask_storeu_ps(dst + 2 * j + kLanes, first_lanes(len - 2 * j - kLanes),
-                          _mm512_maskz_permutexvar_ps(0x5555, hi, v));
+    if (span - 2 * j > kLanes)
+      _mm512_mask_storeu_ps(dst + 2 * j + kLanes, first_lanes(span - 2 * j - kLanes),
+                            _mm512_maskz_permutexvar_ps(0x5555, hi, v));
   }
-  if (2 * j < len) std::fill(dst + 2 * j, dst + len, 0.0f);
 }
 
+}  // namespace
+
+// Declared, with what they do, in conv_pointwise.h.
+void pointwise_sample_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
+  for (int64_t od = 0; od < g.out[0]; ++od)
+    for (int64_t oh = 0; oh < g.out[1]; ++oh)
+      gather_row(src + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
+                 g.out[2], dst + (od * g.out[1] + oh) * g.out[2]);
+}
+
+void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
+  // Zeros first, in one pass over the plane (at 7 to 28 pixels a row, a fill per unread row cost
+  // more than the rows' values), then each sampled row's values in place.
+  std::fill_n(dst, g.in_pixels(), 0.0f);
+  for (int64_t od = 0; od < g.out[0]; ++od)
+    for (int64_t oh = 0; oh < g.out[1]; ++oh)
+      place_row(src + (od * g.out[1] + oh) * g.out[2], g.stride[2], g.out[2],
+                dst + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2]);
+}
+
+namespace {
+
 // Plane i of the (image, input channel) planes of x (N·C_in planes of g.in), its sampled pixels
-// into plane i of the panel (N·C_in planes of g.out), or back: dx's plane from the panel's,
-// zeros at the pixels no output reads.
+// into plane i of the panel (N·C_in planes of g.out), or back: dx's plane from the panel's.
 void resample_plane(const ConvGeometry& g, bool to_panel, const float* src, float* dst, int64_t i) {
   const int64_t in_plane = g.in_pixels(), out_plane = g.out_pixels();
-  const float* s = src + i * (to_panel ? in_plane : out_plane);
-  float* d = dst + i * (to_panel ? out_plane : in_plane);
   if (to_panel) {
-    for (int64_t od = 0; od < g.out[0]; ++od)
-      for (int64_t oh = 0; oh < g.out[1]; ++oh)
-        gather_row(s + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
-                   g.out[2], d + (od * g.out[1] + oh) * g.out[2]);
-    return;
+    pointwise_sample_plane(g, src + i * in_plane, dst + i * out_plane);
+  } else {
+    pointwise_spread_plane(g, src + i * out_plane, dst + i * in_plane);
   }
-  for (int64_t id = 0; id < g.in[0]; ++id)
-    for (int64_t ih = 0; ih < g.in[1]; ++ih) {
-      float* row = d + (id * g.in[1] + ih) * g.in[2];
-      const int64_t od = id / g.stride[0], oh = ih / g.stride[1];
-      if (id % g.stride[0] != 0 || ih % g.stride[1] != 0 || od >= g.out[0] || oh >= g.out[1]) {
-        std::fill_n(row, g.in[2], 0.0f);
-      } else {
-        scatter_row(s + (od * g.out[1] + oh) * g.out[2], g.stride[2], g.out[2], g.in[2], row);
-      }
-    }
 }
 
 // Every plane, as resample_plane. Threads split the planes; `last` as for run_tasks.
