@@ -164,5 +164,36 @@ TEST(ConvIm2colGemm, StridedPointwiseMovesWholePlanes) {
   check_with_threads(v);
 }
 
+// Lines strided along W (AVX-512: im2col's row sampler, col2im's taps added a dx line at a
+// time in vectors of 16 pixels): lines of 1 to 40 outputs (1, 2, 3 vectors of dx pixels) on
+// ResNet-18's 3x3 stride-2 kernel, odd and even input widths; kernel widths 1 to 7 and one
+// wider than kCol2imTapGroup (scalar loops), strides 2 and 3, dilation, padding on both sides,
+// on one side (taps that read padding only) and cropping; images side by side.
+TEST(ConvIm2colGemm, StridedLinesSweep) {
+  std::vector<ConvGeometry> v;
+  for (int64_t ow = 1; ow <= 40; ++ow)
+    for (int64_t extra : {0, 1})
+      v.push_back(
+          make_geometry(2, 3, 4, 1, {{7, 3, 2, 1, 1, 1}, {2 * ow - 1 + extra, 3, 2, 1, 1, 1}}));
+  for (int64_t k = 1; k <= 7; ++k)
+    for (int64_t s : {2, 3})
+      for (int64_t d : {1, 2})
+        for (int64_t ow : {1, 5, 16, 17, 33}) {
+          const int64_t reach = (k - 1) * d, span = (ow - 1) * s + 1 + reach;
+          v.push_back(make_geometry(
+              1, 2, 3, 1,
+              {{5, 3, 1, 1, 1, 1}, {span - 2 * (reach / 2), k, s, d, reach / 2, reach / 2}}));
+          if (reach > 0)
+            v.push_back(
+                make_geometry(2, 2, 3, 1, {{6, 2, 2, 1, 1, 0}, {span - reach, k, s, d, reach, 0}}));
+          v.push_back(
+              make_geometry(1, 2, 3, 1, {{4, 3, 2, 1, 0, 0}, {span + s - 1, k, s, d, 0, 1 - s}}));
+        }
+  v.push_back(make_geometry(2, 2, 3, 1, {{5, 3, 2, 1, 1, 1}, {40, 9, 2, 1, 4, 4}}));
+  // 7x7 outputs (ResNet-18's l4): images side by side.
+  v.push_back(conv3x3(9, 6, 5, 14, 14, 2));
+  check_with_threads(v);
+}
+
 }  // namespace
 }  // namespace fovea::kernels

@@ -66,11 +66,6 @@ bool runs_contiguous(const ConvGeometry& g) {
   return g.stride[1] == 1 && g.stride[2] == 1 && g.in[2] == g.out[2];
 }
 
-// Output pixels [lo, hi) of a line read inside the input row at o * stride + off.
-struct LineRange {
-  int64_t lo, hi, off;
-};
-
 LineRange line_range(const ConvGeometry& g, Tap t) {
   LineRange r;
   r.off = t.kw * g.dilation[2] - g.pad_lo[2];
@@ -90,6 +85,14 @@ bool whole_planes(const ConvGeometry& g, const ColBlock& blk) {
   return g.in != g.out && blk.line0 == 0 && blk.lines == out_lines(g) && cpu_has_avx512();
 }
 
+// Whether the lines that are not contiguous go through AVX-512: im2col's through the row sampler
+// of the pointwise kernels (conv_pointwise.h), col2im's through col2im_add_taps_stride2. At
+// stride 2 along W: ResNet-18's strided 3x3 and 7x7 layers spent 11-15% of backward data in the
+// scalar adds of col2im (lines of 7 to 112 pixels). Other strides keep the plain loops.
+bool strided_vector(const ConvGeometry& g) {
+  return g.stride[2] == 2 && cpu_has_avx512();
+}
+
 }  // namespace
 
 void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColBlock& blk,
@@ -97,6 +100,7 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
   const int64_t rows = g.C_in_per_group() * g.kernel_pixels(), ld = blk.columns(g);
   const int64_t ow = g.out[2], s = g.stride[2];
   const bool contiguous = runs_contiguous(g), whole = whole_planes(g, blk);
+  const bool vector = strided_vector(g);
 #pragma omp parallel for if (parallel) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     if (whole) {
@@ -128,9 +132,13 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
           }
           return;
         }
+        if (vector && w.lo < w.hi)
+          strided_gather_rows(row + w.lo * s + w.off, row_step(g), s, w.hi - w.lo, count,
+                              dst + w.lo, ow);
         for (int64_t j = 0; j < count; ++j, dst += ow, row += row_step(g)) {
           std::fill_n(dst, w.lo, 0.0f);
-          for (int64_t o = w.lo; o < w.hi; ++o) dst[o] = row[o * s + w.off];
+          if (!vector)
+            for (int64_t o = w.lo; o < w.hi; ++o) dst[o] = row[o * s + w.off];
           std::fill(dst + w.hi, dst + ow, 0.0f);
         }
       });
@@ -140,9 +148,14 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
 
 void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, int64_t channels,
                   const ColBlock& blk, float* dx, bool parallel) {
-  const int64_t kp = g.kernel_pixels(), ld = blk.columns(g);
+  const int64_t kp = g.kernel_pixels(), kw = g.kernel[2], ld = blk.columns(g);
   const int64_t ow = g.out[2], s = g.stride[2];
   const bool contiguous = runs_contiguous(g), whole = whole_planes(g, blk);
+  // The ranges of the taps along W (the same for every kd, kh), worked out once; the vector path
+  // takes them together.
+  const bool grouped = kw <= kCol2imTapGroup, vector = grouped && strided_vector(g);
+  LineRange taps[kCol2imTapGroup];
+  for (int64_t j = 0; grouped && j < kw; ++j) taps[j] = line_range(g, {0, 0, j});
 #pragma omp parallel for if (parallel) schedule(static)
   for (int64_t plane_index = 0; plane_index < blk.images * channels; ++plane_index) {
     const int64_t i = plane_index / channels, c = plane_index % channels;
@@ -152,25 +165,36 @@ void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, in
       continue;
     }
     if (blk.line0 == 0) std::fill_n(plane, g.in_pixels(), 0.0f);
-    for (int64_t k = 0; k < kp; ++k) {
-      const Tap t = tap_of(g, k);
-      const LineRange w = line_range(g, t);
-      float* src_image = col + (c * kp + k) * ld + i * blk.lines * ow;
+    // The taps along W of one (kd, kh) add into the same dx lines: per line, in the taps' order,
+    // so every dx pixel takes its col entries in the order of k.
+    for (int64_t k0 = 0; k0 < kp; k0 += kw) {
+      const Tap t = tap_of(g, k0);
+      float* src_image = col + (c * kp + k0) * ld + i * blk.lines * ow;
       for_each_run(g, blk, t, plane, [&](int64_t line, int64_t count, float* row) {
-        if (!row || w.lo >= w.hi) return;
-        float* src = src_image + line * ow;
-        if (contiguous) {
-          // Zero the columns that read padding, then add the run as one span.
-          for (int64_t j = 0; j < count; ++j) {
-            std::fill_n(src + j * ow, w.lo, 0.0f);
-            std::fill(src + j * ow + w.hi, src + (j + 1) * ow, 0.0f);
-          }
-          float* out = row + w.off;
-          for (int64_t o = w.lo; o < (count - 1) * ow + w.hi; ++o) out[o] += src[o];
+        if (!row) return;
+        float* src_line = src_image + line * ow;
+        if (vector) {
+          col2im_add_taps_stride2(src_line, ld, ow, taps, kw, count, row, row_step(g));
           return;
         }
-        for (int64_t j = 0; j < count; ++j, src += ow, row += row_step(g))
-          for (int64_t o = w.lo; o < w.hi; ++o) row[o * s + w.off] += src[o];
+        for (int64_t dk = 0; dk < kw; ++dk) {
+          const LineRange w = grouped ? taps[dk] : line_range(g, {t.kd, t.kh, dk});
+          if (w.lo >= w.hi) continue;
+          float* src = src_line + dk * ld;
+          if (contiguous) {
+            // Zero the columns that read padding, then add the run as one span.
+            for (int64_t j = 0; j < count; ++j) {
+              std::fill_n(src + j * ow, w.lo, 0.0f);
+              std::fill(src + j * ow + w.hi, src + (j + 1) * ow, 0.0f);
+            }
+            float* out = row + w.off;
+            for (int64_t o = w.lo; o < (count - 1) * ow + w.hi; ++o) out[o] += src[o];
+            continue;
+          }
+          float* r = row;
+          for (int64_t j = 0; j < count; ++j, src += ow, r += row_step(g))
+            for (int64_t o = w.lo; o < w.hi; ++o) r[o * s + w.off] += src[o];
+        }
       });
     }
   }

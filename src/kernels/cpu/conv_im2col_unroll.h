@@ -44,6 +44,21 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
 void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, int64_t channels,
                   const ColBlock& blk, float* dx, bool parallel);
 
+// Output pixels [lo, hi) of an output line read its input row at o * stride + off: one kernel
+// tap along W.
+struct LineRange {
+  int64_t lo, hi, off;
+};
+
+// col2im_block's adds for up to kCol2imTapGroup kernel taps along W (wider kernels take the
+// scalar loops) at stride 2 over `lines` output lines: for line j and tap t < taps, in this
+// order per dx pixel, dst[j * dst_ld + 2 * o + w[t].off] += src[t * tap_ld + j * src_ld + o]
+// for o in [w[t].lo, w[t].hi). The bits are those of the scalar loop.
+// Compiled for AVX-512 (conv_im2col_unroll_avx512.cpp): call only when cpu_has_avx512().
+inline constexpr int64_t kCol2imTapGroup = 8;
+void col2im_add_taps_stride2(const float* src, int64_t tap_ld, int64_t src_ld, const LineRange* w,
+                             int64_t taps, int64_t lines, float* dst, int64_t dst_ld) noexcept;
+
 // Copies between channels [c0, c0 + channels) of whole images [n0, n0 + images) of t
 // (N, C, P) and a block (channels, images * P). scatter applies the forward epilogue on the way
 // (bias of channel c0 + c to row c, then the clamp).

@@ -57,6 +57,12 @@ size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
 void pointwise_sample_plane(const ConvGeometry& g, const float* src, float* dst) noexcept;
 void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept;
 
+// `lines` rows of n samples at stride s along W: dst[j·dst_ld + i] = src[j·src_ld + i·s] for
+// i < n, vectorised at stride 2 (the pointwise sampler's rows; im2col_gemm's strided lines, 7 to
+// 112 pixels in ResNet-18). Compiled for AVX-512: call only when cpu_has_avx512().
+void strided_gather_rows(const float* src, int64_t src_ld, int64_t s, int64_t n, int64_t lines,
+                         float* dst, int64_t dst_ld) noexcept;
+
 void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* w,
                             const ConvEpilogue& ep, float* y, float* workspace) noexcept;
 void conv_backward_data_pointwise(const ConvGeometry& g, const float* dy, const float* w, float* dx,

@@ -10,8 +10,8 @@
 // conv_pointwise_product_avx512.cpp, the weight gradient's tiles in
 // conv_pointwise_weight_avx512.cpp, what they share in conv_pointwise_avx512.h.
 // supports() and workspace_floats() come before the target pragma: they run on any CPU. Only
-// the entry points and the plane samplers (called by im2col_gemm only after cpu_has_avx512())
-// leave this file (internal linkage below), and from the other two only
+// the entry points and the plane and row samplers (called by im2col_gemm only after
+// cpu_has_avx512()) leave this file (internal linkage below), and from the other two only
 // multiply and weight_product (namespace pointwise_avx512, each defined once, called only by
 // the entry points); what the header defines is inline, compiled for AVX-512 and included only
 // by these three files. So no function compiled for AVX-512 can be picked by the linker for code
@@ -125,11 +125,15 @@ void place_row(const float* src, int64_t s, int64_t n, float* dst) {
 }  // namespace
 
 // Declared, with what they do, in conv_pointwise.h.
+void strided_gather_rows(const float* src, int64_t src_ld, int64_t s, int64_t n, int64_t lines,
+                         float* dst, int64_t dst_ld) noexcept {
+  for (int64_t j = 0; j < lines; ++j) gather_row(src + j * src_ld, s, n, dst + j * dst_ld);
+}
+
 void pointwise_sample_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
   for (int64_t od = 0; od < g.out[0]; ++od)
-    for (int64_t oh = 0; oh < g.out[1]; ++oh)
-      gather_row(src + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2], g.stride[2],
-                 g.out[2], dst + (od * g.out[1] + oh) * g.out[2]);
+    strided_gather_rows(src + od * g.stride[0] * g.in[1] * g.in[2], g.stride[1] * g.in[2],
+                        g.stride[2], g.out[2], g.out[1], dst + od * g.out[1] * g.out[2], g.out[2]);
 }
 
 void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
