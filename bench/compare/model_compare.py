@@ -13,11 +13,17 @@ peak-memory figure is that one network's run alone:
            blocked layout when torch has oneDNN)
 
 and prints, per model, the median over --reps rounds of each one's median time per forward,
-the ratios torch_ms / fovea_ms (> 1: Fovea is faster), and each process's peak resident
+the ratios torch_ms / fovea_ms (> 1: Fovea is faster) with the spread of the per-round ratio
+fastest/fovea, and each process's peak resident
 memory (VmHWM: the whole process, libraries and interpreter included; the
 "import" column is a PyTorch process's peak after importing torch and torchvision, before
 building the model). A round runs the three one after the other, so they sample the same
-machine load. Threads: --threads on every side (OMP_NUM_THREADS and --threads for Fovea,
+machine load. This host has phases, seconds to minutes long, in which its two cores pass data
+to each other far more slowly than usual (bench/core_probe.cpp: a barrier 0.4 us instead of
+0.1, a thread overwriting lines the other core holds at 2-4 GB/s instead of about 40); Fovea's
+two-thread time then grows by about a third. Before each round, bench/core_probe (built beside
+the fovea program) measures that state, and each round's ratio fastest/fovea is printed with
+it. Threads: --threads on every side (OMP_NUM_THREADS and --threads for Fovea,
 torch.set_num_threads for PyTorch).
 
 Run with a python that has torch (here: /usr/bin/python3):
@@ -96,6 +102,15 @@ def run_fovea(binary, model_name, threads, min_time, conv_algo):
     return {"ms": row["ms_median"], "peak_rss_mib": row["peak_rss_mib"]}
 
 
+def core_probe(binary, threads):
+    """The build's bench/core_probe result ({} when it is not built or threads < 2)."""
+    probe = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(binary)))), "bench", "core_probe")
+    if threads < 2 or not os.access(probe, os.X_OK):
+        return {}
+    return run_json([probe], dict(os.environ, OMP_NUM_THREADS=str(threads)))
+
+
 def run_torch(model_name, mode, threads, min_time):
     return run_json([sys.executable, os.path.abspath(__file__), "--worker", mode,
                      "--models", model_name, "--threads", str(threads),
@@ -148,7 +163,9 @@ def main():
     torch_version = "?"
     for name in models:
         runs = {"fovea": [], "eager": [], "fastest": []}
+        probes = []
         for _ in range(args.reps):
+            probes.append(core_probe(args.binary, args.threads))
             runs["fovea"].append(run_fovea(args.binary, name, args.threads, args.min_time,
                                            args.conv_algo))
             for mode in MODES:
@@ -166,7 +183,10 @@ def main():
                "fovea_peak_rss_mib": med["fovea"]["peak_rss_mib"],
                "eager_peak_rss_mib": med["eager"]["peak_rss_mib"],
                "fastest_peak_rss_mib": med["fastest"]["peak_rss_mib"],
-               "torch_import_rss_mib": med["eager"]["import_rss_mib"]}
+               "torch_import_rss_mib": med["eager"]["import_rss_mib"],
+               "rounds_fastest_over_fovea": [t["ms"] / f["ms"] for f, t in
+                                             zip(runs["fovea"], runs["fastest"])],
+               "rounds_core_probe": probes}
         rows.append(row)
         print(f"{name:<13} {row['fovea_ms']:>9.2f} {row['eager_ms']:>9.2f} "
               f"{row['fastest_ms']:>10.2f} {row['eager_over_fovea']:>11.2f} "
@@ -174,6 +194,13 @@ def main():
               f"{row['eager_peak_rss_mib']:>9.0f} {row['fastest_peak_rss_mib']:>11.0f} "
               f"{row['torch_import_rss_mib']:>10.0f}", flush=True)
     print("-" * len(head))
+    for row in rows:
+        rounds = []
+        for ratio, probe in zip(row["rounds_fastest_over_fovea"], row["rounds_core_probe"]):
+            state = (f" (barrier {probe['barrier_us']:.2f} us, writes to the other core's lines "
+                     f"{probe['write_gbs']:.0f} GB/s)" if probe else "")
+            rounds.append(f"{ratio:.2f}{state}")
+        print(f"{row['model']}: fastest/fovea per round: {', '.join(rounds)}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print(f"torch {torch_version}; ratios: torch_ms / fovea_ms (> 1: Fovea is faster); MiB: peak "
           "RSS (VmHWM) of each process")
