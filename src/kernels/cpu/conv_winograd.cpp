@@ -28,6 +28,11 @@ constexpr size_t kPrivateWeightSumBytes = 4 << 20;
 // the barriers (WinogradPlan::by_columns): ResNet layer 2 at batch 1, 1.2 MB (F(4x4)), not
 // layer 4 at batch 16, 4.7 MB.
 constexpr size_t kColumnsUBytes = 2 << 20;
+// Private blocks with U up to this size make it per thread (WinogradPlan::private_u): ResNet
+// layer 1's 0.6 MB (64 channels, F(4x4)), not layer 2's 2.4 MB at batch 16. At batch 1 on 2
+// threads, layer 1 alone: 0.19-0.21 ms either way with the cores passing data quickly, 0.24-0.25
+// instead of 0.30 when they pass it slowly; resnet18 0.98x its time then, unchanged otherwise.
+constexpr size_t kPrivateUBytes = 1 << 20;
 
 bool in_range(int64_t v, int64_t lo, int64_t hi) {
   return v >= lo && v <= hi;
@@ -69,7 +74,8 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, 
   p.slots = p.cooperative ? 1 : threads;
   constexpr int64_t kLinePad = 16;
   p.fused_weights = one_block;
-  p.u_slots = p.fused_weights ? threads : 1;
+  p.private_u = !p.cooperative && threads > 1 && u_bytes <= kPrivateUBytes;
+  p.u_slots = p.fused_weights || p.private_u ? threads : 1;
   // Fused: one panel's rows (at most 16), in blocks of 16 columns.
   const int64_t u_rows = p.fused_weights ? kWinogradMaxPanelRows
                          : p.rotated     ? round_up(p.K, 16)

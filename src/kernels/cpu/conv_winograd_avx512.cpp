@@ -373,15 +373,19 @@ void run_part(const WinogradPlan& p, const float* x, const float* w, const ConvE
   if (p.fused_weights) {
     io.U = workspace + part * p.u_floats;
   } else {
-    // Rotated weights: 16 rows at a time.
+    // Rotated weights: 16 rows at a time. Each thread transforms all of them into its own U
+    // (WinogradPlan::private_u), with no barrier after, or its share of the shared U.
     const int64_t unit = p.rotated ? kLanes : 1;
-    const auto [i_begin, i_end] = share((p.K + unit - 1) / unit, part, parts);
+    const int64_t units = (p.K + unit - 1) / unit;
+    const auto [i_begin, i_end] =
+        p.private_u ? std::pair<int64_t, int64_t>{0, units} : share(units, part, parts);
+    if (p.private_u) io.U = workspace + part * p.u_floats;
     for (int64_t i = i_begin; i < i_end; ++i) {
       const int64_t k0 = i * unit;
       const int rows = static_cast<int>(std::min<int64_t>(unit, p.K - k0));
       weight_transform<kTile>(p, w, k0, rows, io.U + k0 * p.u_row);
     }
-    sync(parts);
+    if (!p.private_u) sync(parts);
   }
   const int64_t T = p.block_tiles;
   if (p.cooperative) {

@@ -64,7 +64,13 @@ struct WinogradPlan {
   // before using them, into its own U buffer of kWinogradMaxPanelRows rows, instead of the whole U
   // up front (which for 512 channels is 38 MB written to and read back from DRAM).
   bool fused_weights = false;
-  // U buffers: one whole, or one panel per thread (fused weights); in the weight gradient,
+  // Private blocks with a small U (kPrivateUBytes in conv_winograd.cpp): each thread transforms
+  // the whole U into a buffer of its own instead of half of a shared one, which the other
+  // thread then read. Data crossing between the cores is at times 4x slower on this host
+  // (bench/core_probe.cpp); a thread making its own U costs a few percent of its GEMMs.
+  bool private_u = false;
+  // U buffers: one whole, or one per thread (a panel with fused weights, all of U with
+  // private_u); in the weight gradient,
   // one block's dy tiles, shared or per thread as V and M.
   int64_t u_slots = 0;
   size_t u_floats = 0, v_floats = 0, m_floats = 0;
