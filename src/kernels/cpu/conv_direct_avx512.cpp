@@ -106,38 +106,9 @@ struct Avx512 {
       _mm512_mask_storeu_ps(odd + j, out, _mm512_permutex2var_ps(lo_v, io, hi_v));
     }
   }
-  // Swaps the off-diagonal B x B blocks of each 2B x 2B block of the matrix whose rows are
-  // r[0..15]: one two-source permute per row.
-  template <int B>
-  static void swap_blocks(Vec* r) {
-    static constexpr auto index = [](bool second) {
-      std::array<int32_t, kLanes> a{};
-      for (int j = 0; j < kLanes; ++j)
-        a[j] = j & B ? kLanes + j - (second ? 0 : B) : j + (second ? B : 0);
-      return a;
-    };
-    static constexpr std::array<int32_t, kLanes> lo = index(false), hi = index(true);
-    const __m512i ilo = _mm512_loadu_si512(lo.data()), ihi = _mm512_loadu_si512(hi.data());
-#pragma GCC unroll 16
-    for (int i = 0; i < kLanes; ++i) {
-      if (i & B) continue;
-      const Vec a = r[i], c = r[i + B];
-      r[i] = _mm512_permutex2var_ps(a, ilo, c);
-      r[i + B] = _mm512_permutex2var_ps(a, ihi, c);
-    }
-  }
-  // dst[q * ldd + l] = src[l * ld + q], l, q < kLanes: a 16 x 16 transpose in registers
-  // (the off-diagonal blocks of 8, 4, 2 and 1 swapped) instead of 256 scalar moves.
+  // dst[q * ldd + l] = src[l * ld + q], l, q < kLanes.
   static void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
-    Vec r[kLanes];
-#pragma GCC unroll 16
-    for (int l = 0; l < kLanes; ++l) r[l] = load(src + l * ld);
-    swap_blocks<8>(r);
-    swap_blocks<4>(r);
-    swap_blocks<2>(r);
-    swap_blocks<1>(r);
-#pragma GCC unroll 16
-    for (int q = 0; q < kLanes; ++q) store(dst + q * ldd, r[q]);
+    avx512::transpose16x16(src, ld, dst, ldd);
   }
   // Lanes [lo, hi) of v to dst[0, hi - lo).
   static void store_lanes(float* dst, Vec v, int lo, int hi) {

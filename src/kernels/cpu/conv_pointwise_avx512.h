@@ -72,6 +72,18 @@ inline float horizontal_sum(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
+// A register tile's accumulators at its start: 0, or the R·C vectors stored row by row at
+// `from` (a weight tile's partial sums from its last slice). Unrolled: an indexed access would
+// keep acc in memory.
+template <int R, int C>
+[[gnu::always_inline]] inline void start_tile(__m512 (&acc)[R][C], const float* from = nullptr) {
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c)
+      acc[r][c] = from ? _mm512_loadu_ps(from + (r * C + c) * kLanes) : _mm512_setzero_ps();
+}
+
 // C[n] = A · B[n] for every image, B[n] = b + n·K·P and C[n] = c + n·M·P, with `ep` (bias of
 // C's rows, clamp) applied before the store.
 struct Product {

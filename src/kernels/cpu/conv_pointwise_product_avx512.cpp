@@ -48,10 +48,7 @@ struct Tile {
 template <int R, int V>
 void tile_kernel(const Tile& t) noexcept {
   __m512 acc[R][V];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  start_tile(acc);
   const float* a = t.a;
   const float* b = t.b;
   for (int64_t k = 0; k < t.K; ++k, a += t.a_step, b += t.ldb) {
@@ -132,12 +129,9 @@ void column_kernel(const Tile& t, int64_t rows) noexcept {
   for (int64_t r0 = 0; r0 < rows; r0 += V * kLanes) {
     __mmask16 m[V];
     __m512 acc[V][L];
+    start_tile(acc);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      m[v] = first_lanes(rows - r0 - v * kLanes);
-#pragma GCC unroll 4
-      for (int j = 0; j < L; ++j) acc[v][j] = _mm512_setzero_ps();
-    }
+    for (int v = 0; v < V; ++v) m[v] = first_lanes(rows - r0 - v * kLanes);
     const float* a = t.a + r0;
     const float* b = t.b;
     for (int64_t k = 0; k < t.K; ++k, a += t.a_step, b += t.ldb) {

@@ -58,11 +58,7 @@ template <int R, int C>
 template <int R, int C>
 void weight_kernel(const WeightTile& t) noexcept {
   __m512 acc[R][C];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-    for (int c = 0; c < C; ++c)
-      acc[r][c] = t.first ? _mm512_setzero_ps() : _mm512_loadu_ps(t.partial + (r * C + c) * kLanes);
+  start_tile(acc, t.first ? nullptr : t.partial);
   const int64_t whole = t.pixels / kLanes * kLanes;
   const auto tail = static_cast<__mmask16>((1u << (t.pixels - whole)) - 1);
   for (int64_t n = 0; n < t.images; ++n) {

@@ -352,7 +352,7 @@ void weight_block(const Plan& p, const Block& b, const float* x, const float* dy
         }
       }
       for (int xi = 0; xi < kPoints; ++xi)
-        avx512::transpose16x16(buf.S + xi * kPlane,
+        avx512::transpose16x16(buf.S + xi * kPlane, kLanes,
                                buf.V + xi * p.v_stride + g * kLanes * p.c_pad + c0, p.c_pad);
     }
   }

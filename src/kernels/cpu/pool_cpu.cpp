@@ -47,21 +47,14 @@ int64_t first_inside(const PoolGeometry& g, int a, int64_t o) {
 // in-plane position pos0 + ow * stride_w.
 template <class F>
 void for_each_row_tap(const PoolGeometry& g, int64_t od, int64_t oh, bool reverse_w, F&& tap) {
-  for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-    const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
-    if (id < 0 || id >= g.in[0]) continue;
-    for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-      const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
-      if (ih < 0 || ih >= g.in[1]) continue;
-      const int64_t row = (id * g.in[1] + ih) * g.in[2];
-      for (int64_t j = 0; j < g.kernel[2]; ++j) {
-        const int64_t kw = reverse_w ? g.kernel[2] - 1 - j : j;
-        const int64_t off = kw * g.dilation[2] - g.pad[2];
-        const auto [lo, hi] = outputs_reading_inside(g.out[2], g.in[2], g.stride[2], off);
-        tap(row + off, lo, hi);
-      }
+  for_each_window_row(g, od, oh, [&](int64_t row) {
+    for (int64_t j = 0; j < g.kernel[2]; ++j) {
+      const int64_t kw = reverse_w ? g.kernel[2] - 1 - j : j;
+      const int64_t off = kw * g.dilation[2] - g.pad[2];
+      const auto [lo, hi] = outputs_reading_inside(g.out[2], g.in[2], g.stride[2], off);
+      tap(row + off, lo, hi);
     }
-  }
+  });
 }
 
 // Calls row(plane, od, oh, scratch) for every output row, the rows split over the threads;

@@ -39,6 +39,22 @@ inline bool pool_index_valid(float v, uint32_t limit) {
 // Below this many outputs the AVX-512 kernels stay on one thread: waking the team costs more.
 inline constexpr int64_t kPoolMinParallelOutputs = int64_t{1} << 13;
 
+// Calls row(pos) for each input row (id, ih) that the windows of output row (od, oh) read
+// inside the input, in (kd, kh) order: pos = (id * in[1] + ih) * in[2], the row's start in its
+// plane.
+template <class F>
+void for_each_window_row(const PoolGeometry& g, int64_t od, int64_t oh, F&& row) {
+  for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+    const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
+    if (id < 0 || id >= g.in[0]) continue;
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+      const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
+      if (ih < 0 || ih >= g.in[1]) continue;
+      row((id * g.in[1] + ih) * g.in[2]);
+    }
+  }
+}
+
 // indices may be null (inference, where nothing needs them): the values alone are computed, y
 // bit for bit the reference's, NaN payloads included.
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, float* indices) noexcept;

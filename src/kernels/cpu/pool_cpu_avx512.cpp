@@ -106,8 +106,9 @@ void max_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, flo
   const int64_t loads = kS == 1 ? kw : (kw + 1) / 2;
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i even = even_lanes(), odd = odd_lanes();
-  // Lane l's window starts kS * l after lane 0's.
-  const __m512i lane_step = kS == 1 ? _mm512_srli_epi32(even, 1) : even;
+  // Lane l's window starts kS * l after lane 0's. (The zero-masked shift: GCC 12 warns falsely
+  // inside the plain one in the sanitizer build.)
+  const __m512i lane_step = kS == 1 ? _mm512_maskz_srli_epi32(0xFFFF, even, 1) : even;
   for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
     // Where each load starts in an input row, and which of its lanes are inside: the same on
     // every row of the window.
@@ -127,41 +128,34 @@ void max_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, flo
     bool first_row = true;
     // Taps in the reference's (kd, kh, kw) order.
     __m512 m = ninf;
-    for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-      const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dilation[0];
-      if (id < 0 || id >= g.in[0]) continue;
-      for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-        const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dilation[1];
-        if (ih < 0 || ih >= g.in[1]) continue;
-        const int64_t pos_row = (id * g.in[1] + ih) * W;
-        const float* row = xp + pos_row;
-        if (kIndices && first_row)
-          at = _mm512_add_epi32(_mm512_maskz_max_epi32(0xFFFF, w0, _mm512_setzero_si512()),
-                                _mm512_set1_epi32(static_cast<int32_t>(pos_row)));
-        first_row = false;
-        // Folds tap k (at w0 + k in the row) into the maximum, and its position into `at`.
-        const auto fold = [&](__m512 v, int64_t k) {
-          if constexpr (kIndices) {
-            const __mmask16 take = takes(v, m);
-            m = _mm512_mask_mov_ps(m, take, v);
-            at = _mm512_mask_add_epi32(at, take, w0,
-                                       _mm512_set1_epi32(static_cast<int32_t>(pos_row + k)));
-          } else {
-            m = fold_max(m, v);
-          }
-        };
-        for (int64_t l = 0; l < loads; ++l) {
-          const __m512 a = _mm512_mask_loadu_ps(ninf, lo[l], row + start[l]);
-          if constexpr (kS == 1) {
-            fold(a, l);
-          } else {
-            const __m512 b = _mm512_mask_loadu_ps(ninf, hi[l], row + start[l] + 16);
-            fold(_mm512_permutex2var_ps(a, even, b), 2 * l);
-            if (2 * l + 1 < kw) fold(_mm512_permutex2var_ps(a, odd, b), 2 * l + 1);
-          }
+    for_each_window_row(g, od, oh, [&](int64_t pos_row) {
+      const float* row = xp + pos_row;
+      if (kIndices && first_row)
+        at = _mm512_add_epi32(_mm512_maskz_max_epi32(0xFFFF, w0, _mm512_setzero_si512()),
+                              _mm512_set1_epi32(static_cast<int32_t>(pos_row)));
+      first_row = false;
+      // Folds tap k (at w0 + k in the row) into the maximum, and its position into `at`.
+      const auto fold = [&](__m512 v, int64_t k) {
+        if constexpr (kIndices) {
+          const __mmask16 take = takes(v, m);
+          m = _mm512_mask_mov_ps(m, take, v);
+          at = _mm512_mask_add_epi32(at, take, w0,
+                                     _mm512_set1_epi32(static_cast<int32_t>(pos_row + k)));
+        } else {
+          m = fold_max(m, v);
+        }
+      };
+      for (int64_t l = 0; l < loads; ++l) {
+        const __m512 a = _mm512_mask_loadu_ps(ninf, lo[l], row + start[l]);
+        if constexpr (kS == 1) {
+          fold(a, l);
+        } else {
+          const __m512 b = _mm512_mask_loadu_ps(ninf, hi[l], row + start[l] + 16);
+          fold(_mm512_permutex2var_ps(a, even, b), 2 * l);
+          if (2 * l + 1 < kw) fold(_mm512_permutex2var_ps(a, odd, b), 2 * l + 1);
         }
       }
-    }
+    });
     const __mmask16 out = first_lanes(OW - ow0);
     _mm512_mask_storeu_ps(y + ow0, out, m);
     if constexpr (kIndices)

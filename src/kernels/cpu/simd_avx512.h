@@ -96,12 +96,13 @@ inline void sum_each(const __m512* v, int64_t n, float* out) {
   std::copy_n(t, 16, r);
 }
 
-// dst rows 0..15 (ld floats apart) = the 16 x 16 block at src (rows 16 apart) transposed.
-inline void transpose16x16(const float* src, float* dst, int64_t ld) {
+// dst[j * ldd + i] = src[i * lds + j], i, j < 16: the 16 x 16 block at src (rows lds floats
+// apart) transposed into dst (rows ldd apart) through registers, instead of 256 scalar moves.
+inline void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
   __m512 r[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * 16);
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
   transpose16x16(r);
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ld, r[i]);
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
 }  // namespace fovea::kernels::avx512
