@@ -94,11 +94,17 @@ const ConvAlgorithm& row(std::string_view name) {
 }
 
 // m x m output tiles of the pass (backward data's are tiles of the input; the weight gradient
-// sums over the forward's).
+// sums over the forward's). 3x3x3 layers: the forward's and backward data's of one depth plane of
+// one image, which the lanes of a tile group share (conv_winograd3d.cpp): 8 images of 4x7x7
+// planes, 64 -> 64 channels, forward winograd_f4x3 2.7 ms, winograd_f2x3 1.2, direct_avx512 1.4
+// (1 thread); the weight gradient's of every plane (there winograd_f4x3 0.69 ms, 1.4 direct).
 int64_t winograd_tiles(const ConvGeometry& g, ConvPass pass, int64_t m) {
   const Dims3& size = pass == ConvPass::kBackwardData ? g.in : g.out;
   const int64_t d = g.dilation[1];  // d² phases, each tiled like an undilated output
-  return g.N * d * d * (((size[1] + d - 1) / d + m - 1) / m) *
+  const int64_t planes = g.kernel[0] == 1                    ? g.N
+                         : pass == ConvPass::kBackwardWeight ? g.N * g.out[0]
+                                                             : 1;
+  return planes * d * d * (((size[1] + d - 1) / d + m - 1) / m) *
          (((size[2] + d - 1) / d + m - 1) / m);
 }
 
@@ -195,6 +201,9 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   // Winograd needs a full vector of 16 tiles, else its lanes idle (ResNet layer 4 at batch 1).
   // The weight gradient too, now that the sums M of one block stay per work unit in cache: 1
   // thread, batch 1, ResNet layer 3 (16 tiles) 0.47 ms, im2col_gemm 1.10, F(2x2) 0.54.
+  // 3x3x3 layers too, against direct_avx512 (1 thread, forward / backward data / weight
+  // gradient): the suite's 16 -> 32 at 16x56x56 2.0x / 1.8x / 2.2x, 32 channels at 8x14x14 1.7x /
+  // 2.6x / 1.9x, 1 -> 16 1.1x / 1.05x / (not supported).
   if (wino.supports(g, pass) && winograd_tiles(g, pass, 4) >= 16) return &wino;
   // Too few 4x4 tiles, but a vector of 2x2 ones: F(2x2) with its weights transformed per panel.
   // 1 thread, against what these shapes got before (direct forward, im2col_gemm backward data):

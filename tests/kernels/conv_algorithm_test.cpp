@@ -199,6 +199,10 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
   const ConvGeometry l4 = make_geometry(1, 512, 512, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
   const ConvGeometry volume =
       make_geometry(2, 16, 32, 1, {{16, 3, 1, 1, 1, 1}, {16, 3, 1, 1, 1, 1}, {16, 3, 1, 1, 1, 1}});
+  // 4 4x4 tiles per depth plane, 32 over the batch, but a tile group holds one plane's.
+  const ConvGeometry small_planes =
+      make_geometry(8, 64, 64, 1, {{4, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
+  const ConvGeometry volume_stem = make_geometry(2, 1, 16, 1, {same3x3, same3x3, same3x3});
   const ConvGeometry l3 = make_geometry(1, 256, 256, 1, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
   const ConvGeometry grouped =
       make_geometry(1, 256, 256, 32, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}});
@@ -220,7 +224,12 @@ TEST(SelectConv, PicksTheKernelThatWonOnEachKindOfLayer) {
     EXPECT_EQ(pick(depthwise, pass), "depthwise");
     EXPECT_EQ(pick(grouped, pass), "grouped_avx512");
     EXPECT_EQ(pick(grouped_wide, pass), "direct_avx512") << "32 channels per group";
-    EXPECT_EQ(pick(volume, pass), "direct_avx512") << "3D: no 27x column matrix";
+    // 3D: no 27x column matrix; Winograd on 16 tiles of one depth plane (the weight gradient:
+    // of all planes).
+    const bool weight = pass == ConvPass::kBackwardWeight;
+    EXPECT_EQ(pick(volume, pass), "winograd_f4x3");
+    EXPECT_EQ(pick(small_planes, pass), weight ? "winograd_f4x3" : "winograd_f2x3");
+    EXPECT_EQ(pick(volume_stem, pass), weight ? "direct_avx512" : "winograd_f4x3");
   }
   EXPECT_EQ(pick(strided, ConvPass::kForward), "direct_avx512") << "batch 1";
   EXPECT_EQ(pick(grouped_strided, ConvPass::kForward), "direct_avx512") << "stride 2";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/cpu/conv_winograd3d.h"
 #include "kernels/cpu/conv_winograd_plan.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/rounding.h"
@@ -46,7 +47,10 @@ void tile(WinogradPlan& p, int64_t d) {
   p.tiles = p.N * d * d * p.tiles_h * p.tiles_w;
 }
 
-WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, int64_t threads) {
+}  // namespace
+
+WinogradPlan winograd_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, int64_t threads,
+                           bool whole_weights) {
   WinogradPlan p;
   p.tile = tile_size;
   const bool bwd = pass == ConvPass::kBackwardData;
@@ -57,6 +61,7 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, 
   p.W = bwd ? g.out[2] : g.in[2];
   p.OH = bwd ? g.in[1] : g.out[1];
   p.OW = bwd ? g.in[2] : g.out[2];
+  p.y_channel_stride = p.OH * p.OW;
   // Backward data reads dy with the full-correlation padding 2d - pad ((kernel - 1) d - pad).
   const int64_t d = g.dilation[1];
   p.pad_top = bwd ? 2 * d - g.pad_lo[1] : g.pad_lo[1];
@@ -73,8 +78,9 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, 
   p.block_tiles = std::min<int64_t>(64, groups * 16);
   p.slots = p.cooperative ? 1 : threads;
   constexpr int64_t kLinePad = 16;
-  p.fused_weights = one_block;
-  p.private_u = !p.cooperative && threads > 1 && u_bytes <= kPrivateUBytes;
+  p.fused_weights = one_block && !whole_weights;
+  // 3x3x3 layers (whole_weights) share one U: their driver lays out the workspace so.
+  p.private_u = !whole_weights && !p.cooperative && threads > 1 && u_bytes <= kPrivateUBytes;
   p.u_slots = p.fused_weights || p.private_u ? threads : 1;
   // Fused: one panel's rows (at most 16), in blocks of 16 columns.
   const int64_t u_rows = p.fused_weights ? kWinogradMaxPanelRows
@@ -94,7 +100,7 @@ WinogradPlan make_plan(const ConvGeometry& g, ConvPass pass, int64_t tile_size, 
 
 // The weight gradient: the forward's tiling of x and dy, and M (P, K, C) summed over blocks
 // of tiles.
-WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t threads) {
+WinogradPlan winograd_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t threads) {
   WinogradPlan p;
   p.tile = tile_size;
   p.N = g.N;
@@ -151,10 +157,12 @@ WinogradPlan make_weight_plan(const ConvGeometry& g, int64_t tile_size, int64_t 
   return p;
 }
 
+namespace {
+
 WinogradPlan plan_for(const ConvGeometry& g, ConvPass pass, int64_t tile_size) {
   if (pass == ConvPass::kBackwardWeight)
-    return make_weight_plan(g, tile_size, omp_get_max_threads());
-  return make_plan(g, pass, tile_size, omp_get_max_threads());
+    return winograd_weight_plan(g, tile_size, omp_get_max_threads());
+  return winograd_plan(g, pass, tile_size, omp_get_max_threads());
 }
 
 // The same shapes for every pass and both tile sizes: backward data and the weight gradient
@@ -180,30 +188,35 @@ bool shape_supported(const ConvGeometry& g) {
 }  // namespace
 
 template <int kTile>
-bool ConvWinograd<kTile>::supports(const ConvGeometry& g, ConvPass) {
+bool ConvWinograd<kTile>::supports(const ConvGeometry& g, ConvPass pass) {
+  if (winograd3d_geometry(g)) return winograd3d_supports(g, pass);
   return shape_supported(g);
 }
 
 template <int kTile>
 size_t ConvWinograd<kTile>::workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  if (winograd3d_geometry(g)) return winograd3d_workspace_floats(g, pass, kTile);
   return plan_for(g, pass, kTile).workspace_floats();
 }
 
 template <int kTile>
 void ConvWinograd<kTile>::forward(const ConvGeometry& g, const float* x, const float* w,
                                   const ConvEpilogue& ep, float* y, float* workspace) noexcept {
+  if (winograd3d_geometry(g)) return winograd3d_forward(g, kTile, x, w, ep, y, workspace);
   winograd_conv_avx512(plan_for(g, ConvPass::kForward, kTile), x, w, ep, y, workspace);
 }
 
 template <int kTile>
 void ConvWinograd<kTile>::backward_data(const ConvGeometry& g, const float* dy, const float* w,
                                         float* dx, float* workspace) noexcept {
+  if (winograd3d_geometry(g)) return winograd3d_backward_data(g, kTile, dy, w, dx, workspace);
   winograd_conv_avx512(plan_for(g, ConvPass::kBackwardData, kTile), dy, w, {}, dx, workspace);
 }
 
 template <int kTile>
 void ConvWinograd<kTile>::backward_weight(const ConvGeometry& g, const float* x, const float* dy,
                                           float* dw, float* workspace) noexcept {
+  if (winograd3d_geometry(g)) return winograd3d_backward_weight(g, kTile, x, dy, dw, workspace);
   winograd_weight_avx512(plan_for(g, ConvPass::kBackwardWeight, kTile), x, dy, dw, workspace);
 }
 

@@ -26,6 +26,8 @@
 //   U = A dy Aᵀ (A 4x2: rows (1 0), (1 1), (1 -1), (0 1); the last negated from (Aᵀ)ᵀ)
 //   V = Bᵀ x B  (the forward's, with G's 1/2s), dw = Gᵀ M G (Gᵀ 3x4: rows (1 1 1 0),
 //   (0 1 -1 0), (0 1 1 -1): G without its 1/2s, the -1 undoing A's sign); additions only.
+//
+// 3x3x3 layers (every pass, both tile sizes): conv_winograd3d.h, on the same kernels.
 #pragma once
 
 #include <cstddef>

@@ -1,8 +1,8 @@
 // The AVX-512 kernel of the Winograd rows F(4x4, 3x3) and F(2x2, 3x3), forward and backward
-// data (see conv_winograd.h for the algorithm and conv_winograd_plan.h for the problem), a
-// template on the tile size kTile (4 or 2) with P = (kTile + 2)² points. One lane per tile: blocks
-// of up to 64 tiles go through input transform -> P GEMMs -> output transform while V and M stay in
-// cache.
+// data, 2D and (winograd3d_conv_avx512, conv_winograd3d.cpp) 3x3x3 layers (see conv_winograd.h
+// for the algorithm and conv_winograd_plan.h for the problem), a template on the tile size kTile
+// (4 or 2) with P = (kTile + 2)² points. One lane per tile: blocks of up to 64 tiles go through
+// input transform -> P GEMMs -> output transform while V and M stay in cache.
 //
 // Layouts (floats, row-major; ξ planes plan.*_stride apart), T = plan.block_tiles:
 //   U (P, K, C)   transformed weights, whole call (fused: (P, <=16, C), up to 16 output
@@ -208,7 +208,7 @@ void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg
     output_1d<kTile>(col, o);
     for (int a = 0; a < kTile; ++a) s[a][i] = o[a];
   }
-  float* yk = y + k * p.OH * p.OW;
+  float* yk = y + k * p.y_channel_stride;
   const __m512 b = _mm512_set1_ps(ep.bias ? ep.bias[k] : 0.0f);
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   const bool clamps = ep.clamps();
@@ -364,29 +364,37 @@ void run_block(const WinogradPlan& p, const Buffers& io, float* V, float* M, int
   sync(parts);
 }
 
+// The whole U, in the U slots at `slots`: this part's share of its rows into the team's U, then
+// a barrier; or (WinogradPlan::private_u) all of them into this thread's own slot, with no
+// barrier. Returns the U this thread reads.
+template <int kTile>
+float* whole_weight_transform(const WinogradPlan& p, const float* w, float* slots, int part,
+                              int parts) {
+  // Rotated weights: 16 rows at a time.
+  const int64_t unit = p.rotated ? kLanes : 1;
+  const int64_t units = (p.K + unit - 1) / unit;
+  const auto [i_begin, i_end] =
+      p.private_u ? std::pair<int64_t, int64_t>{0, units} : share(units, part, parts);
+  float* U = p.private_u ? slots + part * p.u_floats : slots;
+  for (int64_t i = i_begin; i < i_end; ++i) {
+    const int64_t k0 = i * unit;
+    const int rows = static_cast<int>(std::min<int64_t>(unit, p.K - k0));
+    weight_transform<kTile>(p, w, k0, rows, U + k0 * p.u_row);
+  }
+  if (!p.private_u) sync(parts);
+  return U;
+}
+
 // Thread `part` of a team of `parts`: its share of the weight transform, then of the blocks.
 template <int kTile>
 void run_part(const WinogradPlan& p, const float* x, const float* w, const ConvEpilogue& ep,
               float* y, float* workspace, int part, int parts) {
   float* after_u = workspace + p.u_slots * p.u_floats;
   Buffers io{x, w, ep, y, workspace};
-  if (p.fused_weights) {
+  if (p.fused_weights)
     io.U = workspace + part * p.u_floats;
-  } else {
-    // Rotated weights: 16 rows at a time. Each thread transforms all of them into its own U
-    // (WinogradPlan::private_u), with no barrier after, or its share of the shared U.
-    const int64_t unit = p.rotated ? kLanes : 1;
-    const int64_t units = (p.K + unit - 1) / unit;
-    const auto [i_begin, i_end] =
-        p.private_u ? std::pair<int64_t, int64_t>{0, units} : share(units, part, parts);
-    if (p.private_u) io.U = workspace + part * p.u_floats;
-    for (int64_t i = i_begin; i < i_end; ++i) {
-      const int64_t k0 = i * unit;
-      const int rows = static_cast<int>(std::min<int64_t>(unit, p.K - k0));
-      weight_transform<kTile>(p, w, k0, rows, io.U + k0 * p.u_row);
-    }
-    if (!p.private_u) sync(parts);
-  }
+  else
+    io.U = whole_weight_transform<kTile>(p, w, workspace, part, parts);
   const int64_t T = p.block_tiles;
   if (p.cooperative) {
     for (int64_t t0 = 0; t0 < p.tiles; t0 += T)
@@ -402,7 +410,88 @@ void run_part(const WinogradPlan& p, const float* x, const float* w, const ConvE
     run_block<kTile>(p, io, V, V + p.v_floats, t0, std::min(t0 + T, t_end), 0, 1);
 }
 
+// 3D (WinogradDepth): output planes [od_begin, od_end) of image n on tiles [t_begin, t_end) of
+// its planes. Padded input plane q (input plane q - pad_front, zero outside [0, D)) is
+// transformed once into ring slot q - base; output plane od's GEMMs read slots of q = od..od + 2
+// as 3 * channels consecutive rows of V (U's columns are in that order).
+template <int kTile>
+void run_depth_block(const WinogradPlan& p, const WinogradDepth& dp, const Buffers& io, float* V,
+                     float* M, int64_t n, int64_t t_begin, int64_t t_end, int64_t od_begin,
+                     int64_t od_end) {
+  const int64_t T = p.block_tiles, plane_rows = dp.channels * T, hw = p.H * p.W;
+  const int nv = static_cast<int>((t_end - t_begin + kLanes - 1) / kLanes);
+  TileGroup tgs[4];
+  for (int grp = 0; grp < nv; ++grp) tgs[grp] = tile_group<kTile>(p, t_begin + grp * kLanes);
+  const float* xn = io.x + n * dp.channels * dp.D * hw;
+  int64_t base = od_begin, next = od_begin;  // padded plane in slot 0; the next to transform
+  const auto make = [&](int64_t q) {
+    if (q - base == dp.ring) {  // the ring is full: its last two planes to the front
+      for (int xi = 0; xi < kPoints<kTile>; ++xi) {
+        float* v = V + xi * p.v_stride;
+        std::copy_n(v + (dp.ring - 2) * plane_rows, 2 * plane_rows, v);
+      }
+      base += dp.ring - 2;
+    }
+    float* v = V + (q - base) * plane_rows;
+    const int64_t id = q - dp.pad_front;
+    if (id < 0 || id >= dp.D) {
+      for (int xi = 0; xi < kPoints<kTile>; ++xi)
+        std::fill_n(v + xi * p.v_stride, plane_rows, 0.0f);
+      return;
+    }
+    for (int64_t c = 0; c < dp.channels; ++c) {
+      const float* xc = xn + (c * dp.D + id) * hw;
+      if (c + 2 < dp.channels) prefetch_rows<kTile>(p, xc + 2 * dp.D * hw, tgs, nv);
+      for (int grp = 0; grp < nv; ++grp)
+        input_transform<kTile>(p, xc, tgs[grp], 0, v + c * T + grp * kLanes, T);
+    }
+  };
+  const int panel_rows = kPanelRows[nv];
+  for (int64_t od = od_begin; od < od_end; ++od) {
+    while (next <= od + 2) make(next++);
+    const float* window = V + (od - base) * plane_rows;
+    for (int xi = 0; xi < kPoints<kTile>; ++xi)
+      for (int64_t k0 = 0; k0 < p.K; k0 += panel_rows)
+        gemm(p, xi, k0, static_cast<int>(std::min<int64_t>(panel_rows, p.K - k0)), nv,
+             io.U + xi * p.u_stride + k0 * p.u_row, window, M);
+    float* y = io.y + (n * p.K * dp.OD + od) * p.OH * p.OW;
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int grp = 0; grp < nv; ++grp)
+        output_transform<kTile>(p, M + grp * kLanes, tgs[grp], k, io.ep, y, T);
+  }
+}
+
+// Thread `part` of `parts`: its share of U, then its units (image, chunk of output planes, 16
+// tiles), consecutive ones of one image and chunk in blocks.
+template <int kTile>
+void run_depth_part(const WinogradPlan& p, const WinogradDepth& dp, const float* x, const float* w,
+                    const ConvEpilogue& ep, float* y, float* workspace, int part, int parts) {
+  Buffers io{x, w, ep, y, workspace};
+  io.U = whole_weight_transform<kTile>(p, w, workspace, part, parts);
+  float* V = workspace + p.u_floats + part * (p.v_floats + p.m_floats);
+  const int64_t groups = (p.tiles + kLanes - 1) / kLanes, per_block = p.block_tiles / kLanes;
+  const auto [u_begin, u_end] = share(dp.N * dp.chunks * groups, part, parts);
+  for (int64_t u = u_begin; u < u_end;) {
+    const int64_t image_chunk = u / groups, g0 = u % groups;
+    const int64_t g1 = std::min({groups, g0 + per_block, g0 + u_end - u});
+    const int64_t chunk = image_chunk % dp.chunks;
+    run_depth_block<kTile>(p, dp, io, V, V + p.v_floats, image_chunk / dp.chunks, g0 * kLanes,
+                           std::min(g1 * kLanes, p.tiles), dp.OD * chunk / dp.chunks,
+                           dp.OD * (chunk + 1) / dp.chunks);
+    u += g1 - g0;
+  }
+}
+
 }  // namespace
+
+void winograd3d_conv_avx512(const WinogradPlan& p, const WinogradDepth& depth, const float* x,
+                            const float* w, const ConvEpilogue& ep, float* y,
+                            float* workspace) noexcept {
+  run_team([&](int part, int parts) {
+    if (p.tile == 2) return run_depth_part<2>(p, depth, x, w, ep, y, workspace, part, parts);
+    run_depth_part<4>(p, depth, x, w, ep, y, workspace, part, parts);
+  });
+}
 
 void winograd_conv_avx512(const WinogradPlan& p, const float* x, const float* w,
                           const ConvEpilogue& ep, float* y, float* workspace) noexcept {

@@ -28,6 +28,9 @@ inline constexpr int64_t kWinogradWeightScratchFloats = 36 * (6 * 64 + 16);
 struct WinogradPlan {
   int64_t N = 0, C = 0, K = 0;  // C: the reduction channels, K: the output channels
   int64_t H = 0, W = 0, OH = 0, OW = 0, pad_top = 0, pad_left = 0;
+  // Floats from one output channel's plane of y to the next: OH * OW, or (with N = 1) more
+  // where y is one depth plane of a 3D output (conv_winograd3d.cpp).
+  int64_t y_channel_stride = 0;
   int64_t dilation = 1;  // both axes
   // Outputs per tile side m: F(m x m, 3x3) on (m + 2)² points.
   int64_t tile = 4;
@@ -79,12 +82,42 @@ struct WinogradPlan {
   // buffers (a unit's sums, one image's x and dy staged with 16 channels per vector) and all.
   int64_t c_pad = 0, k_pad = 0, u_ld = 0, v_ld = 0;
   size_t thread_scratch_floats = 0, scratch_floats = 0;
+  // Weight gradient of a 3x3x3 layer (conv_winograd3d.cpp), else 0: the N images are the
+  // depth_out output depth planes of each image of x (N / depth_out, C / 3, depth_in, H, W) and dy
+  // (N / depth_out, K, depth_out, OH, OW); virtual channel 3c + kd is input plane
+  // od - depth_pad + kd of channel c, zero outside [0, depth_in) (dw (K, C / 3, 3, 3, 3)).
+  int64_t depth_out = 0, depth_in = 0, depth_pad = 0;
 
   int64_t points() const { return (tile + 2) * (tile + 2); }
   size_t workspace_floats() const {
     return u_slots * u_floats + slots * (v_floats + m_floats) + scratch_floats;
   }
 };
+
+// The forward or backward-data plan of a 2D geometry g for `threads` threads (weight gradient:
+// not this one), as ConvWinograd plans it (conv_winograd.cpp); `whole_weights`: U made whole,
+// never per panel (fused_weights false), for the 3D kernel, which reuses it for every depth plane.
+WinogradPlan winograd_plan(const ConvGeometry& g, ConvPass pass, int64_t tile, int64_t threads,
+                           bool whole_weights = false);
+
+// The weight-gradient plan of a 2D geometry g for `threads` threads (conv_winograd.cpp).
+WinogradPlan winograd_weight_plan(const ConvGeometry& g, int64_t tile, int64_t threads);
+
+// A 3D convolution with a 3x3x3 kernel as the 2D plan of one output depth plane of one image,
+// C = 3 x the channels of a depth plane (virtual channel kd * channels + c: tap kd of channel c).
+// The kernel transforms each input plane once per block of tiles into a ring of `ring` planes of
+// V (P, ring * channels, T) and runs the GEMMs of output plane od on its window of three; y's
+// channels are plan.y_channel_stride apart. Threads take units of 16 tiles of one image and one
+// of `chunks` ranges of output planes.
+struct WinogradDepth {
+  int64_t N = 0, channels = 0, D = 0, OD = 0, pad_front = 0, chunks = 1, ring = 3;
+};
+
+// Runs it: x (N, channels, D, H, W), w the plan's weights (channel kd * channels + c), y (N, K,
+// OD, OH, OW). Workspace: plan.workspace_floats(), the plan with one V, M slot per thread.
+void winograd3d_conv_avx512(const WinogradPlan& p, const WinogradDepth& depth, const float* x,
+                            const float* w, const ConvEpilogue& ep, float* y,
+                            float* workspace) noexcept;
 
 // Runs the planned convolution (either tile size); `workspace` holds plan.workspace_floats()
 // floats, and the plan was made for omp_get_max_threads() threads.

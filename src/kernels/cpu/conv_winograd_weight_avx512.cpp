@@ -105,10 +105,25 @@ int64_t staged_plane(int64_t pixels) {
   return round_up(pixels, kLanes) * kLanes;
 }
 
-// Pixels [px) (from the vector holding the first) of `count` <= 16 channel planes (`pixels`
-// each, one after another from src) staged at dst as (pixels, 16): a pixel's 16 channels one
-// vector, channels past `count` zero.
-void stage(const float* src, int64_t count, int64_t pixels, Range px, float* dst) {
+// Channel plane c of image n of x, and k of dy (`pixels` each): nullptr for a zero plane. A 3x3x3
+// layer's (plan.depth_out > 0) image n is depth plane n % depth_out of image n / depth_out, and
+// its virtual channel c = 3 c3 + kd input plane n % depth_out - depth_pad + kd of channel c3.
+const float* x_plane(const WinogradPlan& p, const float* x, int64_t n, int64_t c, int64_t pixels) {
+  if (p.depth_out == 0) return x + (n * p.C + c) * pixels;
+  const int64_t id = n % p.depth_out - p.depth_pad + c % 3;
+  if (id < 0 || id >= p.depth_in) return nullptr;
+  return x + ((n / p.depth_out * (p.C / 3) + c / 3) * p.depth_in + id) * pixels;
+}
+
+const float* dy_plane(const WinogradPlan& p, const float* dy, int64_t n, int64_t k,
+                      int64_t pixels) {
+  if (p.depth_out == 0) return dy + (n * p.K + k) * pixels;
+  return dy + ((n / p.depth_out * p.K + k) * p.depth_out + n % p.depth_out) * pixels;
+}
+
+// Pixels [px) (from the vector holding the first) of 16 channel planes src[c] (nullptr: zeros) of
+// `pixels` each staged at dst as (pixels, 16): a pixel's 16 channels one vector.
+void stage(const float* const (&src)[kLanes], int64_t pixels, Range px, float* dst) {
   for (int64_t p0 = px.first / kLanes * kLanes; p0 < px.second; p0 += kLanes) {
     const __mmask16 mask = bits(0, pixels - p0);
     __m512 r[kLanes];
@@ -117,10 +132,9 @@ void stage(const float* src, int64_t count, int64_t pixels, Range px, float* dst
       // plane's pixels four vectors ahead on the way (a prefetch past the end does not fault).
       // ResNet-18 layer 3 at batch 1 and 32 -> 64 channels of 14x14 at batch 64: 7-15% fewer
       // cycles.
-      if (c < count)
-        _mm_prefetch(reinterpret_cast<const char*>(src + c * pixels + p0 + 4 * kLanes),
-                     _MM_HINT_T0);
-      r[c] = c < count ? _mm512_maskz_loadu_ps(mask, src + c * pixels + p0) : _mm512_setzero_ps();
+      if (src[c])
+        _mm_prefetch(reinterpret_cast<const char*>(src[c] + p0 + 4 * kLanes), _MM_HINT_T0);
+      r[c] = src[c] ? _mm512_maskz_loadu_ps(mask, src[c] + p0) : _mm512_setzero_ps();
     }
     avx512::transpose16x16(r);
     // Whole vectors: the plane is padded to them (pixels past the last: unread).
@@ -251,12 +265,18 @@ void stage_image(const WinogradPlan& p, const Io& io, int64_t n, int64_t ta, int
   const Range x_px{std::max<int64_t>(oy_lo - p.pad_top, 0) * p.W,
                    std::min(oy_hi + 2 * d - p.pad_top, p.H) * p.W};
   const Range dy_px{oy_lo * p.OW, std::min(oy_hi, p.OH) * p.OW};
-  for (int64_t q = qs.first; q < qs.second; ++q)
-    stage(io.x + (n * p.C + q * kLanes) * hw, std::min<int64_t>(kLanes, p.C - q * kLanes), hw, x_px,
-          io.x_staged + q * staged_plane(hw));
-  for (int64_t q = ks.first; q < ks.second; ++q)
-    stage(io.dy + (n * p.K + q * kLanes) * ohw, std::min<int64_t>(kLanes, p.K - q * kLanes), ohw,
-          dy_px, io.dy_staged + q * staged_plane(ohw));
+  // The group's 16 planes; past the last channel zeros.
+  const float* src[kLanes];
+  for (int64_t q = qs.first; q < qs.second; ++q) {
+    for (int c = 0; c < kLanes; ++c)
+      src[c] = q * kLanes + c < p.C ? x_plane(p, io.x, n, q * kLanes + c, hw) : nullptr;
+    stage(src, hw, x_px, io.x_staged + q * staged_plane(hw));
+  }
+  for (int64_t q = ks.first; q < ks.second; ++q) {
+    for (int c = 0; c < kLanes; ++c)
+      src[c] = q * kLanes + c < p.K ? dy_plane(p, io.dy, n, q * kLanes + c, ohw) : nullptr;
+    stage(src, ohw, dy_px, io.dy_staged + q * staged_plane(ohw));
+  }
 }
 
 // A part's transforms of tiles [t_begin, t_end): dy of the 16-channel groups [ks) into U, x of
