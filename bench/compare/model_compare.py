@@ -13,17 +13,16 @@ peak-memory figure is that one network's run alone:
            blocked layout when torch has oneDNN)
 
 and prints, per model, the median over --reps rounds of each one's median time per forward,
-the ratios torch_ms / fovea_ms (> 1: Fovea is faster) with the spread of the per-round ratio
-fastest/fovea, and each process's peak resident
-memory (VmHWM: the whole process, libraries and interpreter included; the
-"import" column is a PyTorch process's peak after importing torch and torchvision, before
-building the model). A round runs the three one after the other, so they sample the same
-machine load. This host has phases, seconds to minutes long, in which its two cores pass data
-to each other far more slowly than usual (bench/core_probe.cpp: a barrier 0.4 us instead of
-0.1, a thread overwriting lines the other core holds at 2-4 GB/s instead of about 40); Fovea's
-two-thread time then grows by about a third. Before each round, bench/core_probe (built beside
-the fovea program) measures that state, and each round's ratio fastest/fovea is printed with
-it. Threads: --threads on every side (OMP_NUM_THREADS and --threads for Fovea,
+the ratios torch_ms / fovea_ms (> 1: Fovea is faster), each process's peak resident memory
+(VmHWM: the whole process, libraries and interpreter included; the "import" column is a
+PyTorch process's peak after importing torch and torchvision, before building the model), and
+then each round's ratio fastest/fovea with its two times. A round runs the three one after the
+other, so they sample the same machine load. This host has phases, seconds to minutes long, in
+which its two cores pass data to each other far more slowly than usual (bench/core_probe.cpp:
+a barrier 0.4 us instead of 0.1, a thread overwriting lines the other core holds at 2-4 GB/s
+instead of about 40); Fovea's two-thread time then grows by about a third. Before each round,
+bench/core_probe (built beside the fovea program) measures that state, printed with the round.
+Threads: --threads on every side (OMP_NUM_THREADS and --threads for Fovea,
 torch.set_num_threads for PyTorch).
 
 Run with a python that has torch (here: /usr/bin/python3):
@@ -184,9 +183,8 @@ def main():
                "eager_peak_rss_mib": med["eager"]["peak_rss_mib"],
                "fastest_peak_rss_mib": med["fastest"]["peak_rss_mib"],
                "torch_import_rss_mib": med["eager"]["import_rss_mib"],
-               "rounds_fastest_over_fovea": [t["ms"] / f["ms"] for f, t in
-                                             zip(runs["fovea"], runs["fastest"])],
-               "rounds_core_probe": probes}
+               "rounds": [{"fovea_ms": f["ms"], "fastest_ms": t["ms"], "core_probe": probe}
+                          for f, t, probe in zip(runs["fovea"], runs["fastest"], probes)]}
         rows.append(row)
         print(f"{name:<13} {row['fovea_ms']:>9.2f} {row['eager_ms']:>9.2f} "
               f"{row['fastest_ms']:>10.2f} {row['eager_over_fovea']:>11.2f} "
@@ -196,11 +194,15 @@ def main():
     print("-" * len(head))
     for row in rows:
         rounds = []
-        for ratio, probe in zip(row["rounds_fastest_over_fovea"], row["rounds_core_probe"]):
-            state = (f" (barrier {probe['barrier_us']:.2f} us, writes to the other core's lines "
-                     f"{probe['write_gbs']:.0f} GB/s)" if probe else "")
-            rounds.append(f"{ratio:.2f}{state}")
-        print(f"{row['model']}: fastest/fovea per round: {', '.join(rounds)}")
+        for r in row["rounds"]:
+            probe = r["core_probe"]
+            state = (f", barrier {probe['barrier_us']:.2f} us, writes to the other core's lines "
+                     f"{probe['write_gbs']:.0f} GB/s" if probe else "")
+            rounds.append(f"{r['fastest_ms'] / r['fovea_ms']:.2f} ({r['fovea_ms']:.2f} / "
+                          f"{r['fastest_ms']:.2f} ms{state})")
+        print(f"{row['model']}: per round, fastest/fovea (fovea / fastest ms):")
+        for text in rounds:
+            print(f"  {text}")
     print(f"load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}")
     print(f"torch {torch_version}; ratios: torch_ms / fovea_ms (> 1: Fovea is faster); MiB: peak "
           "RSS (VmHWM) of each process")
