@@ -2,8 +2,8 @@
 //
 // On this shared host the two virtual CPUs are at times placed far apart: for seconds to
 // minutes a barrier takes about 0.4 us instead of 0.1, a thread writes lines the other thread
-// holds in its cache at 2-4 GB/s instead of about 40 (each write waits for the other core to
-// give the line up) and reads lines the other just wrote at about 33 GB/s instead of 80, while
+// holds in its cache at 2-6 GB/s instead of 33-40 (each write waits for the other core to
+// give the line up) and reads lines the other just wrote at 25-35 GB/s instead of 75-80, while
 // each core alone (its FMA throughput, its own L2, DRAM) runs as fast as ever. Inference at
 // batch 1, where every layer writes memory the other core has read, then runs about a third
 // slower. This probe labels a benchmark round with that state (compare/model_compare.py runs

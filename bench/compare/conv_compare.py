@@ -25,6 +25,12 @@ gradient only (what torch.nn.grad.conv2d_input/conv2d_weight call, and what auto
 when only the input or only the weight requires grad), on real tensors. Its times include
 allocating its outputs; Fovea's kernel cases reuse theirs (see bench/README.md).
 
+This host has phases, seconds to minutes long, in which its two cores pass data to each other
+far more slowly than usual (see bench/core_probe.cpp); Fovea's two-thread times then grow more
+than PyTorch's. With --threads 2 or more, bench/core_probe (built beside conv_bench) runs before
+each layer; its barrier time ends the row (about 0.1 us quick, 0.4 us slow), and the summary
+gives the geometric means of each phase's rows too.
+
 Run with a python that has torch (here: /usr/bin/python3):
   /usr/bin/python3 bench/compare/conv_compare.py [build/bench/conv_bench] --threads 2
 """
@@ -147,6 +153,20 @@ def run_fovea(binary, suite, layer, threads, min_time, time_key, algo):
 # ---------------------------------------------------------------------------------------------
 
 
+def core_barrier_us(binary, threads):
+    """bench/core_probe's barrier time beside `binary` now, or None (not built, one thread)."""
+    probe = os.path.join(os.path.dirname(os.path.abspath(binary)), "core_probe")
+    if threads < 2 or not os.access(probe, os.X_OK):
+        return None
+    proc = subprocess.run([probe], capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    return json.loads(proc.stdout)["barrier_us"] if proc.returncode == 0 else None
+
+
+# Barrier times below this (us) mark rows measured while the cores passed data quickly.
+QUICK_BARRIER_US = 0.2
+
+
 def geomean(values):
     values = list(values)
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
@@ -196,7 +216,8 @@ def main():
                        ("cpu_time", time.process_time))
 
     head = (f"{'layer':<22} {'N':>3} {'pass':<10} {'algo':<12} {'fovea ms':>9} {'GFLOP/s':>8} "
-            f"{'torch ms':>9} {'GFLOP/s':>8} {'torch/fovea':>11}  torch backend")
+            f"{'torch ms':>9} {'GFLOP/s':>8} {'torch/fovea':>11}  {'torch backend':<15}"
+            "barrier us")
     print(f"threads={args.threads} rounds={args.reps} min_time={args.min_time}s "
           f"clock={args.clock} "
           f"torch={torch.__version__} binary={args.binary} cpus={os.cpu_count()}")
@@ -207,6 +228,7 @@ def main():
     with torch.no_grad():
         for layer in layers:
             fns, backend = torch_passes(torch, layer)
+            barrier = core_barrier_us(args.binary, args.threads)
             fovea_runs, torch_runs = [], []
             for _ in range(args.reps):
                 fovea_runs.append(run_fovea(args.binary, args.suite, layer, args.threads,
@@ -224,12 +246,13 @@ def main():
                        "torch_backend": backend,
                        "fovea_ms": fovea_s * 1e3, "fovea_gflops": gflop / fovea_s,
                        "torch_ms": torch_s * 1e3, "torch_gflops": gflop / torch_s,
-                       "ratio": torch_s / fovea_s}
+                       "ratio": torch_s / fovea_s, "core_barrier_us": barrier}
                 rows.append(row)
                 print(f"{row['layer']:<22} {row['N']:>3} {pass_:<10} {algo:<12} "
                       f"{row['fovea_ms']:>9.3f} {row['fovea_gflops']:>8.1f} "
                       f"{row['torch_ms']:>9.3f} {row['torch_gflops']:>8.1f} "
-                      f"{row['ratio']:>11.2f}  {backend}", flush=True)
+                      f"{row['ratio']:>11.2f}  {backend:<15}"
+                      f"{'' if barrier is None else f'{barrier:.2f}'}", flush=True)
 
     means = {"all": geomean(r["ratio"] for r in rows)}
     for pass_ in PASSES:
@@ -237,6 +260,12 @@ def main():
     means["resnet18"] = geomean(r["ratio"] for r in rows if r["layer"].startswith("r18_"))
     onednn = [r["ratio"] for r in rows if r["torch_backend"] == "Mkldnn"]
     means["torch_onednn"] = geomean(onednn)
+    phases = {"quick": [r["ratio"] for r in rows if r["core_barrier_us"] is not None
+                        and r["core_barrier_us"] < QUICK_BARRIER_US],
+              "slow": [r["ratio"] for r in rows if r["core_barrier_us"] is not None
+                       and r["core_barrier_us"] >= QUICK_BARRIER_US]}
+    for phase, ratios in phases.items():
+        means[f"cores_{phase}"] = geomean(ratios)
     print("-" * len(head))
     load_end = os.getloadavg()[0]
     print(f"load average (1 min) at start {load_start:.2f}, at end {load_end:.2f}")
@@ -247,7 +276,9 @@ def main():
     print("geometric mean of torch_ms/fovea_ms (> 1: Fovea faster)")
     for key, label in (("all", f"all {len(rows)} rows"), ("fwd", "fwd"), ("bwd_data", "bwd_data"),
                        ("bwd_weight", "bwd_weight"), ("resnet18", "ResNet-18 rows (r18_*)"),
-                       ("torch_onednn", f"{len(onednn)} rows torch runs on oneDNN")):
+                       ("torch_onednn", f"{len(onednn)} rows torch runs on oneDNN"),
+                       ("cores_quick", f"{len(phases['quick'])} rows, cores quick"),
+                       ("cores_slow", f"{len(phases['slow'])} rows, cores slow")):
         print(f"  {label:<30} {means[key]:.3f}" if means[key] == means[key] else
               f"  {label:<30} -")
     if args.json:

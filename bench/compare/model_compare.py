@@ -19,8 +19,8 @@ PyTorch process's peak after importing torch and torchvision, before building th
 then each round's ratio fastest/fovea with its two times. A round runs the three one after the
 other, so they sample the same machine load. This host has phases, seconds to minutes long, in
 which its two cores pass data to each other far more slowly than usual (bench/core_probe.cpp:
-a barrier 0.4 us instead of 0.1, a thread overwriting lines the other core holds at 2-4 GB/s
-instead of about 40); Fovea's two-thread time then grows by about a third. Before each round,
+a barrier 0.4 us instead of 0.1, a thread overwriting lines the other core holds at 2-6 GB/s
+instead of 33-40); Fovea's two-thread time then grows by about a third. Before each round,
 bench/core_probe (built beside the fovea program) measures that state, printed with the round.
 Threads: --threads on every side (OMP_NUM_THREADS and --threads for Fovea,
 torch.set_num_threads for PyTorch).
