@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "fovea/random.h"
 
@@ -187,6 +189,13 @@ void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const Co
 
 const ConvAlgorithm& reference_algorithm() {
   return conv_algorithms()[0];
+}
+
+const ConvAlgorithm& algorithm_named(std::string_view name) {
+  const auto all = conv_algorithms();
+  const auto it = std::ranges::find(all, name, &ConvAlgorithm::name);
+  if (it == all.end()) throw std::logic_error("no " + std::string(name) + " row");
+  return *it;
 }
 
 void check_all(const std::vector<ConvGeometry>& geometries, std::string_view only) {

@@ -76,6 +76,9 @@ void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const Co
 // The table's reference row.
 const ConvAlgorithm& reference_algorithm();
 
+// The table's row named `name`; throws std::logic_error where there is none.
+const ConvAlgorithm& algorithm_named(std::string_view name);
+
 // Every non-reference algorithm whose name contains `only` (all when empty) against the
 // reference on each geometry, every pass it supports (forward plain, with bias, and with bias
 // and clamp). Adds a

@@ -44,6 +44,8 @@ import subprocess
 import sys
 import time
 
+from core_state import QUICK_BARRIER_US, read_core_probe
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSES = ("fwd", "bwd_data", "bwd_weight")
 DIMS = {"conv1d": 1, "conv2d": 2, "conv3d": 3, "convT2d": 2}
@@ -156,15 +158,7 @@ def run_fovea(binary, suite, layer, threads, min_time, time_key, algo):
 def core_barrier_us(binary, threads):
     """bench/core_probe's barrier time beside `binary` now, or None (not built, one thread)."""
     probe = os.path.join(os.path.dirname(os.path.abspath(binary)), "core_probe")
-    if threads < 2 or not os.access(probe, os.X_OK):
-        return None
-    proc = subprocess.run([probe], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
-    return json.loads(proc.stdout)["barrier_us"] if proc.returncode == 0 else None
-
-
-# Barrier times below this (us) mark rows measured while the cores passed data quickly.
-QUICK_BARRIER_US = 0.2
+    return read_core_probe(probe, threads).get("barrier_us")
 
 
 def geomean(values):

@@ -39,6 +39,8 @@ import subprocess
 import sys
 import time
 
+from core_state import read_core_probe
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODES = ("eager", "fastest")
 
@@ -102,12 +104,9 @@ def run_fovea(binary, model_name, threads, min_time, conv_algo):
 
 
 def core_probe(binary, threads):
-    """The build's bench/core_probe result ({} when it is not built or threads < 2)."""
-    probe = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(binary)))), "bench", "core_probe")
-    if threads < 2 or not os.access(probe, os.X_OK):
-        return {}
-    return run_json([probe], dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    """bench/core_probe's reading from the fovea program's build ({}: none, see core_state)."""
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(binary))))
+    return read_core_probe(os.path.join(build, "bench", "core_probe"), threads)
 
 
 def run_torch(model_name, mode, threads, min_time):

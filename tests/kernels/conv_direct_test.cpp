@@ -27,10 +27,6 @@ std::vector<Row> rows() {
   return {{"direct_avx512", cpu_has_avx512()}, {"direct_avx2", cpu_has_avx2_fma()}};
 }
 
-const ConvAlgorithm& algorithm(const char* name) {
-  return *std::ranges::find(conv_algorithms(), name, &ConvAlgorithm::name);
-}
-
 // Runs check_all for each row this CPU runs, on 1 and 2 threads.
 void check_threads(const std::vector<ConvGeometry>& v) {
   for (const Row& row : rows())
@@ -152,7 +148,7 @@ TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
   check_threads(v);
   if (!cpu_has_avx512()) return;
   for (const ConvGeometry& g : v)
-    expect_same_bits_on_one_and_two_threads(algorithm("direct_avx512"), g, 7);
+    expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 7);
 }
 
 // Forward with output channels in the lanes (as above, planes of at most 196 outputs or 3D,
@@ -204,7 +200,7 @@ TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
   check_threads(wgt);
   if (!cpu_has_avx512()) return;
   for (const ConvGeometry& g : wgt)
-    expect_same_bits_on_one_and_two_threads(algorithm("direct_avx512"), g, 11);
+    expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 11);
 }
 
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads
@@ -246,7 +242,7 @@ TEST(ConvDirect, RefusesWhatItDoesNotHandle) {
   const ConvGeometry strided = make_geometry(1, 2, 2, 1, {{8, 3, 1, 1, 1, 1}, {8, 3, 2, 1, 1, 1}});
   const ConvGeometry huge = make_geometry(1, 1, 1, 1, {{9, 9}, {9, 9}, {9, 9}});  // 729 taps
   for (const Row& row : rows()) {
-    const ConvAlgorithm& a = algorithm(row.name);
+    const ConvAlgorithm& a = algorithm_named(row.name);
     EXPECT_EQ(a.supports(plain, ConvPass::kForward), row.runs) << row.name;
     if (!row.runs) continue;
     // Backward data with stride > 1 on any axis.

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,12 +23,6 @@ namespace fovea::kernels {
 namespace {
 
 constexpr std::string_view kName = "winograd1d_f6x3";
-
-const ConvAlgorithm& winograd1d() {
-  for (const ConvAlgorithm& a : conv_algorithms())
-    if (a.name == kName) return a;
-  throw std::logic_error("no winograd1d_f6x3 row");
-}
 
 // A 1D 3-tap stride-1 geometry with output length `out` and the given paddings.
 ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t out, int64_t left = 1,
@@ -140,7 +133,8 @@ TEST_F(ConvWinograd1d, ErrorAgainstDoubleOnTheSuiteLayer) {
                                          ? forward_in_double(g, in.x, in.w)
                                          : weight_gradient_in_double(g, in.x, in.dy);
     const double tolerance = 1e-5 * std::sqrt(static_cast<double>(reduction_length(g, pass)));
-    const double wino = max_error(run_pass(winograd1d(), g, pass, in, false), want) / tolerance;
+    const double wino =
+        max_error(run_pass(algorithm_named(kName), g, pass, in, false), want) / tolerance;
     const double gemm = max_error(run_pass(*im2col, g, pass, in, false), want) / tolerance;
     std::printf("%-10s winograd1d %.2f tol | im2col_gemm %.2f tol\n",
                 std::string(to_string(pass)).c_str(), wino, gemm);
@@ -167,7 +161,8 @@ TEST_F(ConvWinograd1d, SelectedWhereItWins) {
 
 TEST_F(ConvWinograd1d, SupportsEveryPass) {
   const ConvGeometry g = geometry(1, 16, 16, 64);
-  for (ConvPass pass : kConvPasses) EXPECT_TRUE(winograd1d().supports(g, pass)) << to_string(pass);
+  for (ConvPass pass : kConvPasses)
+    EXPECT_TRUE(algorithm_named(kName).supports(g, pass)) << to_string(pass);
 }
 
 TEST_F(ConvWinograd1d, RefusesOtherShapes) {
@@ -182,7 +177,8 @@ TEST_F(ConvWinograd1d, RefusesOtherShapes) {
       make_geometry(1, 16, 16, 1, {{3, 3}, {6, 3}, {6, 3}}),                  // 3D
   };
   for (const ConvGeometry& g : refused)
-    for (ConvPass pass : kConvPasses) EXPECT_FALSE(winograd1d().supports(g, pass)) << describe(g);
+    for (ConvPass pass : kConvPasses)
+      EXPECT_FALSE(algorithm_named(kName).supports(g, pass)) << describe(g);
 }
 
 }  // namespace

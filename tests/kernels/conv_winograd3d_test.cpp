@@ -12,23 +12,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "conv_harness.h"
 #include "kernels/conv_algorithm.h"
-#include "kernels/cpu/cpu_features.h"
 #include "thread_counts.h"
+#include "winograd_row_test.h"
 
 namespace fovea::kernels {
 namespace {
-
-const ConvAlgorithm& row(std::string_view name) {
-  for (const ConvAlgorithm& a : conv_algorithms())
-    if (a.name == name) return a;
-  throw std::logic_error("no " + std::string(name) + " row");
-}
 
 // A 3x3x3 stride-1 geometry with output size (od, oh, ow) and paddings (lo, hi) per axis.
 ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t od, int64_t oh, int64_t ow,
@@ -40,18 +33,8 @@ ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t od, int64_
                         {ow + 2 - left - right, 3, 1, 1, left, right}});
 }
 
-class ConvWinograd3dRows : public ::testing::TestWithParam<std::string_view> {
- protected:
-  void SetUp() override {
-    if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
-  }
-  static std::string_view name() { return GetParam(); }
-  static const ConvAlgorithm& algo() { return row(GetParam()); }
-};
-
-INSTANTIATE_TEST_SUITE_P(BothTileSizes, ConvWinograd3dRows,
-                         ::testing::Values("winograd_f4x3", "winograd_f2x3"),
-                         [](const auto& info) { return std::string(info.param); });
+class ConvWinograd3dRows : public WinogradRowTest {};
+INSTANTIATE_TEST_SUITE_P(BothTileSizes, ConvWinograd3dRows, kWinogradRows, winograd_row_name);
 
 // Output depths 1..5 with every depth padding 0..2 per side (inputs down to one plane), and
 // paddings of the plane cycling through 0..2 per side on planes not a multiple of the tiles.

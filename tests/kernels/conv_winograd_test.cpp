@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,19 +21,13 @@
 #include "conv_harness.h"
 #include "fovea/random.h"
 #include "kernels/conv_algorithm.h"
-#include "kernels/cpu/cpu_features.h"
 #include "thread_counts.h"
+#include "winograd_row_test.h"
 
 namespace fovea::kernels {
 namespace {
 
 constexpr std::string_view kName = "winograd_f4x3";
-
-const ConvAlgorithm& row(std::string_view name) {
-  for (const ConvAlgorithm& a : conv_algorithms())
-    if (a.name == name) return a;
-  throw std::logic_error("no " + std::string(name) + " row");
-}
 
 // A 3x3 stride-1 2D geometry with output size (oh, ow) and the given paddings.
 ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t oh, int64_t ow,
@@ -44,19 +37,8 @@ ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t oh, int64_
                         {ow + 2 - left - right, 3, 1, 1, left, right}});
 }
 
-// The tests, run for both rows (the parameter: a row's name).
-class ConvWinogradRows : public ::testing::TestWithParam<std::string_view> {
- protected:
-  void SetUp() override {
-    if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
-  }
-  static std::string_view name() { return GetParam(); }
-  static const ConvAlgorithm& algo() { return row(GetParam()); }
-};
-
-INSTANTIATE_TEST_SUITE_P(BothTileSizes, ConvWinogradRows,
-                         ::testing::Values("winograd_f4x3", "winograd_f2x3"),
-                         [](const auto& info) { return std::string(info.param); });
+class ConvWinogradRows : public WinogradRowTest {};
+INSTANTIATE_TEST_SUITE_P(BothTileSizes, ConvWinogradRows, kWinogradRows, winograd_row_name);
 
 TEST_P(ConvWinogradRows, OutputSizesAroundTheTile) {
   std::vector<ConvGeometry> v;

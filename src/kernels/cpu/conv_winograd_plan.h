@@ -69,8 +69,9 @@ struct WinogradPlan {
   bool fused_weights = false;
   // Private blocks with a small U (kPrivateUBytes in conv_winograd.cpp): each thread transforms
   // the whole U into a buffer of its own instead of half of a shared one, which the other
-  // thread then read. Data crossing between the cores is at times 4x slower on this host
-  // (bench/core_probe.cpp); a thread making its own U costs a few percent of its GEMMs.
+  // thread then read. Data crossing between the cores is at times far slower on this host
+  // (bench/core_probe.cpp: writes to lines the other core read at 2-6 GB/s instead of 33-40); a
+  // thread making its own U costs a few percent of its GEMMs.
   bool private_u = false;
   // U buffers: one whole, or one per thread (a panel with fused weights, all of U with
   // private_u); in the weight gradient,
