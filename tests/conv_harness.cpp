@@ -33,19 +33,22 @@ std::vector<std::string> check_geometry(const ConvGeometry& g, uint64_t seed, st
     if (algo.name.find(only) == std::string_view::npos) continue;
     for (ConvPass pass : kConvPasses) {
       if (!algo.supports(g, pass)) continue;
-      // Forward: plain, with bias, and with bias and a fused clamp (the epilogue).
-      for (int variant = 0; variant < 3; ++variant) {
+      // Forward: plain, with bias, with bias and a fused clamp (the epilogue), and where the
+      // row fuses one, with bias, a residual and the clamp.
+      for (int variant = 0; variant < 4; ++variant) {
         if (variant > 0 && pass != ConvPass::kForward) continue;
-        const bool bias = variant > 0, clamp = variant == 2;
-        const auto want = run_pass(reference_algorithm(), g, pass, in, bias, clamp);
-        const auto got = run_pass(algo, g, pass, in, bias, clamp);
+        if (variant == 3 && !algo.fuses_residual) continue;
+        const bool bias = variant > 0, clamp = variant >= 2, residual = variant == 3;
+        const auto want = run_pass(reference_algorithm(), g, pass, in, bias, clamp, residual);
+        const auto got = run_pass(algo, g, pass, in, bias, clamp, residual);
         ++checks;
-        const std::string why = compare(got, want, reduction_length(g, pass) + (bias ? 1 : 0),
-                                        tolerance_scale(algo.name));
+        const std::string why =
+            compare(got, want, reduction_length(g, pass) + (bias ? 1 : 0) + (residual ? 1 : 0),
+                    tolerance_scale(algo.name));
         if (!why.empty())
-          failures.push_back(fmt::format("{} {}{}{}: {}: {}", algo.name, to_string(pass),
-                                         bias ? "+bias" : "", clamp ? "+clamp" : "", describe(g),
-                                         why));
+          failures.push_back(fmt::format("{} {}{}{}{}: {}: {}", algo.name, to_string(pass),
+                                         bias ? "+bias" : "", residual ? "+residual" : "",
+                                         clamp ? "+clamp" : "", describe(g), why));
       }
     }
   }
@@ -133,8 +136,9 @@ std::string compare(const std::vector<float>& actual, const std::vector<float>& 
                      bad, actual.size(), tol, first, actual[first], expected[first]);
 }
 
-ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp) {
-  ConvEpilogue ep{.bias = with_bias ? in.b.data() : nullptr};
+ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp, bool residual) {
+  ConvEpilogue ep{.bias = with_bias ? in.b.data() : nullptr,
+                  .residual = residual ? in.r.data() : nullptr};
   if (clamp) ep.lo = kClampLo, ep.hi = kClampHi;
   return ep;
 }
@@ -146,19 +150,20 @@ ConvInputs random_inputs(const ConvGeometry& g, uint64_t seed) {
   in.w = random_vector(g.C_out * g.C_in_per_group() * g.kernel_pixels(), gen);
   in.b = random_vector(g.C_out, gen);
   in.dy = random_vector(g.N * g.C_out * g.out_pixels(), gen);
+  in.r = random_vector(g.N * g.C_out * g.out_pixels(), gen);
   return in;
 }
 
 std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
-                            const ConvInputs& in, bool with_bias, bool clamp) {
+                            const ConvInputs& in, bool with_bias, bool clamp, bool residual) {
   std::vector<float> workspace(algo.workspace_floats(g, pass), kNaN);
   float* ws = workspace.empty() ? nullptr : workspace.data();
   std::vector<float> out;
   switch (pass) {
     case ConvPass::kForward:
       out.assign(in.dy.size(), kNaN);
-      algo.forward(g, in.x.data(), in.w.data(), forward_epilogue(in, with_bias, clamp), out.data(),
-                   ws);
+      algo.forward(g, in.x.data(), in.w.data(), forward_epilogue(in, with_bias, clamp, residual),
+                   out.data(), ws);
       break;
     case ConvPass::kBackwardData:
       out.assign(in.x.size(), kNaN);
@@ -179,9 +184,9 @@ void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const Co
   for (ConvPass pass : kConvPasses) {
     if (!algo.supports(g, pass)) continue;
     omp_set_num_threads(1);
-    const auto one = run_pass(algo, g, pass, in, true, clamp);
+    const auto one = run_pass(algo, g, pass, in, true, clamp, algo.fuses_residual);
     omp_set_num_threads(2);
-    EXPECT_EQ(run_pass(algo, g, pass, in, true, clamp), one)
+    EXPECT_EQ(run_pass(algo, g, pass, in, true, clamp, algo.fuses_residual), one)
         << algo.name << " " << to_string(pass) << ": " << describe(g);
   }
   omp_set_num_threads(before);

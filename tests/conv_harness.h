@@ -49,7 +49,7 @@ std::string compare(const std::vector<float>& actual, const std::vector<float>& 
                     int64_t reduction, double scale = 1.0);
 
 struct ConvInputs {
-  std::vector<float> x, w, b, dy;
+  std::vector<float> x, w, b, dy, r;  // r: a residual for the forward, dy's size
 };
 
 // Uniform values in [-1, 1) for every buffer a pass reads.
@@ -59,17 +59,19 @@ ConvInputs random_inputs(const ConvGeometry& g, uint64_t seed);
 // of values in [-1, 1]), so both bounds cut.
 inline constexpr float kClampLo = -0.25f, kClampHi = 0.5f;
 
-// The forward epilogue: in.b when with_bias, [kClampLo, kClampHi] when clamp.
-ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp);
+// The forward epilogue: in.b when with_bias, [kClampLo, kClampHi] when clamp, in.r when residual.
+ConvEpilogue forward_epilogue(const ConvInputs& in, bool with_bias, bool clamp,
+                              bool residual = false);
 
 // Runs one pass of `algo` on NaN-filled output and workspace buffers of exactly the promised
-// sizes; the forward pass applies forward_epilogue(in, with_bias, clamp).
+// sizes; the forward pass applies forward_epilogue(in, with_bias, clamp, residual).
 std::vector<float> run_pass(const ConvAlgorithm& algo, const ConvGeometry& g, ConvPass pass,
-                            const ConvInputs& in, bool with_bias, bool clamp = false);
+                            const ConvInputs& in, bool with_bias, bool clamp = false,
+                            bool residual = false);
 
-// Runs every pass `algo` supports on g with 1 thread, then 2 (forward with bias, and clamp when
-// `clamp`), and adds a gtest failure where the two results differ in any bit: for rows whose
-// threads split the outputs, never a sum.
+// Runs every pass `algo` supports on g with 1 thread, then 2 (forward with bias, a residual where
+// the row fuses one, and clamp when `clamp`), and adds a gtest failure where the two results differ
+// in any bit: for rows whose threads split the outputs, never a sum.
 void expect_same_bits_on_one_and_two_threads(const ConvAlgorithm& algo, const ConvGeometry& g,
                                              uint64_t seed, bool clamp = false);
 
@@ -80,8 +82,8 @@ const ConvAlgorithm& reference_algorithm();
 const ConvAlgorithm& algorithm_named(std::string_view name);
 
 // Every non-reference algorithm whose name contains `only` (all when empty) against the
-// reference on each geometry, every pass it supports (forward plain, with bias, and with bias
-// and clamp). Adds a
+// reference on each geometry, every pass it supports (forward plain, with bias, with bias and
+// clamp, and for rows that fuse one, with bias, residual and clamp). Adds a
 // gtest failure per mismatch (the first 20 printed) and fails when nothing was checked.
 void check_all(const std::vector<ConvGeometry>& geometries, std::string_view only = "");
 

@@ -3,8 +3,8 @@
 //
 // Kernels are plain noexcept functions on raw data that trust their geometry; validation
 // happens at the door (src/ops). Each pass overwrites its output:
-//   forward          y  = clamp(conv(x, w) + bias, lo, hi)   (ConvEpilogue; by default no
-//                                                          bias and no clamp)
+//   forward          y  = clamp(conv(x, w) + bias + r, lo, hi)   (ConvEpilogue; by default no
+//                                                              bias, no residual r, no clamp)
 //   backward_data    dx = conv^T(dy, w)           (also the forward of transposed conv)
 //   backward_weight  dw = sum_n corr(x, dy)
 // `workspace` holds workspace_floats(geometry, pass) floats (may be null when that is 0).
@@ -24,11 +24,14 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
 
 std::string_view to_string(ConvPass pass);
 
-// What the forward does to each sum before storing it: y[n, oc, p] = clamp(sum + bias[oc],
-// lo, hi). Relu is lo = 0, relu6 lo = 0 and hi = 6: an activation fused into the convolution
-// costs no pass of its own. Kernels apply it while the outputs are still in registers or cache.
+// What the forward does to each sum before storing it: y[n, oc, p] = clamp(sum + bias[oc] +
+// residual[n, oc, p], lo, hi). Relu is lo = 0, relu6 lo = 0 and hi = 6: an activation fused into
+// the convolution costs no pass of its own. Kernels apply it while the outputs are still in
+// registers or cache. The residual (a ResNet block's shortcut joining its last convolution) is
+// read only by rows with fuses_residual; the door adds it after the others.
 struct ConvEpilogue {
-  const float* bias = nullptr;  // C_out values, or none
+  const float* bias = nullptr;      // C_out values, or none
+  const float* residual = nullptr;  // y's shape and layout, or none
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
   // The clamp of one value (vmath::clamp: loops of it vectorise, NaN stays NaN).
@@ -61,6 +64,7 @@ struct ConvAlgorithm {
   ConvForwardFn forward;
   ConvBackwardDataFn backward_data;
   ConvBackwardWeightFn backward_weight;
+  bool fuses_residual;  // its forward reads ConvEpilogue::residual
 };
 
 // Every algorithm Fovea has, reference first.

@@ -75,15 +75,32 @@ void ConvNd<D>::absorb_affine(std::span<const float> scale, std::span<const floa
 
 template <int D>
 Tensor ConvNd<D>::forward(const Tensor& x) {
-  const functional::ConvOptions<D> f{.stride = options_.stride,
-                                     .padding = options_.padding,
-                                     .dilation = options_.dilation,
-                                     .groups = options_.groups,
-                                     .activation = activation_};
+  const functional::ConvOptions<D> f = functional_options(activation_);
   const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
   if constexpr (D == 1) return functional::conv1d(x, weight, b, f);
   if constexpr (D == 2) return functional::conv2d(x, weight, b, f);
   if constexpr (D == 3) return functional::conv3d(x, weight, b, f);
+}
+
+template <int D>
+Tensor ConvNd<D>::forward_add(const Tensor& x, const Tensor& residual,
+                              functional::FusedActivation after) requires(D == 2) {
+  if (activation_ != functional::FusedActivation::kNone)
+    throw ValueError(fmt::format(
+        "Conv2d.forward_add: layer expects no fused activation of its own (the join's comes "
+        "after the residual), got one"));
+  const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
+  return functional::conv2d_add(x, weight, b, residual, functional_options(after));
+}
+
+template <int D>
+functional::ConvOptions<D> ConvNd<D>::functional_options(
+    functional::FusedActivation activation) const {
+  return {.stride = options_.stride,
+          .padding = options_.padding,
+          .dilation = options_.dilation,
+          .groups = options_.groups,
+          .activation = activation};
 }
 
 template <int D>

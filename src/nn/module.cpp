@@ -27,6 +27,9 @@ void check_name(const std::string& module, const std::string& kind, const std::s
 
 }  // namespace
 
+bool ForwardHookGuard::installed() {
+  return static_cast<bool>(g_forward_hook);
+}
 ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(g_forward_hook)) {
   g_forward_hook = std::move(hook);
 }

@@ -10,6 +10,7 @@
 
 #include "fovea/autograd.h"
 #include "fovea/error.h"
+#include "fovea/functional/elementwise.h"
 #include "kernels/conv_algorithm.h"
 #include "ops/checks.h"
 #include "ops/conv_autotune.h"
@@ -154,27 +155,47 @@ ConvGradients conv_grads(const ConvCall& c, const Tensor& dy, const Tensor& x, c
   return grads;
 }
 
+// The convolution, then (residual: not null) + *residual, then o.activation.
 template <int D>
 Tensor conv_nd(std::string_view op, const Tensor& x, const Tensor& w,
-               const std::optional<Tensor>& b, const ConvOptions<D>& o) {
+               const std::optional<Tensor>& b, const ConvOptions<D>& o,
+               const Tensor* residual = nullptr) {
   const ConvCall c = make_call<D>(op, x, w, b, o);
-  Tensor y = Tensor::empty(ops::conv_output_shape(c));
+  const Shape out_shape = ops::conv_output_shape(c);
+  if (residual) {
+    check_defined(op, "residual", *residual);
+    if (residual->shape() != out_shape)
+      throw ShapeError(fmt::format("{}: residual expects the output's shape {}, got {}", op,
+                                   shape_str(out_shape), shape_str(residual->shape())));
+  }
+  Tensor y = Tensor::empty(out_shape);
   const Tensor wk = o.flip_kernel ? flip_kernel(w) : w;
   const std::vector<Tensor> inputs{x, w, b.value_or(Tensor())};
-  // The kernel applies the activation only where no gradient flows through it; under autograd
-  // it runs as its own op below, whose backward then masks the gradient.
-  const bool fuse = o.activation != FusedActivation::kNone && !autograd::any_requires_grad(inputs);
-  const ops::ActivationClamp clamp =
-      fuse ? ops::activation_clamp(o.activation) : ops::ActivationClamp{};
-  const kernels::ConvEpilogue ep{.bias = b ? b->data() : nullptr, .lo = clamp.lo, .hi = clamp.hi};
-  conv_forward(c, x.data(), wk.data(), ep, y.data());
+  // The kernel applies the residual and activation only where no gradient flows through them;
+  // under autograd they run as their own ops below, whose backward passes the gradient on.
+  const bool grads =
+      autograd::any_requires_grad(inputs) || (residual && autograd::any_requires_grad({*residual}));
+  bool fused_residual = false;
+  run_pass(c, ConvPass::kForward, [&](const kernels::ConvAlgorithm& a) {
+    // Rows that cannot add a residual leave it, and the activation after it, to add() below.
+    fused_residual = residual && !grads && a.fuses_residual;
+    const bool clamp_here = !grads && (!residual || fused_residual);
+    const ops::ActivationClamp clamp =
+        clamp_here ? ops::activation_clamp(o.activation) : ops::ActivationClamp{};
+    const kernels::ConvEpilogue ep{.bias = b ? b->data() : nullptr,
+                                   .residual = fused_residual ? residual->data() : nullptr,
+                                   .lo = clamp.lo,
+                                   .hi = clamp.hi};
+    a.forward(c.g, x.data(), wk.data(), ep, y.data(), workspace_for(a, c, ConvPass::kForward));
+  });
   autograd::record(std::string(op), inputs, y,
                    [c, x = x.detach(), w = w.detach(), flip = o.flip_kernel](
                        const Tensor& dy, const std::vector<bool>& needs) {
                      ConvGradients g = conv_grads<D>(c, dy, x, w, needs_from(needs), flip);
                      return std::vector<Tensor>{g.input, g.weight, g.bias};
                    });
-  return fuse ? y : ops::apply_activation(y, o.activation);
+  if (residual && !fused_residual) return add(y, *residual, o.activation);
+  return grads ? ops::apply_activation(y, o.activation) : y;
 }
 
 template <int D>
@@ -251,6 +272,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
 Tensor conv3d(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
               const Conv3dOptions& o) {
   return conv_nd<3>("conv3d", x, w, b, o);
+}
+Tensor conv2d_add(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b,
+                  const Tensor& residual, const Conv2dOptions& o) {
+  return conv_nd<2>("conv2d_add", x, w, b, o, &residual);
 }
 
 ConvGradients conv1d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,

@@ -2,6 +2,8 @@
 
 #include "fovea/functional/elementwise.h"
 #include "fovea/nn/activation.h"
+#include "fovea/nn/conv.h"
+#include "fovea/nn/norm.h"
 #include "fovea/nn/pool.h"
 #include "fovea/zoo/layers.h"
 
@@ -26,11 +28,21 @@ std::shared_ptr<nn::Module> downsample(int64_t inplanes, int64_t outplanes, int6
       conv(inplanes, outplanes, 1, stride), batch_norm2d(outplanes)});
 }
 
-// relu(out + shortcut), the block's last step, in one pass where no gradient is recorded. The
-// block's ReLU module is then called only after its batch norms, where fuse_activations can
-// fold it into the convolutions.
-Tensor residual_relu(const Tensor& out, const Tensor& shortcut) {
-  return F::add(out, shortcut, F::FusedActivation::kRelu);
+// relu(bn(conv(out)) + shortcut), a block's last steps, the shortcut made by `shortcut()`. With
+// bn folded into conv (nn::fold_batch_norm) and no forward hook watching the layers, conv adds
+// the shortcut and applies the relu as it stores its outputs (Conv2d::forward_add): one pass
+// over the block's output instead of three. Otherwise the layers run one by one, in
+// PyTorch's order, and the join in one pass where no gradient is recorded. The block's ReLU
+// module is called only after its other batch norms, where fuse_activations can fold it into
+// the convolutions.
+template <class Shortcut>
+Tensor residual_join(nn::Module& conv, nn::Module& bn, const Tensor& out, Shortcut&& shortcut) {
+  auto& c = static_cast<nn::Conv2d&>(conv);
+  if (static_cast<nn::BatchNorm&>(bn).folded() &&
+      c.fused_activation() == F::FusedActivation::kNone && !nn::ForwardHookGuard::installed())
+    return c.forward_add(out, shortcut(), F::FusedActivation::kRelu);
+  const Tensor y = bn(conv(out));
+  return F::add(y, shortcut(), F::FusedActivation::kRelu);
 }
 
 // One stage: `blocks` blocks, the first with the stride; advances inplanes.
@@ -58,9 +70,8 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride) : Modul
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
-  out = (*bn2_)((*conv2_)(out));
-  return residual_relu(out, downsample_ ? (*downsample_)(x) : x);
+  const Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
+  return residual_join(*conv2_, *bn2_, out, [&] { return downsample_ ? (*downsample_)(x) : x; });
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride) : Module("Bottleneck") {
@@ -78,8 +89,7 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride) : Modul
 Tensor Bottleneck::forward(const Tensor& x) {
   Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
   out = (*relu_)((*bn2_)((*conv2_)(out)));
-  out = (*bn3_)((*conv3_)(out));
-  return residual_relu(out, downsample_ ? (*downsample_)(x) : x);
+  return residual_join(*conv3_, *bn3_, out, [&] { return downsample_ ? (*downsample_)(x) : x; });
 }
 
 ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)

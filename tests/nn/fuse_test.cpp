@@ -119,6 +119,31 @@ TEST(FuseActivations, FusesResNetBlockActivationsCalledOnceOrTwice) {
   }
 }
 
+// Once a block's last batch norm is folded, its convolution joins the shortcut and applies the
+// ReLU as it stores its outputs (F::conv2d_add): ResNet-18's 8 blocks call no add. With a
+// forward hook installed the layers run one by one instead, so tools see each of them. The
+// reference row fuses residuals on every machine.
+TEST(ResidualJoin, FoldedResNetBlocksJoinTheShortcutInTheirLastConvolution) {
+  auto [m, x, before] = prepare("resnet18", {3, 32, 32}, 1, 8);
+  ASSERT_EQ(fold_batch_norm(*m.model, x), 20);
+  ConvAlgorithmGuard reference("reference");
+  const auto count_ops = [&, &m = m, &x = x](const std::string& op) {
+    int calls = 0;
+    autograd::OpObserverGuard observer([&](const std::string& name, const std::vector<Tensor>&,
+                                           const Tensor&) { calls += name == op; });
+    const Tensor y = infer(*m.model, x);
+    EXPECT_EQ(testing::compare_tensors(y, before, 1e-4f, 1e-4f), "") << op;
+    return calls;
+  };
+  EXPECT_EQ(count_ops("conv2d_add"), 8);
+  EXPECT_EQ(count_ops("add"), 0);
+  int hooked = 0;
+  ForwardHookGuard hook([&](const Module&, const Tensor&, const Tensor&) { ++hooked; });
+  EXPECT_EQ(count_ops("conv2d_add"), 0);
+  EXPECT_EQ(count_ops("add"), 8);
+  EXPECT_GT(hooked, 0);
+}
+
 // One ReLU module called after a convolution and again after an add: it cannot become a
 // pass-through for one call only, so it stays, and the convolution keeps no activation.
 struct SharedReLU : Module {

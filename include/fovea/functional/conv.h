@@ -64,6 +64,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const std::optional<Ten
 Tensor conv3d(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias = {},
               const Conv3dOptions& options = {});
 
+// options.activation(conv2d(input, weight, bias) + residual), residual of the output's shape: a
+// ResNet block's last convolution joining its shortcut (not in PyTorch's API; its inference JIT
+// fuses the same way). Where no gradient is recorded and the algorithm picked for the shape
+// fuses residuals (the Winograd rows), the kernel adds it while storing the output; otherwise the
+// convolution, then add(y, residual, options.activation), with their usual gradients.
+Tensor conv2d_add(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
+                  const Tensor& residual, const Conv2dOptions& options = {});
+
 // grad_output has the forward output's shape; has_bias says whether to return bias's gradient.
 ConvGradients conv1d_backward(const Tensor& grad_output, const Tensor& input, const Tensor& weight,
                               bool has_bias, const Conv1dOptions& options = {});

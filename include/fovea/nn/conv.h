@@ -44,10 +44,18 @@ class ConvNd : public Module {
   // pass-through). kNone undoes it.
   void fuse_activation(functional::FusedActivation activation) { activation_ = activation; }
   functional::FusedActivation fused_activation() const { return activation_; }
+  // `after`(forward(input) + residual) through functional::conv2d_add: in one pass over the
+  // output where the kernel can. A ResNet block's last convolution joining its shortcut, called
+  // directly (no forward hooks run), so only where none is installed. The layer's own fused
+  // activation must be kNone.
+  Tensor forward_add(const Tensor& input, const Tensor& residual,
+                     functional::FusedActivation after) requires(D == 2);
   Tensor weight;  // (out_channels, in_channels/groups, *kernel_size)
   Tensor bias;    // (out_channels), undefined when options.bias is false
 
  private:
+  functional::ConvOptions<D> functional_options(functional::FusedActivation activation) const;
+
   ConvOptions<D> options_;
   functional::FusedActivation activation_ = functional::FusedActivation::kNone;
 };

@@ -99,6 +99,9 @@ class Module {
 using ForwardHook = std::function<void(const Module&, const Tensor& input, const Tensor& output)>;
 class ForwardHookGuard {
  public:
+  // Whether this thread has a hook installed: layers that skip operator() for a fused path
+  // (ResNet's residual join) take it only when not.
+  static bool installed();
   explicit ForwardHookGuard(ForwardHook hook);
   ~ForwardHookGuard();
   ForwardHookGuard(const ForwardHookGuard&) = delete;

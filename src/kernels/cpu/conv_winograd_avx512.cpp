@@ -195,10 +195,10 @@ void weight_transform(const WinogradPlan& p, const float* w, int64_t k0, int row
 }
 
 // y[k] of the tile group from M[ξ][k][lanes] (m points at M's lanes of the group), through
-// the epilogue (bias, clamp).
+// the epilogue (bias, residual r, clamp); r: ep.residual's elements at y's offsets, or null.
 template <int kTile>
 void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg, int64_t k,
-                      const ConvEpilogue& ep, float* y, int64_t T) {
+                      const ConvEpilogue& ep, float* y, const float* r, int64_t T) {
   constexpr int kW = kWindow<kTile>;
   __m512 s[kTile][kW];  // s[a][i]: output row a of each tile, not yet transformed along the row
   for (int i = 0; i < kW; ++i) {
@@ -209,38 +209,48 @@ void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg
     for (int a = 0; a < kTile; ++a) s[a][i] = o[a];
   }
   float* yk = y + k * p.y_channel_stride;
+  const float* rk = r ? r + k * p.y_channel_stride : nullptr;
   const __m512 b = _mm512_set1_ps(ep.bias ? ep.bias[k] : 0.0f);
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   const bool clamps = ep.clamps();
+  // The residual, then the clamp, of values bound for the lanes of `mask` at offset i of the
+  // channel's plane. max/min return their second operand when either is NaN: NaN sums stay NaN,
+  // as unfused. (Zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
+  const auto finish = [&](__m512 v, __mmask16 mask, auto residual_at) {
+    if (rk) v = _mm512_add_ps(v, residual_at(mask));
+    return clamps ? _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v)) : v;
+  };
   constexpr __mmask16 kColumns23 = 0xCCCC;  // chunk elements of tile columns 2 and 3
   for (int a = 0; a < kTile; ++a) {
     __m512 o[kTile];
     output_1d<kTile>(s[a], o);
     for (__m512& e : o) e = _mm512_add_ps(e, b);
-    // max/min return their second operand when either is NaN: NaN sums stay NaN, as unfused.
-    // (Zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
-    if (clamps)
-      for (__m512& e : o) e = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, e));
     if (p.dilation > 1) {
       const StridedTiles& st = tg.strided;
       const __m512i row = _mm512_add_epi32(
           st.out_offset, _mm512_set1_epi32(static_cast<int32_t>(a * p.dilation * p.OW)));
-      for (int b = 0; b < kTile; ++b)
-        _mm512_mask_i32scatter_ps(
-            yk, st.out_row[a] & st.out_col[b],
-            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(b * p.dilation))), o[b],
-            4);
+      for (int b = 0; b < kTile; ++b) {
+        const __mmask16 mask = st.out_row[a] & st.out_col[b];
+        const __m512i at =
+            _mm512_add_epi32(row, _mm512_set1_epi32(static_cast<int32_t>(b * p.dilation)));
+        const __m512 v = finish(o[b], mask, [&](__mmask16 mk) {
+          return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, at, rk, 4);
+        });
+        _mm512_mask_i32scatter_ps(yk, mask, at, v, 4);
+      }
     }
     for (int si = 0; si < tg.segments; ++si) {
       const Segment& sg = tg.seg[si];
       if (sg.oy + a >= p.OH) continue;
-      float* dst = yk + sg.out_base + a * p.OW;
+      const int64_t at = sg.out_base + a * p.OW;
       for (int q = 0; q < 2; ++q) {
         __m512 chunk = _mm512_permutex2var_ps(o[0], sg.out_index[q], o[1]);
         if constexpr (kTile == 4)
           chunk = _mm512_mask_blend_ps(kColumns23, chunk,
                                        _mm512_permutex2var_ps(o[2], sg.out_index[q], o[3]));
-        _mm512_mask_storeu_ps(dst + 16 * q, sg.out_mask[q], chunk);
+        chunk = finish(chunk, sg.out_mask[q],
+                       [&](__mmask16 mk) { return _mm512_maskz_loadu_ps(mk, rk + at + 16 * q); });
+        _mm512_mask_storeu_ps(yk + at + 16 * q, sg.out_mask[q], chunk);
       }
     }
   }
@@ -360,7 +370,7 @@ void run_block(const WinogradPlan& p, const Buffers& io, float* V, float* M, int
   const auto [k_begin, k_end] = share(p.K, part, parts);
   for (int64_t k = k_begin; k < k_end; ++k)
     for (int grp = 0; grp < nv; ++grp)
-      output_transform<kTile>(p, M + grp * kLanes, tgs[grp], k, io.ep, io.y, T);
+      output_transform<kTile>(p, M + grp * kLanes, tgs[grp], k, io.ep, io.y, io.ep.residual, T);
   sync(parts);
 }
 
@@ -454,10 +464,11 @@ void run_depth_block(const WinogradPlan& p, const WinogradDepth& dp, const Buffe
       for (int64_t k0 = 0; k0 < p.K; k0 += panel_rows)
         gemm(p, xi, k0, static_cast<int>(std::min<int64_t>(panel_rows, p.K - k0)), nv,
              io.U + xi * p.u_stride + k0 * p.u_row, window, M);
-    float* y = io.y + (n * p.K * dp.OD + od) * p.OH * p.OW;
+    const int64_t plane = (n * p.K * dp.OD + od) * p.OH * p.OW;
+    const float* r = io.ep.residual ? io.ep.residual + plane : nullptr;
     for (int64_t k = 0; k < p.K; ++k)
       for (int grp = 0; grp < nv; ++grp)
-        output_transform<kTile>(p, M + grp * kLanes, tgs[grp], k, io.ep, y, T);
+        output_transform<kTile>(p, M + grp * kLanes, tgs[grp], k, io.ep, io.y + plane, r, T);
   }
 }
 

@@ -52,6 +52,8 @@ void conv_forward_reference(const ConvGeometry& g, const float* x, const float* 
   for_each_tap(g, [&](int64_t n, int64_t oc, int64_t o, int64_t icg, int64_t k, int64_t xi) {
     y[(n * g.C_out + oc) * P + o] += x[xi] * w[(oc * cig + icg) * K + k];
   });
+  if (ep.residual)
+    for (int64_t i = 0; i < g.N * g.C_out * P; ++i) y[i] += ep.residual[i];
   if (ep.clamps()) conv_epilogue_rows({.lo = ep.lo, .hi = ep.hi}, 0, g.N * g.C_out, P, P, y);
 }
 
