@@ -86,20 +86,20 @@ void tile_kernel(const Tile& t) noexcept {
 // One pixel of R rows as dot products along k, for pixels left over past the last whole vector
 // when A's rows are contiguous (a_step == 1, the forward pass): a masked pixel vector would
 // spend 16 lanes of FMAs on each of them (a 7×7 image: 4 vectors for 49 pixels), this spends
-// one FMA per 16 products plus a horizontal sum. B's column is gathered, 16 k's at a time.
+// one FMA per 16 products plus a horizontal sum. t.b is B's column for the pixel, copied out
+// contiguous (pixel_column) once for all row tiles: a gather per 16 k's of each row tile took a
+// tenth of ResNet-18's 7×7 downsampling forward (one thread), for 2% of its products.
+inline constexpr int64_t kDotPixels = 4, kDotMaxK = 2048;  // the most dot pixels, their k's
+
 template <int R>
 void dot_kernel(const Tile& t) noexcept {
   __m512 acc[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const __m512i rows_of_b =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(t.ldb)));
   for (int64_t k = 0; k < t.K; k += kLanes) {
     const __mmask16 m =
         t.K - k >= kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (t.K - k)) - 1);
-    const __m512 bv =
-        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, rows_of_b, t.b + k * t.ldb, sizeof(float));
+    const __m512 bv = _mm512_maskz_loadu_ps(m, t.b + k);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
       acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, t.a + r * t.a_row + k), bv, acc[r]);
@@ -215,13 +215,10 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
   const int64_t tasks = pr.N * pixel_chunks * row_splits;
   const bool clamp = pr.ep.clamps();
   // Pixels past the last whole vector go by dot products where those cost less than a masked
-  // vector: per row, `left` × (K/16 FMAs + a horizontal sum of about 16 FMAs' time) against K,
-  // and only 1 or 2 of them, as each gather of B costs about a dozen cycles (measured on Zen 5,
-  // one thread: 7×7 images, 1 left, ran 1.3 times faster by dots; 14×14, 4 left, 2-6% slower).
-  // (The gather's 32-bit offsets reach 16 rows of B.)
+  // vector: per row, `left` × (K/16 FMAs + a horizontal sum of about 16 FMAs' time) against K.
   const int64_t left = pr.P % kLanes;
-  const bool dots = pr.a_step == 1 && left > 0 && left <= 2 && left * (pr.K / kLanes + 16) < pr.K &&
-                    kLanes * pr.P < (int64_t{1} << 29);
+  const bool dots = pr.a_step == 1 && left > 0 && left <= kDotPixels &&
+                    left * (pr.K / kLanes + 16) < pr.K && pr.K <= kDotMaxK;
   // Where A's columns are contiguous, such pixels go by column_kernel (its scatters' 32-bit
   // offsets reach 16 rows of C).
   const bool columns = !dots && pr.a_row == 1 && left > 0 && left <= kColumnPixels &&
@@ -234,6 +231,10 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
     const int64_t p0 = pc * chunk, p1 = std::min(pr.P, p0 + chunk);
     const float* b = pr.b + n * pr.K * pr.P;
     float* c = pr.c + n * pr.M * pr.P;
+    // The dot products' pixels (in this chunk) as contiguous columns of B.
+    alignas(64) float columns_of_b[kDotPixels][kDotMaxK];
+    for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p)
+      for (int64_t k = 0; k < pr.K; ++k) columns_of_b[p - vector_end][k] = b[k * pr.P + p];
     // Row tiles outermost: the tile's A rows stay in L1 while it sweeps the chunk's pixels.
     const int64_t rt_end = (split + 1) * row_tiles / row_splits;
     for (int64_t rt = split * row_tiles / row_splits; rt < rt_end; ++rt) {
@@ -270,7 +271,7 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
         kTileKernels[rows - 1][vectors - 1](t);
       }
       for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p) {
-        t.b = b + p;
+        t.b = columns_of_b[p - vector_end];
         t.c = c + r0 * pr.P + p;
         kDotKernels[rows - 1](t);
       }
