@@ -86,6 +86,9 @@ class Tensor {
   Tensor& fill_(float value);
   // True when both share the same storage.
   bool is_same(const Tensor& other) const { return storage_ == other.storage_; }
+  // True when no other handle (copy, view or detached alias) shares this one's storage:
+  // autograd then takes a gradient over instead of copying it.
+  bool sole_owner() const { return storage_.use_count() == 1; }
 
   // --- autograd (see fovea/autograd.h) ---
   // Marks a leaf tensor as a parameter whose gradient backward() accumulates in grad().

@@ -16,9 +16,11 @@ thread_local OpObserver g_observer;
 // a += b elementwise (gradients of a tensor used more than once add up).
 void accumulate(Tensor& sum, const Tensor& g) {
   if (!sum.defined()) {
-    // Own a private copy: the producer of g may hand the same tensor to several inputs.
+    // The first gradient is summed into in place later, so the sum must own its storage: g's
+    // own when nothing else holds it (a backward's fresh result), else a copy (the producer of
+    // g may hand the same tensor to several inputs, or pass its own gradient through).
     NoGradGuard no_grad;
-    sum = g.detach().clone();
+    sum = g.sole_owner() ? g.detach() : g.detach().clone();
     return;
   }
   float* s = sum.data();

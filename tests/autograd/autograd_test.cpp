@@ -4,6 +4,7 @@
 
 #include "fovea/error.h"
 #include "fovea/functional/conv.h"
+#include "fovea/functional/elementwise.h"
 
 namespace fovea {
 namespace {
@@ -43,6 +44,34 @@ TEST(Autograd, ReshapeAndClonePassGradientsAndLeavesAccumulate) {
   EXPECT_TRUE(allclose(x.grad(), Tensor::full({2, 3}, 2.0f)));
   x.reshape({6}).backward(Tensor::ones({6}));  // a second graph accumulates into .grad
   EXPECT_TRUE(allclose(x.grad(), Tensor::full({2, 3}, 3.0f)));
+}
+
+// Backward takes a fresh gradient over instead of copying it, but never one another tensor
+// still holds: an op handing one gradient tensor to two inputs, or passing the seed through
+// (clone), leaves each leaf a gradient of its own.
+TEST(Autograd, GradientsNeverShareStorageWithEachOtherOrTheSeed) {
+  Tensor a = Tensor::randn({2, 3}).requires_grad_(), b = Tensor::randn({2, 3}).requires_grad_();
+  Tensor y = F::add(a, b).detach();
+  autograd::record("twin", {a, b}, y, [](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g, g};
+  });
+  const Tensor seed = Tensor::full({2, 3}, 2.0f);
+  y.backward(seed);
+  EXPECT_FALSE(a.grad().is_same(b.grad()));
+  EXPECT_FALSE(a.grad().is_same(seed));
+  a.grad().fill_(0.0f);  // an optimizer's zero_grad of one leaves the other and the seed
+  EXPECT_TRUE(allclose(b.grad(), Tensor::full({2, 3}, 2.0f)));
+  EXPECT_TRUE(allclose(seed, Tensor::full({2, 3}, 2.0f)));
+  Tensor c = Tensor::randn({4}).requires_grad_();
+  const Tensor ones = Tensor::ones({4});
+  c.clone().backward(ones);
+  c.grad().fill_(5.0f);
+  EXPECT_TRUE(allclose(ones, Tensor::ones({4}))) << "the seed passed through clone was shared";
+  // A fresh gradient (mul's) becomes the leaf's, and later passes add into it.
+  Tensor d = Tensor::randn({4}).requires_grad_();
+  F::mul(d, 3.0f).backward(ones);
+  F::mul(d, 3.0f).backward(ones);
+  EXPECT_TRUE(allclose(d.grad(), Tensor::full({4}, 6.0f)));
 }
 
 TEST(Autograd, SecondBackwardThroughFreedGraphIsAnError) {
