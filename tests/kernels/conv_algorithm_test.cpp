@@ -315,5 +315,30 @@ TEST(ConvBackwardBias, SumsOverBatchAndPixels) {
   EXPECT_FLOAT_EQ(db[1], 210.0f);
 }
 
+// Large enough to run on the team: every channel's sum within float rounding of a double sum,
+// the same bits on one thread and two, and an odd pixel count past the vector lanes.
+TEST(ConvBackwardBias, LargeSumsAreAccurateAndIndependentOfThreads) {
+  constexpr int64_t N = 8, C = 5, P = 28 * 28 + 3;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> dy(N * C * P);
+  for (float& v : dy) v = u(rng) + 0.25f;  // a bias the sums keep
+  const int before = omp_get_max_threads();
+  std::array<std::vector<float>, 2> db;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    db[threads - 1].assign(C, kNaN);
+    conv_backward_bias(N, C, P, dy.data(), db[threads - 1].data());
+  }
+  omp_set_num_threads(before);
+  EXPECT_EQ(db[0], db[1]);
+  for (int64_t c = 0; c < C; ++c) {
+    double want = 0.0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t p = 0; p < P; ++p) want += dy[(n * C + c) * P + p];
+    EXPECT_NEAR(db[0][c], want, 1e-6 * std::fabs(want)) << "channel " << c;
+  }
+}
+
 }  // namespace
 }  // namespace fovea::kernels
