@@ -213,9 +213,10 @@ void output_transform(const WinogradPlan& p, const float* m, const TileGroup& tg
   const __m512 b = _mm512_set1_ps(ep.bias ? ep.bias[k] : 0.0f);
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   const bool clamps = ep.clamps();
-  // The residual, then the clamp, of values bound for the lanes of `mask` at offset i of the
-  // channel's plane. max/min return their second operand when either is NaN: NaN sums stay NaN,
-  // as unfused. (Zero-masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized.)
+  // The residual (residual_at(mask): its values for the lanes of `mask`), then the clamp, of
+  // the values v bound for those lanes of the channel's plane. max/min return their second
+  // operand when either is NaN: NaN sums stay NaN, as unfused. (Zero-masked forms: the plain
+  // ones trip GCC 12's -Wmaybe-uninitialized.)
   const auto finish = [&](__m512 v, __mmask16 mask, auto residual_at) {
     if (rk) v = _mm512_add_ps(v, residual_at(mask));
     return clamps ? _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, v)) : v;
