@@ -28,9 +28,8 @@ ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t od, int64_
                       int64_t front = 1, int64_t back = 1, int64_t top = 1, int64_t bottom = 1,
                       int64_t left = 1, int64_t right = 1) {
   return make_geometry(N, C_in, C_out, 1,
-                       {{od + 2 - front - back, 3, 1, 1, front, back},
-                        {oh + 2 - top - bottom, 3, 1, 1, top, bottom},
-                        {ow + 2 - left - right, 3, 1, 1, left, right}});
+                       {three_tap_axis(od, front, back), three_tap_axis(oh, top, bottom),
+                        three_tap_axis(ow, left, right)});
 }
 
 class ConvWinograd3dRows : public WinogradRowTest {};

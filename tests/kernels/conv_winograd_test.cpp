@@ -33,8 +33,7 @@ constexpr std::string_view kName = "winograd_f4x3";
 ConvGeometry geometry(int64_t N, int64_t C_in, int64_t C_out, int64_t oh, int64_t ow,
                       int64_t top = 1, int64_t bottom = 1, int64_t left = 1, int64_t right = 1) {
   return make_geometry(N, C_in, C_out, 1,
-                       {{oh + 2 - top - bottom, 3, 1, 1, top, bottom},
-                        {ow + 2 - left - right, 3, 1, 1, left, right}});
+                       {three_tap_axis(oh, top, bottom), three_tap_axis(ow, left, right)});
 }
 
 class ConvWinogradRows : public WinogradRowTest {};

@@ -21,6 +21,12 @@ class WinogradRowTest : public ::testing::TestWithParam<std::string_view> {
   static const ConvAlgorithm& algo() { return algorithm_named(GetParam()); }
 };
 
+// An axis of a 3-tap, stride-1 convolution giving `out` outputs with padding (lo, hi): the
+// geometries both tests sweep.
+inline Axis three_tap_axis(int64_t out, int64_t lo, int64_t hi) {
+  return {out + 2 - lo - hi, 3, 1, 1, lo, hi};
+}
+
 // The two rows, and gtest's name of each instance: the row's name.
 inline const auto kWinogradRows = ::testing::Values("winograd_f4x3", "winograd_f2x3");
 inline std::string winograd_row_name(const ::testing::TestParamInfo<std::string_view>& info) {

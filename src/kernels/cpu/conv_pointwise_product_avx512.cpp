@@ -87,9 +87,9 @@ void tile_kernel(const Tile& t) noexcept {
 // when A's rows are contiguous (a_step == 1, the forward pass): a masked pixel vector would
 // spend 16 lanes of FMAs on each of them (a 7×7 image: 4 vectors for 49 pixels), this spends
 // one FMA per 16 products plus a horizontal sum. t.b is B's column for the pixel, copied out
-// contiguous once per task for all its row tiles (multiply): a gather per 16 k's of each row
-// tile took a tenth of ResNet-18's 7×7 downsampling forward (one thread), for 2% of its
-// products.
+// contiguous once per task for all its row tiles (multiply): with a gather per 16 k's of each
+// row tile instead, the dot products took a tenth of ResNet-18's 7×7 downsampling forward (one
+// thread, perf), for 2% of its products.
 inline constexpr int64_t kDotPixels = 4, kDotMaxK = 2048;  // the most dot pixels, their k's
 
 template <int R>
