@@ -304,7 +304,10 @@ namespace {
 template <int T>
 void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, const float* dy,
               float* partial) {
+  // Every loop over acc unrolled: indexed by a variable anywhere, acc stayed an array in memory
+  // and GCC stored all T of it on every vector of the loop below (one FMA per store).
   __m512 acc[T];
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   const int64_t pitch = p.row_pitch();
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
@@ -318,6 +321,7 @@ void sum_taps(const DepthwisePlane& p, const int64_t* off, const float* plane, c
         acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(in + ow + off[t]), dv, acc[t]);
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t)
     _mm512_storeu_ps(partial + t * kLanes,
                      _mm512_add_ps(_mm512_loadu_ps(partial + t * kLanes), acc[t]));
