@@ -212,6 +212,15 @@ bool max_pool_backward_cpu(const PoolGeometry& g, const float* dy, const float* 
 
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept {
   const AvgDivisors div(g);
+  // The sweeps below are mostly scalar loop tails on short rows: 64 x 64 x 28² at 2x2/2 ran
+  // 5x slower than the max pool's vectors.
+  if (max_pool_avx512_supports(g)) {
+    std::vector<float> row_div, col_div(div.f[2].begin(), div.f[2].end());
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t oh = 0; oh < g.out[1]; ++oh)
+        row_div.push_back(static_cast<float>(div.row(od, oh)));
+    return avg_pool_forward_avx512(g, x, row_div.data(), col_div.data(), y);
+  }
   with_static_stride(g.stride[2], [&](auto kS) {
     parallel_rows<float>(g, 0, [&](int64_t plane, int64_t od, int64_t oh, float*) {
       float* y_row = y + ((plane * g.out[0] + od) * g.out[1] + oh) * g.out[2];

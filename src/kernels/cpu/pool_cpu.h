@@ -8,7 +8,7 @@
 // the whole output row, a unit- or stride-2 loop the compiler vectorises; stride 1 and 2
 // (2x2/2, 3x3/2 pad 1, 3x3/1, ...) get compile-time strides. With AVX-512 the max pool takes
 // the kernels below instead where they apply: forwards in 16-output blocks, and the backward
-// in gather form.
+// in gather form; so does the average pool's forward.
 #pragma once
 
 #include <algorithm>
@@ -86,6 +86,12 @@ bool max_pool_backward_gather_avx512_supports(const PoolGeometry& g) noexcept;
 void max_pool_backward_gather_avx512(const PoolGeometry& g, const float* dy, const float* indices,
                                      float* dx, uint8_t* gathered) noexcept;
 
+// The average pool forward where max_pool_avx512_supports(g) (pool_cpu_avx512.cpp): each tap
+// of each window row one vector of 16 outputs, as the max's; avg_pool_forward_cpu calls it with
+// the window divisors' factors as floats, row_div[od * out[1] + oh] and col_div[ow], and its
+// results are avg_pool_forward_cpu's.
+void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float* row_div,
+                             const float* col_div, float* y) noexcept;
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept;
 

@@ -10,7 +10,8 @@
 // 1, 2x2/2, 3x3/1), values only (inference) or with indices (training): each tap of each input
 // row of the window is one vector of 16 outputs (stride 2: 32 consecutive inputs split into
 // even and odd lanes), folded into the maximum in the reference's (d, h, w) order; with
-// indices, a tap that wins moves its position into the argmax lanes.
+// indices, a tap that wins moves its position into the argmax lanes. The average forward reads
+// its taps the same way and adds them.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -94,6 +95,42 @@ uint32_t lanes_in_row(int64_t start, int64_t W, int64_t lanes) {
   return static_cast<uint32_t>(((uint64_t{1} << hi) - 1) & ~((uint64_t{1} << lo) - 1));
 }
 
+// The loads of one input row that give the window taps of 16 outputs from ow0 (W stride kS):
+// where each starts in the row and which of its lanes (lo: the first 16, hi: with stride 2 the
+// next 16) lie inside it, the same on every row of the window. A load gives 16 outputs' tap
+// (stride 1), or with the next 16 inputs two taps (stride 2).
+template <int kS>
+struct RowLoads {
+  int64_t loads;
+  int64_t start[kMaxKernelW];
+  __mmask16 lo[kMaxKernelW], hi[kMaxKernelW];
+
+  RowLoads(const PoolGeometry& g, int64_t ow0)
+      : loads(kS == 1 ? g.kernel[2] : (g.kernel[2] + 1) / 2) {
+    for (int64_t l = 0; l < loads; ++l) {
+      start[l] = kS * (ow0 + l) - g.pad[2];
+      const uint32_t inside = lanes_in_row(start[l], g.in[2], 16 * kS);
+      lo[l] = static_cast<__mmask16>(inside);
+      hi[l] = static_cast<__mmask16>(inside >> 16);
+    }
+  }
+
+  // f(tap values, kw) for the taps of `row` in kw order; lanes outside the row read `outside`.
+  template <class F>
+  void for_each_tap(const float* row, int64_t kw, __m512 outside, F&& f) const {
+    for (int64_t l = 0; l < loads; ++l) {
+      const __m512 a = _mm512_mask_loadu_ps(outside, lo[l], row + start[l]);
+      if constexpr (kS == 1) {
+        f(a, l);
+      } else {
+        const __m512 b = _mm512_mask_loadu_ps(outside, hi[l], row + start[l] + 16);
+        f(_mm512_permutex2var_ps(a, even_lanes(), b), 2 * l);
+        if (2 * l + 1 < kw) f(_mm512_permutex2var_ps(a, odd_lanes(), b), 2 * l + 1);
+      }
+    }
+  }
+};
+
 // One output row of the forward, W stride kS (1 or 2), with its argmax positions when kIndices.
 // Lanes outside the input row load -inf: padding, which never changes a maximum nor takes the
 // argmax (the reference skips it and starts at -inf), or inputs of outputs past the row's end,
@@ -101,41 +138,29 @@ uint32_t lanes_in_row(int64_t start, int64_t W, int64_t lanes) {
 template <int kS, bool kIndices>
 void max_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, float* y,
              float* indices) {
-  const int64_t W = g.in[2], OW = g.out[2], kw = g.kernel[2];
-  // A load gives 16 outputs' tap (stride 1), or with the next 16 inputs two taps (stride 2).
-  const int64_t loads = kS == 1 ? kw : (kw + 1) / 2;
+  const int64_t OW = g.out[2];
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  const __m512i even = even_lanes(), odd = odd_lanes();
   // Lane l's window starts kS * l after lane 0's. (The zero-masked shift: GCC 12 warns falsely
   // inside the plain one in the sanitizer build.)
-  const __m512i lane_step = kS == 1 ? _mm512_maskz_srli_epi32(0xFFFF, even, 1) : even;
+  const __m512i lane_step =
+      kS == 1 ? _mm512_maskz_srli_epi32(0xFFFF, even_lanes(), 1) : even_lanes();
   for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
-    // Where each load starts in an input row, and which of its lanes are inside: the same on
-    // every row of the window.
-    int64_t start[kMaxKernelW];
-    __mmask16 lo[kMaxKernelW], hi[kMaxKernelW];
-    for (int64_t l = 0; l < loads; ++l) {
-      start[l] = kS * (ow0 + l) - g.pad[2];
-      const uint32_t inside = lanes_in_row(start[l], W, 16 * kS);
-      lo[l] = static_cast<__mmask16>(inside);
-      hi[l] = static_cast<__mmask16>(inside >> 16);
-    }
+    const RowLoads<kS> loads(g, ow0);
     // The window starts of the 16 outputs in the row (the position of tap kw = 0); a window
     // that nothing beats keeps its first position inside the input (see the reference).
     const __m512i w0 =
-        _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(start[0])), lane_step);
+        _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(loads.start[0])), lane_step);
     __m512i at = _mm512_setzero_si512();
     bool first_row = true;
     // Taps in the reference's (kd, kh, kw) order.
     __m512 m = ninf;
     for_each_window_row(g, od, oh, [&](int64_t pos_row) {
-      const float* row = xp + pos_row;
       if (kIndices && first_row)
         at = _mm512_add_epi32(_mm512_maskz_max_epi32(0xFFFF, w0, _mm512_setzero_si512()),
                               _mm512_set1_epi32(static_cast<int32_t>(pos_row)));
       first_row = false;
       // Folds tap k (at w0 + k in the row) into the maximum, and its position into `at`.
-      const auto fold = [&](__m512 v, int64_t k) {
+      loads.for_each_tap(xp + pos_row, g.kernel[2], ninf, [&](__m512 v, int64_t k) {
         if constexpr (kIndices) {
           const __mmask16 take = takes(v, m);
           m = _mm512_mask_mov_ps(m, take, v);
@@ -144,22 +169,34 @@ void max_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, flo
         } else {
           m = fold_max(m, v);
         }
-      };
-      for (int64_t l = 0; l < loads; ++l) {
-        const __m512 a = _mm512_mask_loadu_ps(ninf, lo[l], row + start[l]);
-        if constexpr (kS == 1) {
-          fold(a, l);
-        } else {
-          const __m512 b = _mm512_mask_loadu_ps(ninf, hi[l], row + start[l] + 16);
-          fold(_mm512_permutex2var_ps(a, even, b), 2 * l);
-          if (2 * l + 1 < kw) fold(_mm512_permutex2var_ps(a, odd, b), 2 * l + 1);
-        }
-      }
+      });
     });
     const __mmask16 out = first_lanes(OW - ow0);
     _mm512_mask_storeu_ps(y + ow0, out, m);
     if constexpr (kIndices)
       _mm512_mask_storeu_ps(indices + ow0, out, _mm512_maskz_cvtepi32_ps(out, at));
+  }
+}
+
+// One output row of the average forward, W stride kS: the sum from +0 over the taps inside the
+// input in the reference's (kd, kh, kw) order, divided by the window's divisor (dh, the row's
+// factor, times col_div[ow], both exact integers in float, so their product is the reference's
+// divisor rounded once). Lanes outside the input row load +0, which leaves every sum as the
+// reference's skipping them does: a sum that starts at +0 is never -0.
+template <int kS>
+void avg_row(const PoolGeometry& g, const float* xp, int64_t od, int64_t oh, float dh,
+             const float* col_div, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t ow0 = 0; ow0 < g.out[2]; ow0 += 16) {
+    const RowLoads<kS> loads(g, ow0);
+    __m512 sum = zero;
+    for_each_window_row(g, od, oh, [&](int64_t pos_row) {
+      loads.for_each_tap(xp + pos_row, g.kernel[2], zero,
+                         [&](__m512 v, int64_t) { sum = _mm512_add_ps(sum, v); });
+    });
+    const __mmask16 out = first_lanes(g.out[2] - ow0);
+    const __m512 div = _mm512_mul_ps(_mm512_set1_ps(dh), _mm512_maskz_loadu_ps(out, col_div + ow0));
+    _mm512_mask_storeu_ps(y + ow0, out, _mm512_maskz_div_ps(out, sum, div));
   }
 }
 
@@ -201,6 +238,21 @@ void max_rows(const PoolGeometry& g, const float* x, float* y, float* indices) {
   }
 }
 
+// Every output row of the average forward, split over the threads as the max's; row_div and
+// col_div: the divisor's factors per (od, oh) row and per output column.
+template <int kS>
+void avg_rows(const PoolGeometry& g, const float* x, const float* row_div, const float* col_div,
+              float* y) {
+  const int64_t per_plane = g.out[0] * g.out[1], rows = g.planes() * per_plane;
+#pragma omp parallel for schedule(static) if (rows * g.out[2] >= kPoolMinParallelOutputs)
+  for (int64_t r = 0; r < rows; ++r) {
+    prefetch_input(g, x, r, rows);
+    const int64_t in_plane = r % per_plane;
+    avg_row<kS>(g, x + r / per_plane * g.in_pixels(), in_plane / g.out[1], in_plane % g.out[1],
+                row_div[in_plane], col_div, y + r * g.out[2]);
+  }
+}
+
 }  // namespace
 
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept {
@@ -239,6 +291,12 @@ void max_pool_forward_avx512(const PoolGeometry& g, const float* x, float* y,
     s1 ? max_rows<1, false>(g, x, y, nullptr) : max_rows<2, false>(g, x, y, nullptr);
   else
     s1 ? max_rows<1, true>(g, x, y, indices) : max_rows<2, true>(g, x, y, indices);
+}
+
+void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float* row_div,
+                             const float* col_div, float* y) noexcept {
+  g.stride[2] == 1 ? avg_rows<1>(g, x, row_div, col_div, y)
+                   : avg_rows<2>(g, x, row_div, col_div, y);
 }
 
 }  // namespace fovea::kernels
