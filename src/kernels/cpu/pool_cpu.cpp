@@ -121,6 +121,17 @@ struct AvgDivisors {
   int64_t row(int64_t od, int64_t oh) const { return f[0][od] * f[1][oh]; }
 };
 
+// The divisors' factors as floats, for the AVX-512 kernels: per (od, oh) row and per column.
+struct DivisorFactors {
+  std::vector<float> row, col;
+
+  DivisorFactors(const PoolGeometry& g, const AvgDivisors& div)
+      : col(div.f[2].begin(), div.f[2].end()) {
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) row.push_back(static_cast<float>(div.row(od, oh)));
+  }
+};
+
 // The values alone: the tap sweeps of max_pool_forward_cpu without the positions.
 void max_pool_values_forward_cpu(const PoolGeometry& g, const float* x, float* y) {
   with_static_stride(g.stride[2], [&](auto kS) {
@@ -215,11 +226,8 @@ void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexc
   // The sweeps below are mostly scalar loop tails on short rows: 64 x 64 x 28² at 2x2/2 ran
   // 5x slower than the max pool's vectors.
   if (max_pool_avx512_supports(g)) {
-    std::vector<float> row_div, col_div(div.f[2].begin(), div.f[2].end());
-    for (int64_t od = 0; od < g.out[0]; ++od)
-      for (int64_t oh = 0; oh < g.out[1]; ++oh)
-        row_div.push_back(static_cast<float>(div.row(od, oh)));
-    return avg_pool_forward_avx512(g, x, row_div.data(), col_div.data(), y);
+    const DivisorFactors f(g, div);
+    return avg_pool_forward_avx512(g, x, f.row.data(), f.col.data(), y);
   }
   with_static_stride(g.stride[2], [&](auto kS) {
     parallel_rows<float>(g, 0, [&](int64_t plane, int64_t od, int64_t oh, float*) {
@@ -237,6 +245,11 @@ void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexc
 
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept {
   const AvgDivisors div(g);
+  // Short rows again: the scatter below ran 3x slower than the max pool's gather.
+  if (avg_pool_backward_avx512_supports(g)) {
+    const DivisorFactors f(g, div);
+    return avg_pool_backward_avx512(g, dy, f.row.data(), f.col.data(), dx);
+  }
   const int64_t P_in = g.in_pixels();
   with_static_stride(g.stride[2], [&](auto kS) {
 #pragma omp parallel

@@ -92,6 +92,12 @@ void max_pool_backward_gather_avx512(const PoolGeometry& g, const float* dy, con
 // results are avg_pool_forward_cpu's.
 void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float* row_div,
                              const float* col_div, float* y) noexcept;
+// The average pool backward in gather form (each input element sums the shares of the windows
+// that hold it, in the reference's order), for W stride 1 or 2, no dilation, windows at most 16
+// wide; the divisors as for the forward, and avg_pool_backward_cpu's results.
+bool avg_pool_backward_avx512_supports(const PoolGeometry& g) noexcept;
+void avg_pool_backward_avx512(const PoolGeometry& g, const float* dy, const float* row_div,
+                              const float* col_div, float* dx) noexcept;
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept;
 

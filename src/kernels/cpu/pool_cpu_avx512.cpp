@@ -17,10 +17,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/pool_cpu.h"
 #include "kernels/cpu/simd_avx512.h"
+#include "kernels/rounding.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
@@ -253,6 +256,87 @@ void avg_rows(const PoolGeometry& g, const float* x, const float* row_div, const
   }
 }
 
+// For each input i along axis a, the outputs [first, last] whose windows (no dilation) hold
+// it: once per call, not two integer divisions per input row of every plane.
+std::vector<std::pair<int64_t, int64_t>> covering(const PoolGeometry& g, int a) {
+  std::vector<std::pair<int64_t, int64_t>> range;
+  for (int64_t i = 0; i < g.in[a]; ++i) {
+    const int64_t s = g.stride[a], from = i + g.pad[a] - g.kernel[a] + 1;
+    range.emplace_back(from <= 0 ? 0 : ceil_div(from, s),
+                       std::min((i + g.pad[a]) / s, g.out[a] - 1));
+  }
+  return range;
+}
+
+// The share load of tap kw for the 16 input columns from iw0 (the same on every row): from
+// s_row + base under mask, then for stride 2 spread by spread[odd] into the lanes of parity
+// `odd` (lane 0's output position kS * ow is iw0 + pad - kw; odd when that is).
+struct ShareLoad {
+  int64_t base;
+  __mmask16 mask;
+  int odd;
+};
+
+template <int kS>
+std::vector<ShareLoad> share_loads(const PoolGeometry& g) {
+  std::vector<ShareLoad> loads;
+  for (int64_t iw0 = 0; iw0 < g.in[2]; iw0 += 16)
+    for (int64_t kw = g.kernel[2] - 1; kw >= 0; --kw) {
+      const int64_t t0 = iw0 + g.pad[2] - kw;
+      const int64_t base = kS == 1 ? t0 : (t0 >= 0 ? t0 / 2 : -((1 - t0) / 2));  // floor
+      loads.push_back({base, static_cast<__mmask16>(lanes_in_row(base, g.out[2], 16)),
+                       static_cast<int>(t0 - kS * base)});
+    }
+  return loads;
+}
+
+// What every plane of the average backward reads: the outputs covering each input slice (D)
+// and row (H), and the share loads.
+struct BackwardPlan {
+  std::vector<std::pair<int64_t, int64_t>> rows[2];
+  std::vector<ShareLoad> loads;
+};
+
+// One plane of the average backward in gather form: each input element sums the shares
+// (dy / divisor, `share`, one per output) of the outputs whose windows hold it, from +0 and in
+// output order (od, oh, then ow ascending, which is kw descending: share_loads' order), as the
+// reference's scatter adds them; 16 input columns a vector. Stride 2: tap kw's outputs fill
+// every other lane, from 8 consecutive shares spread by a permute.
+template <int kS>
+void avg_backward_plane(const PoolGeometry& g, const BackwardPlan& plan, const float* share,
+                        float* dxp) {
+  const ShareLoad* loads = plan.loads.data();
+  const int64_t W = g.in[2], OW = g.out[2], K = g.kernel[2];
+  // Lane l of a spread reads share l / 2 (lane 0's position even) or (l + 1) / 2 (odd); the
+  // lanes of the other parity hold no output.
+  const __m512i spread[2] = {
+      _mm512_srli_epi32(even_lanes(), 2),
+      _mm512_srli_epi32(_mm512_add_epi32(even_lanes(), _mm512_set1_epi32(2)), 2)};
+  const __mmask16 parity[2] = {0x5555, 0xAAAA};
+  for (int64_t id = 0; id < g.in[0]; ++id) {
+    const auto [od0, od1] = plan.rows[0][id];
+    for (int64_t ih = 0; ih < g.in[1]; ++ih) {
+      const auto [oh0, oh1] = plan.rows[1][ih];
+      float* dx_row = dxp + (id * g.in[1] + ih) * W;
+      for (int64_t iw0 = 0; iw0 < W; iw0 += 16) {
+        const ShareLoad* block = loads + iw0 / 16 * K;
+        __m512 sum = _mm512_setzero_ps();
+        for (int64_t od = od0; od <= od1; ++od)
+          for (int64_t oh = oh0; oh <= oh1; ++oh) {
+            const float* s_row = share + (od * g.out[1] + oh) * OW;
+            for (int64_t k = 0; k < K; ++k) {
+              const ShareLoad& l = block[k];
+              const __m512 v = _mm512_maskz_loadu_ps(l.mask, s_row + l.base);
+              sum = _mm512_add_ps(
+                  sum, kS == 1 ? v : _mm512_maskz_permutexvar_ps(parity[l.odd], spread[l.odd], v));
+            }
+          }
+        _mm512_mask_storeu_ps(dx_row + iw0, first_lanes(W - iw0), sum);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool max_pool_2x2_avx512_supports(const PoolGeometry& g) noexcept {
@@ -297,6 +381,39 @@ void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float*
                              const float* col_div, float* y) noexcept {
   g.stride[2] == 1 ? avg_rows<1>(g, x, row_div, col_div, y)
                    : avg_rows<2>(g, x, row_div, col_div, y);
+}
+
+bool avg_pool_backward_avx512_supports(const PoolGeometry& g) noexcept {
+  return max_pool_avx512_supports(g) && g.dilation[0] == 1 && g.dilation[1] == 1;
+}
+
+void avg_pool_backward_avx512(const PoolGeometry& g, const float* dy, const float* row_div,
+                              const float* col_div, float* dx) noexcept {
+  const int64_t rows = g.out[0] * g.out[1], OW = g.out[2];
+  const bool s1 = g.stride[2] == 1;
+  const BackwardPlan plan{{covering(g, 0), covering(g, 1)},
+                          s1 ? share_loads<1>(g) : share_loads<2>(g)};
+#pragma omp parallel
+  {
+    std::vector<float> share(rows * OW);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < g.planes(); ++plane) {
+      // The reference's shares, dy / divisor (whose factors multiply exactly, see avg_row).
+      const float* dy_plane = dy + plane * rows * OW;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+          const __mmask16 m = first_lanes(OW - ow0);
+          const __m512 div =
+              _mm512_mul_ps(_mm512_set1_ps(row_div[r]), _mm512_maskz_loadu_ps(m, col_div + ow0));
+          _mm512_mask_storeu_ps(
+              share.data() + r * OW + ow0, m,
+              _mm512_maskz_div_ps(m, _mm512_maskz_loadu_ps(m, dy_plane + r * OW + ow0), div));
+        }
+      float* dxp = dx + plane * g.in_pixels();
+      s1 ? avg_backward_plane<1>(g, plan, share.data(), dxp)
+         : avg_backward_plane<2>(g, plan, share.data(), dxp);
+    }
+  }
 }
 
 }  // namespace fovea::kernels
