@@ -105,6 +105,9 @@ void dot_kernel(const Tile& t) noexcept {
     for (int r = 0; r < R; ++r)
       acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, t.a + r * t.a_row + k), bv, acc[r]);
   }
+  // Unrolled as well: with acc indexed by a variable here, GCC kept it in memory and stored
+  // all R on every trip of the loop above (scripts/find_vector_spills.py).
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     float sum = horizontal_sum(acc[r]) + (t.bias ? t.bias[r] : 0.0f);
     if (t.clamp) sum = std::min(std::max(sum, t.lo), t.hi);

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Lists the innermost loops of a binary that do FMAs and also store vector registers to the
+stack: accumulators that GCC left in memory, stored back on every trip.
+
+    python3 scripts/find_vector_spills.py build/src/libfovea.a [--min-fma 4] [--min-stores 2]
+
+GCC 12 keeps an array of __m512 in memory when anything indexes it with a variable (a loop it
+did not unroll) or takes its address (`sum_each(&acc[0][0], ...)`); the inner loop then holds
+the values in registers but also stores every one of them on each trip. A core with one 512-bit
+store per cycle (Intel's) runs such a kernel at a third of its speed; a core with two (Zen 5)
+hides much of it. Each line printed is (stores, FMAs, instructions in the loop, function): a
+candidate to read, not a verdict. Some loops keep an array on the stack by design (the softmax
+backward's per-line sums across a tile) or spill because their tile needs more than 32 vector
+registers (the Winograd weight gradient's 4 x 6 window transform).
+"""
+import argparse
+import re
+import subprocess
+
+JUMP = re.compile(r"j\w+\s+([0-9a-f]+)")
+STACK_STORE = re.compile(r"vmov\w*\s+%[xyz]mm\d+,\s*-?(0x[0-9a-f]+)?\(%rsp\)")
+
+
+def functions(binary):
+    """(name, [(address, instruction)]) for each function objdump disassembles."""
+    out = subprocess.run(["objdump", "-d", "-C", "--no-show-raw-insn", binary],
+                         capture_output=True, text=True, check=True).stdout
+    name, body = None, []
+    for line in out.splitlines():
+        head = re.match(r"^[0-9a-f]+ <(.*)>:$", line)
+        if head:
+            if name:
+                yield name, body
+            name, body = head.group(1), []
+            continue
+        ins = re.match(r"^\s*([0-9a-f]+):\s+(.*)$", line)
+        if ins and name:
+            body.append((int(ins.group(1), 16), ins.group(2).strip()))
+    if name:
+        yield name, body
+
+
+def backward_target(address, instruction):
+    jump = JUMP.match(instruction)
+    if jump and int(jump.group(1), 16) <= address:
+        return int(jump.group(1), 16)
+    return None
+
+
+def innermost_loops(body):
+    """The instructions of each loop (a backward jump's range) holding no other loop."""
+    index = {address: i for i, (address, _) in enumerate(body)}
+    for end, (address, instruction) in enumerate(body):
+        target = backward_target(address, instruction)
+        if target is None or target not in index:
+            continue
+        loop = body[index[target]:end + 1]
+        if any(backward_target(a, ins) is not None for a, ins in loop[:-1]):
+            continue
+        yield [ins for _, ins in loop]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("binary")
+    parser.add_argument("--min-fma", type=int, default=4)
+    parser.add_argument("--min-stores", type=int, default=2)
+    args = parser.parse_args()
+    found = set()
+    for name, body in functions(args.binary):
+        for loop in innermost_loops(body):
+            fma = sum(ins.startswith(("vfmadd", "vfnmadd", "vfmsub")) for ins in loop)
+            stores = sum(bool(STACK_STORE.match(ins)) for ins in loop)
+            if fma >= args.min_fma and stores >= args.min_stores:
+                found.add((stores, fma, len(loop), name))
+    for stores, fma, size, name in sorted(found, reverse=True):
+        print(f"{stores:4d} stores {fma:4d} FMAs {size:5d} instructions  {name}")
+
+
+if __name__ == "__main__":
+    main()
