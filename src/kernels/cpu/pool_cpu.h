@@ -86,16 +86,15 @@ bool max_pool_backward_gather_avx512_supports(const PoolGeometry& g) noexcept;
 void max_pool_backward_gather_avx512(const PoolGeometry& g, const float* dy, const float* indices,
                                      float* dx, uint8_t* gathered) noexcept;
 
-// The average pool forward where max_pool_avx512_supports(g) (pool_cpu_avx512.cpp): each tap
-// of each window row one vector of 16 outputs, as the max's; avg_pool_forward_cpu calls it with
-// the window divisors' factors as floats, row_div[od * out[1] + oh] and col_div[ow], and its
-// results are avg_pool_forward_cpu's.
+// The average pool in AVX-512 (pool_cpu_avx512.cpp), for W stride 1 or 2, no dilation, windows
+// at most 16 wide: the forward reads each tap of each window row as one vector of 16 outputs,
+// as the max's; the backward runs in gather form (each input element sums the shares of the
+// windows that hold it, in the reference's order). avg_pool_{forward,backward}_cpu call them
+// with the window divisors' factors as floats, row_div[od * out[1] + oh] and col_div[ow], and
+// their results are those functions'.
+bool avg_pool_avx512_supports(const PoolGeometry& g) noexcept;
 void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float* row_div,
                              const float* col_div, float* y) noexcept;
-// The average pool backward in gather form (each input element sums the shares of the windows
-// that hold it, in the reference's order), for W stride 1 or 2, no dilation, windows at most 16
-// wide; the divisors as for the forward, and avg_pool_backward_cpu's results.
-bool avg_pool_backward_avx512_supports(const PoolGeometry& g) noexcept;
 void avg_pool_backward_avx512(const PoolGeometry& g, const float* dy, const float* row_div,
                               const float* col_div, float* dx) noexcept;
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexcept;

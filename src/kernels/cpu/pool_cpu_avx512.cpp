@@ -309,9 +309,10 @@ void avg_backward_plane(const PoolGeometry& g, const BackwardPlan& plan, const f
   const int64_t W = g.in[2], OW = g.out[2], K = g.kernel[2];
   // Lane l of a spread reads share l / 2 (lane 0's position even) or (l + 1) / 2 (odd); the
   // lanes of the other parity hold no output.
+  // (Zero-masked shifts, as in max_row.)
   const __m512i spread[2] = {
-      _mm512_srli_epi32(even_lanes(), 2),
-      _mm512_srli_epi32(_mm512_add_epi32(even_lanes(), _mm512_set1_epi32(2)), 2)};
+      _mm512_maskz_srli_epi32(0xFFFF, even_lanes(), 2),
+      _mm512_maskz_srli_epi32(0xFFFF, _mm512_add_epi32(even_lanes(), _mm512_set1_epi32(2)), 2)};
   const __mmask16 parity[2] = {0x5555, 0xAAAA};
   for (int64_t id = 0; id < g.in[0]; ++id) {
     const auto [od0, od1] = plan.rows[0][id];
@@ -383,7 +384,7 @@ void avg_pool_forward_avx512(const PoolGeometry& g, const float* x, const float*
                    : avg_rows<2>(g, x, row_div, col_div, y);
 }
 
-bool avg_pool_backward_avx512_supports(const PoolGeometry& g) noexcept {
+bool avg_pool_avx512_supports(const PoolGeometry& g) noexcept {
   return max_pool_avx512_supports(g) && g.dilation[0] == 1 && g.dilation[1] == 1;
 }
 
