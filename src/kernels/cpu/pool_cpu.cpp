@@ -245,7 +245,7 @@ void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) noexc
 
 void avg_pool_backward_cpu(const PoolGeometry& g, const float* dy, float* dx) noexcept {
   const AvgDivisors div(g);
-  // Short rows again: the scatter below ran 5-7x slower than the max pool's gather.
+  // Short rows again: the scatter below ran 4-7x slower than the max pool's gather.
   if (avg_pool_avx512_supports(g)) {
     const DivisorFactors f(g, div);
     return avg_pool_backward_avx512(g, dy, f.row.data(), f.col.data(), dx);
