@@ -84,8 +84,8 @@ template <int R, int C>
       acc[r][c] = from ? _mm512_loadu_ps(from + (r * C + c) * kLanes) : _mm512_setzero_ps();
 }
 
-// C[n] = A · B[n] for every image, B[n] = b + n·K·P and C[n] = c + n·M·P, with `ep` (bias of
-// C's rows, clamp) applied before the store.
+// C[n] = A · B[n] for every image, B[n] = b + n·K·ldb (rows of B at stride ldb: P, or more)
+// and C[n] = c + n·M·P, with `ep` (bias of C's rows, clamp) applied before the store.
 struct Product {
   int64_t N, M, K, P;
   const float* a;
@@ -93,6 +93,7 @@ struct Product {
   const float* b;
   float* c;
   ConvEpilogue ep;
+  int64_t ldb = 0;  // 0: P
 };
 
 // Over the team when `team`; `last` says, as to run_tasks, that it is the team's last step.

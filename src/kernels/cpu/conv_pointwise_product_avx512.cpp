@@ -198,6 +198,7 @@ constexpr auto kTileKernels = kernel_table(std::make_index_sequence<kRows>{});
 // Declared, with what it does, in conv_pointwise_avx512.h.
 void multiply(const Product& pr, bool team, bool last) noexcept {
   const int64_t threads = omp_get_max_threads();
+  const int64_t ldb = pr.ldb > 0 ? pr.ldb : pr.P;
   // Pixel chunks whose B panel fits kPanelFloats, rounded to whole vectors.
   const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPanelFloats), 1);
   const int64_t chunk = ceil_div(ceil_div(pr.P, chunks), kLanes) * kLanes;
@@ -233,12 +234,12 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
     const int64_t pc = rows_outer ? i % pixel_chunks : i / row_splits % pixel_chunks;
     const int64_t n = i / row_splits / pixel_chunks;
     const int64_t p0 = pc * chunk, p1 = std::min(pr.P, p0 + chunk);
-    const float* b = pr.b + n * pr.K * pr.P;
+    const float* b = pr.b + n * pr.K * ldb;
     float* c = pr.c + n * pr.M * pr.P;
     // The dot products' pixels (in this chunk) as contiguous columns of B.
     alignas(64) float columns_of_b[kDotPixels][kDotMaxK];
     for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p)
-      for (int64_t k = 0; k < pr.K; ++k) columns_of_b[p - vector_end][k] = b[k * pr.P + p];
+      for (int64_t k = 0; k < pr.K; ++k) columns_of_b[p - vector_end][k] = b[k * ldb + p];
     const int64_t rt_begin = split * row_tiles / row_splits;
     const int64_t rt_end = (split + 1) * row_tiles / row_splits;
     auto tile_of = [&](int64_t rt) {
@@ -247,7 +248,7 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
                   pr.a_row,
                   pr.a_step,
                   b,
-                  pr.P,
+                  ldb,
                   pr.K,
                   c + r0 * pr.P,
                   pr.P,
