@@ -103,11 +103,11 @@ constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
 // The forward with channels in the lanes sums kLaneTiles tiles at a time over one slice of the
 // block's weights (input channels, up to kLaneWeightFloats: 16 KiB, a third of L1), then the
 // next: the slice stays in L1 for all of them. Over all channels at once, each tile read the
-// block's weights from L2 (ResNet-18 layer 3's 295 KB), and the kernel waited on those loads.
-// Layer 3's stride-2 forward at batch 16 on the Ice Lake, 2 threads, 60-80 alternating runs:
-// median 10.4-10.9 ms against 11.4-11.6, tenth percentile 9.3-9.4 against 9.9-10.8; slices of
-// 2048 or 8192 floats and groups of 4 or 16 tiles gained less; layer 4 the same either way.
-// Every sum keeps its order (bias, then input channels ascending, taps inner).
+// block's weights from L2 (147 KB on ResNet-18 layer 3's stride-2 forward), and the kernel
+// waited on those loads. That forward at batch 16 on the Ice Lake, 2 threads, 60-80
+// alternating runs: median 10.4-10.9 ms against 11.4-11.6, tenth percentile 9.3-9.4 against
+// 9.9-10.8; slices of 2048 or 8192 floats and groups of 4 or 16 tiles gained less; layer 4 the
+// same either way. Every sum keeps its order (bias, then input channels ascending, taps inner).
 constexpr int64_t kLaneTiles = 8;
 constexpr int64_t kLaneWeightFloats = 4096;
 
@@ -206,38 +206,36 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
             // slices of the block's weights in turn (see kLaneWeightFloats).
             const int64_t t0 = band_row(band) * nruns, t1 = band_row(band + 1) * nruns;
             const int64_t ics = std::max<int64_t>(1, kLaneWeightFloats / (K * vecs * L));
-            // Tile t's output row nrow (counted over the chunk's images) and run [w0, w0 + len).
-            auto tile_of = [&](int64_t t, int64_t& nrow, int64_t& w0, int64_t& len) {
-              nrow = t / nruns;
-              w0 = ow * (t % nruns) / nruns;
-              len = ow * (t % nruns + 1) / nruns - w0;
-            };
             for (int64_t g0 = t0; g0 < t1; g0 += kLaneTiles) {
-              const int64_t g1 = std::min(g0 + kLaneTiles, t1);
+              const int64_t count = std::min(kLaneTiles, t1 - g0);
+              // Tile i of the group: its first output's position q in the padded chunk, where
+              // its outputs go in y (channel oc0), and how many it has.
+              int64_t q[kLaneTiles], len[kLaneTiles];
+              float* yr[kLaneTiles];
+              for (int64_t i = 0; i < count; ++i) {
+                const int64_t nrow = (g0 + i) / nruns, run = (g0 + i) % nruns;
+                const int64_t n = nrow / rows, row = nrow % rows;
+                const int64_t od = row / p.out[1], oh = row % p.out[1];
+                const int64_t w0 = ow * run / nruns;
+                q[i] = n * p.plane + (od * p.q[1] + oh) * p.q[2] + w0;
+                len[i] = ow * (run + 1) / nruns - w0;
+                yr[i] = y + ((n0 + n) * p.C_out + oc0) * P + row * ow + w0;
+              }
               // kLanes rows per tile (those past len unused), so that each vector of channels
               // goes to y through a transpose in registers: one element at a time, the stores
               // were 5% of ResNet-18 layer 3's forward at batch 16.
               alignas(64) float tiles[kLaneTiles][L * kMaxJ * L], t[L * L];
               for (int64_t ic0 = 0; ic0 < p.cig; ic0 += ics)
-                for (int64_t ti = g0; ti < g1; ++ti) {
-                  int64_t nrow, w0, len;
-                  tile_of(ti, nrow, w0, len);
-                  const int64_t n = nrow / rows, row = nrow % rows;
-                  const int64_t od = row / p.out[1], oh = row % p.out[1];
-                  const int64_t q_row = n * p.plane + (od * p.q[1] + oh) * p.q[2];
-                  table[(vecs - 1) * L + len - 1](p, xg, wp + oc0 * p.cig * K, bias, q_row + w0,
-                                                  ic0, std::min(ic0 + ics, p.cig), tiles[ti - g0]);
-                }
-              for (int64_t ti = g0; ti < g1; ++ti) {
-                int64_t nrow, w0, len;
-                tile_of(ti, nrow, w0, len);
-                float* yr = y + ((n0 + nrow / rows) * p.C_out + oc0) * P + nrow % rows * ow;
+                for (int64_t i = 0; i < count; ++i)
+                  table[(vecs - 1) * L + len[i] - 1](p, xg, wp + oc0 * p.cig * K, bias, q[i], ic0,
+                                                     std::min(ic0 + ics, p.cig), tiles[i]);
+              for (int64_t i = 0; i < count; ++i) {
                 for (int j = 0; j < vecs; ++j) {
-                  V::transpose_block(tiles[ti - g0] + j * L, vecs * L, t, L);
+                  V::transpose_block(tiles[i] + j * L, vecs * L, t, L);
                   for (int o = 0; o < L; ++o) {
                     typename V::Vec v = V::load(t + o * L);
                     if (ep.clamps()) v = V::clamp(v, ep.lo, ep.hi);
-                    V::store_lanes(yr + (j * L + o) * P + w0, v, 0, static_cast<int>(len));
+                    V::store_lanes(yr[i] + (j * L + o) * P, v, 0, static_cast<int>(len[i]));
                   }
                 }
               }

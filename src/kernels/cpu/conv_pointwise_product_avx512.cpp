@@ -262,8 +262,10 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
     const int64_t p_end = std::min(p1, vector_end);
     // The dot-product pixels of row tile rt (those of this chunk).
     auto dot_products = [&](int64_t rt) {
-      for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p) {
-        Tile t = tile_of(rt);
+      if (!dots) return;
+      const Tile row_tile = tile_of(rt);
+      for (int64_t p = std::max(p0, vector_end); p < p1; ++p) {
+        Tile t = row_tile;
         t.b = columns_of_b[p - vector_end];
         t.c += p;
         kDotKernels[rows_of(rt) - 1](t);

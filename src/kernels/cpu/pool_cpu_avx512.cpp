@@ -309,7 +309,7 @@ void avg_backward_plane(const PoolGeometry& g, const BackwardPlan& plan, const f
   const int64_t W = g.in[2], OW = g.out[2], K = g.kernel[2];
   // Lane l of a spread reads share l / 2 (lane 0's position even) or (l + 1) / 2 (odd); the
   // lanes of the other parity hold no output.
-  // (Zero-masked shifts, as in max_row.)
+  // (Zero-masked shifts, as in max_row: GCC 12 warns falsely on the unmasked ones.)
   const __m512i spread[2] = {
       _mm512_maskz_srli_epi32(0xFFFF, even_lanes(), 2),
       _mm512_maskz_srli_epi32(0xFFFF, _mm512_add_epi32(even_lanes(), _mm512_set1_epi32(2)), 2)};
