@@ -149,6 +149,11 @@ struct ForwardSink {
   float* yb;
 };
 
+// How many input channels ahead forward_block asks for backward data's weight rows: one
+// channel's 9 taps of an 8 x 2-vector tile take about 70 cycles at the FMA peak, a DRAM
+// round trip several times that.
+constexpr int64_t kWeightRowsAhead = 4;
+
 // Forward tiles over at most this many (input channel, tap) pairs store their sums straight
 // from the registers (kInRegisters): MobileNet-v2's stem (27 pairs) 1.3x, the g=32 grouped
 // layer (72) 1.1x, ResNet's stem (147) 1.07x faster than through a tile in memory. The code
@@ -165,16 +170,21 @@ void forward_block(const DirectPlan& p, const float* xg, const float* w0, const 
   for (int o = 0; o < OC; ++o)
     for (int v = 0; v < PV; ++v) acc[o][v] = bias ? V::broadcast(bias + o) : V::zero();
   const int K = p.K;
-  const int64_t row = p.cig * K;
+  const int64_t w_oc = p.w_oc, w_ic = p.w_ic;
+  // Backward data's weight rows (one per input channel) lie a page or more apart, which the
+  // hardware prefetchers do not follow: each is asked for kWeightRowsAhead channels ahead.
+  const bool strided = w_ic > K;
   for (int64_t ic = 0; ic < p.cig; ++ic) {
     const float* xc = xg + ic * p.chan + q0;
-    const float* wc = w0 + ic * K;
+    const float* wc = w0 + ic * w_ic;
+    if (strided && ic + kWeightRowsAhead < p.cig)
+      prefetch(wc + kWeightRowsAhead * w_ic, (OC - 1) * w_oc + K);
     for (int k = 0; k < K; ++k) {
       const float* xk = xc + p.tap[k];
       Vec xv[PV];
       for (int v = 0; v < PV; ++v) xv[v] = V::load(xk + v * L);
       for (int o = 0; o < OC; ++o) {
-        const Vec wv = V::broadcast(wc + o * row + k);
+        const Vec wv = V::broadcast(wc + o * w_oc + k);
         for (int v = 0; v < PV; ++v) acc[o][v] = V::fma(wv, xv[v], acc[o][v]);
       }
     }
@@ -222,19 +232,19 @@ constexpr auto forward_block_table(std::index_sequence<I...>) {
                      (static_cast<int>(I) >= W * PV)>...};
 }
 
-// y = clamp(conv(x, w) + bias, lo, hi) (ep) for the forward-shaped plan p; `transposed`: p is the
-// backward data pass of a convolution with weight w (direct_transpose_weights). ws:
-// direct_workspace_floats.
+// y = clamp(conv(x, w) + bias, lo, hi) (ep) for the forward-shaped plan p: a forward's weight,
+// or backward data's convolution weight, copied transposed (p.transpose_weights) or read in
+// place (p.w_oc, p.w_ic). ws: direct_workspace_floats.
 template <class V>
-void forward(const DirectPlan& p, const float* x, const float* w, bool transposed,
-             const ConvEpilogue& ep, float* y, float* ws) {
+void forward(const DirectPlan& p, const float* x, const float* w, const ConvEpilogue& ep, float* y,
+             float* ws) {
   constexpr int L = V::kLanes, W = V::kOcBlock, PV = V::kPixelVecs;
   static constexpr auto table =
       forward_block_table<V>(std::make_index_sequence<size_t{2} * W * PV>{});
   const int64_t nocb = div_up(p.cog, W), P = p.out_pixels();
   const int in_registers = p.cig * p.K <= kStoreFromRegistersPairs;
   float* w_t = ws + p.x_all_floats();
-  const float* wf = transposed ? w_t : w;
+  const float* wf = p.transpose_weights ? w_t : w;
   auto transpose = [&](int64_t grp, int64_t ocb) {
     direct_transpose_weights(p, w, grp, ocb * W, std::min(p.cog, (ocb + 1) * W), w_t);
   };
@@ -251,7 +261,7 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
     const int oc_count = static_cast<int>(std::min<int64_t>(W, p.cog - ocb * W));
     const int64_t oc0 = grp * p.cog + ocb * W;
     const float* xg = padded + grp * p.cig * p.chan;
-    const float* w0 = wf + oc0 * p.cig * p.K;
+    const float* w0 = wf + grp * p.cog * p.cig * p.K + ocb * W * p.w_oc;
     float* yb = y + (n0 * p.C_out + oc0) * P;
     // The vectors in blocks of at most PV, sizes as even as possible: a block of one vector
     // has too few accumulators to hide the FMA latency.
@@ -297,7 +307,7 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
     // 0.30 / 0.30 ms so.
 #pragma omp parallel
     {
-      if (transposed) {
+      if (p.transpose_weights) {
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < p.groups * nocb; ++i) transpose(i / nocb, i % nocb);
       }
@@ -340,7 +350,7 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
     return;
   }
   if (p.by_groups || p.by_images) {
-    if (transposed) {
+    if (p.transpose_weights) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < p.groups * nocb; ++i) transpose(i / nocb, i % nocb);
     }
@@ -378,7 +388,7 @@ void forward(const DirectPlan& p, const float* x, const float* w, bool transpose
   float* padded = ws;
 #pragma omp parallel
   {
-    if (transposed) {
+    if (p.transpose_weights) {
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < p.groups * nocb; ++i) transpose(i / nocb, i % nocb);
     }
@@ -531,14 +541,14 @@ void run_forward(const ConvGeometry& g, const float* x, const float* w, const Co
   if (p.fwd_lanes) {
     forward_lanes<V>(p, x, w, ep, y, ws);
   } else {
-    forward<V>(p, x, w, false, ep, y, ws);
+    forward<V>(p, x, w, ep, y, ws);
   }
 }
 
 template <class V>
 void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                        float* ws) {
-  forward<V>(direct_plan(g, ConvPass::kBackwardData), dy, w, true, {}, dx, ws);
+  forward<V>(direct_plan(g, ConvPass::kBackwardData), dy, w, {}, dx, ws);
 }
 
 template <class V>

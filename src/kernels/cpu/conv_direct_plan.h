@@ -73,6 +73,14 @@ struct DirectPlan {
   int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
   int K = 1;
   std::array<int64_t, kDirectMaxTaps> tap{};  // tap k's offset inside a padded channel
+  // Backward data: whether forward() first copies the convolution's weight into the forward
+  // layout (direct_transpose_weights, into the workspace), or reads it in place.
+  bool transpose_weights = false;
+  // Where the forward-shaped kernels read weight (oc, ic, k) of a group: oc * w_oc + ic * w_ic
+  // + k floats from its first: (cig * K, K) for a forward weight (C_out, cig, K) or the
+  // transposed copy; backward data's weight in place, (C_in, cog, K) in the plan's names, at
+  // (K, cog * K), with tap[] reversed so that tap k pairs with the kernel's weight k.
+  int64_t w_oc = 1, w_ic = 1;
 
   int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
   int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
@@ -91,19 +99,22 @@ struct DirectPlan {
 // What every instruction set's direct row supports (each adds its CPU check): kernels of up
 // to kDirectMaxTaps taps, backward data with stride 1 only.
 bool direct_supports(const ConvGeometry& g, ConvPass pass);
-// The workspace of a pass: the padded chunk, plus the transposed weights (backward data) or
-// the virtual dy chunk (backward weight).
+// The workspace of a pass: the padded chunk, plus the packed weights (forward with channels in
+// the lanes), the transposed weights (backward data's copy) or the virtual dy chunk (backward
+// weight).
 size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
 // The pass of g as a forward-shaped plan. Backward data (stride 1 only) is the forward
 // convolution of dy with padding (K-1)*dilation - pad_lo, C_in and C_out swapped and the taps
-// reversed (direct_transpose_weights); backward weight sizes its chunks for x and dy.
+// reversed: the weights' (transpose_weights) or the taps' order; backward weight sizes its
+// chunks for x and dy.
 DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass);
 
 // Rows [oc0, oc1) of group grp of the forward weight (C_out, cig, K) of p, the backward-data
 // plan of a convolution with weight w: forward weight (oc, ic, k) of p is w[ic, oc, K-1-k] of
-// the same group. Read in place, those rows would be cig pieces of K floats each a page or
-// more apart, one TLB miss per piece on every pass over them.
+// the same group. Read in place, those rows are cig pieces of K floats each a page or more
+// apart: one TLB miss per piece on every pass over them, which costs more than this copy where
+// every chunk of images makes such a pass.
 void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,
                               int64_t oc1, float* dst);
 
