@@ -4,7 +4,7 @@
 thread count, and prints the time per epoch of each and their ratio (> 1: Fovea is faster).
 
     /usr/bin/python3 bench/compare/train_compare.py [--fovea build/release/tools/fovea/fovea]
-        [--threads 2] [--epochs 1] [--batch-size 64] [--limit N]
+        [--threads 2] [--epochs 1] [--batch-size 64] [--limit N] [--json OUT]
 
 Both sides read Debian's dataset-fashion-mnist, normalise with the training set's mean and
 std, shuffle, and report test accuracy, so the comparison is of the same work.
@@ -100,6 +100,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only")
+    p.add_argument("--json", metavar="PATH", help="also write the epochs as JSON")
     args = p.parse_args()
     fovea = fovea_epochs(args)
     pytorch = torch_epochs(args)
@@ -109,6 +110,15 @@ def main():
     for f, t in zip(fovea, pytorch):
         print(f"{f['epoch']:>5}  {f['seconds']:>8.2f}  {100 * f['test_acc']:>8.2f}%  "
               f"{t['seconds']:>8.2f}  {100 * t['test_acc']:>8.2f}%  {t['seconds'] / f['seconds']:>6.2f}")
+    if args.json:
+        rows = [{"epoch": f["epoch"], "fovea_s": f["seconds"], "fovea_test_acc": f["test_acc"],
+                 "torch_s": t["seconds"], "torch_test_acc": t["test_acc"],
+                 "ratio": t["seconds"] / f["seconds"]} for f, t in zip(fovea, pytorch)]
+        with open(args.json, "w") as out:
+            json.dump({"suite": "train", "threads": args.threads, "batch_size": args.batch_size,
+                       "lr": args.lr, "limit": args.limit, "torch": torch.__version__,
+                       "results": rows}, out, indent=1)
+            out.write("\n")
 
 
 if __name__ == "__main__":
