@@ -203,6 +203,23 @@ TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
     expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 11);
 }
 
+// Backward data with channels in the lanes (stride 1, at least two vectors of the convolution's
+// input channels and 16 of its output channels; whole chunks of images per thread, so on one
+// thread here): the weight packed from where it lies (K floats per pair of channels, the taps
+// reversed), on rows of 7, 13, 14 and 15 outputs around the runs, 2 and 3 vectors, 16 and 17
+// channels summed over, dilated, and 3D.
+TEST(ConvDirect, BackwardDataWithChannelsInTheLanes) {
+  std::vector<ConvGeometry> v;
+  for (int64_t cin : {32, 48})
+    for (int64_t w : {7, 13, 14, 15})
+      v.push_back(make_geometry(w == 7 ? 11 : 3, cin, 16 + cin % 32 / 16, 1,
+                                {{w, 3, 1, 1, 1, 1}, {w, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(3, 32, 16, 1, {{12, 3, 1, 2, 2, 2}, {13, 3, 1, 1, 1, 1}}));
+  v.push_back(
+      make_geometry(3, 32, 16, 1, {{4, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
+  check_threads(v);
+}
+
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads
 // into a buffer of its own (on 2 threads): shares of the output vectors (few output channels,
 // large planes) or of the output-channel blocks (weights larger than the padded chunk), a

@@ -548,7 +548,12 @@ void run_forward(const ConvGeometry& g, const float* x, const float* w, const Co
 template <class V>
 void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                        float* ws) {
-  forward<V>(direct_plan(g, ConvPass::kBackwardData), dy, w, {}, dx, ws);
+  const DirectPlan p = direct_plan(g, ConvPass::kBackwardData);
+  if (p.fwd_lanes) {
+    forward_lanes<V>(p, dy, w, {}, dx, ws);
+  } else {
+    forward<V>(p, dy, w, {}, dx, ws);
+  }
 }
 
 template <class V>

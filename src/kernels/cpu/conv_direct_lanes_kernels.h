@@ -143,10 +143,21 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     for (int64_t i = 0; i < p.groups * nocb; ++i) {
       int64_t v0, v1;
       block(i % nocb, v0, v1);
-      const int64_t oc0 = i / nocb * p.cog + v0 * L, n = (v1 - v0) * L;
+      const int64_t grp = i / nocb, oc0 = grp * p.cog + v0 * L, n = (v1 - v0) * L;
       float* dst = wp + oc0 * p.cig * K;
-      for (int64_t o = 0; o < n; o += L)
-        transpose_rows<V>(w + (oc0 + o) * p.cig * K, p.cig * K, p.cig * K, dst + o, n);
+      // Weight (oc, ic, k) of the block at src + oc * w_oc + ic * w_ic + k: a forward's rows of
+      // (ic, k) pairs one after another, or backward data's weight in place, K floats per
+      // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
+      const bool rows = p.w_ic == K;
+      for (int64_t o = 0; o < n; o += L) {
+        const float* src = w + grp * p.cog * p.cig * K + (v0 * L + o) * p.w_oc;
+        if (rows) {
+          transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
+        } else {
+          for (int64_t ic = 0; ic < p.cig; ++ic)
+            transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + o, n);
+        }
+      }
     }
     float* padded = ws + omp_get_thread_num() * p.x_floats();
     // Chunks taken dynamically, as in forward().
