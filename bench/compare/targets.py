@@ -64,9 +64,14 @@ def load(path):
 
 def conv_rows(conv, pattern, passes=None, batch=None):
     rx = re.compile(pattern)
-    return [(f"{r['layer']} N{r['N']} {r['pass']} ({r['algorithm']})", r["ratio"]) for r in conv
-            if rx.search(r["layer"]) and (passes is None or r["pass"] in passes)
-            and (batch is None or r["N"] == batch)]
+    rows = []
+    for r in conv:
+        if (rx.search(r["layer"]) and (passes is None or r["pass"] in passes)
+                and (batch is None or r["N"] == batch)):
+            # conv_compare.py --algo leaves "algorithm" empty: the kernel is the one named.
+            algo = f" ({r['algorithm']})" if r["algorithm"] else ""
+            rows.append((f"{r['layer']} N{r['N']} {r['pass']}{algo}", r["ratio"]))
+    return rows
 
 
 def geomean(values):
