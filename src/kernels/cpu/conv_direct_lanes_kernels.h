@@ -111,10 +111,10 @@ constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
 constexpr int64_t kLaneTiles = 8;
 constexpr int64_t kLaneWeightFloats = 4096;
 
-// Forward with output channels in the lanes, each thread on whole chunks of images
-// (p.by_images): the weights are packed once per call into blocks of vectors of output
-// channels, (cig, K, channels) each, in ws after the padded chunks; output rows are cut into
-// runs of outputs, as even as possible (lanes_shape).
+// Forward with output channels in the lanes (or backward data, as the forward of dy), each
+// thread on whole chunks of images (p.by_images): the weights are packed once per call into
+// blocks of vectors of output channels, (cig, K, channels) each, in ws after the padded chunks;
+// output rows are cut into runs of outputs, as even as possible (lanes_shape).
 template <class V>
 void forward_lanes(const DirectPlan& p, const float* x, const float* w, const ConvEpilogue& ep,
                    float* y, float* ws) {
