@@ -150,7 +150,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
       // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
       const bool rows = p.w_ic == K;
       for (int64_t o = 0; o < n; o += L) {
-        const float* src = w + grp * p.cog * p.cig * K + (v0 * L + o) * p.w_oc;
+        const float* src = w + p.weight_at(grp, v0 * L + o);
         if (rows) {
           transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
         } else {

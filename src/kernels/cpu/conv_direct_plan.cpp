@@ -138,8 +138,8 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // batch 1 on 2 threads, 20 alternating runs, tenth percentiles, in place against the copy:
   // layer 4 2.18 ms against 4.69 (the copy, a pass over 9.4 MB that reads 36-byte pieces a page
   // apart, took half the time), layer 3 1.47 against 1.82; layer 2 (838 virtual outputs) 1.60
-  // against 1.24, and every layer at batch 16 6-20% slower (each pass over rows a page apart
-  // costs TLB misses).
+  // against 1.24, and at batch 16 layers 2-4 9-19% slower, layer 1 the same (each pass over
+  // rows a page apart costs TLB misses).
   const bool in_place = pass == ConvPass::kBackwardData &&
                         (p.fwd_lanes || (p.by_threads && p.virt_of(p.N) <= kInPlaceWeightOutputs));
   p.transpose_weights = pass == ConvPass::kBackwardData && !in_place;

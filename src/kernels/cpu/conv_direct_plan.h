@@ -83,6 +83,8 @@ struct DirectPlan {
   // (K, cog * K), with tap[] reversed so that tap k pairs with the kernel's weight k.
   int64_t w_oc = 1, w_ic = 1;
 
+  // Where weight (oc, ic 0, tap 0) of group grp starts, oc counted within the group.
+  int64_t weight_at(int64_t grp, int64_t oc) const { return grp * cog * cig * K + oc * w_oc; }
   int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
   int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
   // Virtual outputs of a chunk of nn images.
