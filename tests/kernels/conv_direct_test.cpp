@@ -151,10 +151,12 @@ TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
     expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 7);
 }
 
-// Forward with output channels in the lanes (as above, planes of at most 196 outputs or 3D,
-// at least 512 outputs per channel, whole chunks of images per thread: on one thread here):
-// runs of 1..9 outputs (rows of 1..9 and 10, 19), channel blocks of 1..3 vectors split
-// evenly, strides 1..3, groups, bands of rows padded one after the other, 3D.
+// Forward with output channels in the lanes (as above, planes of at most 196 outputs, larger
+// ones without stride, or 3D, at least 512 outputs per channel, whole chunks of images per
+// thread: on one thread here, except where the images split evenly): runs of 1..9 outputs
+// (rows of 1..9 and 10, 19), channel blocks of 1..3 vectors split evenly, strides 1..3,
+// groups, bands of rows padded one after the other, 3D; a 40x30 plane in two bands of rows
+// per image, on two threads too.
 TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   std::vector<ConvGeometry> v;
   for (int64_t w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 19})
@@ -168,6 +170,7 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   v.push_back(make_geometry(8, 16, 16, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
   v.push_back(
       make_geometry(2, 16, 16, 1, {{16, 3, 2, 1, 1, 1}, {20, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(2, 64, 32, 1, {{40, 3, 1, 1, 1, 1}, {30, 3, 1, 1, 1, 1}}));
   check_threads(v);
 }
 

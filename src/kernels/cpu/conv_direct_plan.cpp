@@ -15,7 +15,8 @@ namespace {
 constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kMinWeightChunkOutputs = 1024;
 // The forward with channels in the lanes packs the weights once per call, which pays from
-// this many outputs per channel.
+// this many outputs per channel. Strided planes larger than kMaxLanePlane take the position
+// kernel (see fwd_lanes).
 constexpr int64_t kMinLaneOutputs = 512;
 constexpr int64_t kMaxLanePlane = 196;
 // Input channels per backward-weight work item with channels in the lanes: each pads them, for
@@ -109,8 +110,14 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
       p.weight_lanes ? std::clamp<int64_t>(ceil_div(p.C_in, threads), 1, kWeightLaneIcs) : p.C_in;
   // Both forward kernels sum each output in the same order (bias, then ic-major, taps inner,
   // one FMA each), so which one runs may depend on the thread count. Measured faster than the
-  // position kernel on planes of up to 14x14 (ResNet-18 layers 3-4 at batch 16: 1.1x) and in
-  // 3D (1.1x), not on 28x28 (layer 2: 0.85-1.0x). Backward data too, with at least two vectors
+  // position kernel on planes of up to 14x14 (ResNet-18 layers 3-4 at batch 16: 1.1x), in 3D
+  // (1.1x) and on larger planes without stride, not on larger strided ones. 2 threads on the
+  // Ice Lake, 30 alternating runs, tenth percentile / median at batch 16: ResNet-18 layer 1
+  // (56x56) forward 17.7 / 20.0 ms against 19.7 / 21.6, backward data 17.6 / 19.5 against
+  // 18.7 / 22.2, the 1D layer (1024) 2.07 / 2.30 against 2.12 / 2.48; layer 2 and the dilated
+  // layer (28x28) the same either way; layer 2's stride-2 3x3 (28x28 from 56x56) 10.2 / 12.7
+  // against 9.7 / 11.7 (layer 3's 3x3 alongside: 14.4 / 17.4 against 14.9 / 16.5).
+  // Backward data too, with at least two vectors
   // of channels (its weight packed from where it lies): 2 threads on the Ice Lake, 30
   // alternating runs, tenth percentiles, ResNet-18 at batch 16 layer 4 25.1 ms against the
   // position kernel's 35.1, layer 3 19.8 against 24.4, the Fashion-MNIST CNN's second layer at
@@ -118,7 +125,7 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && p.by_images && p.cog % 16 == 0 &&
                 (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
                 p.N * p.out_pixels() >= kMinLaneOutputs &&
-                (p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane);
+                (p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1);
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
   int k = 0;
