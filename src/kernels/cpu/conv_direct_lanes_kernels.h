@@ -1,10 +1,10 @@
 // The direct convolution kernels with output channels in the lanes, for layers whose
 // position-vectorised kernels (conv_direct_kernels.h) would compute many virtual outputs or sum
-// horizontally: the forward on small planes and the weight gradient with C_out per group a
-// multiple of the vector width. Not a normal header: conv_direct_kernels.h includes it inside
-// each instruction set's anonymous namespace, after its helpers (pad_channel, pad_image_channel,
-// prefetch, div_up) and before the passes that choose between the two families (run_forward,
-// run_backward_weight).
+// horizontally: the forward on small planes and on larger ones without stride, and the weight
+// gradient with C_out per group a multiple of the vector width. Not a normal header:
+// conv_direct_kernels.h includes it inside each instruction set's anonymous namespace, after
+// its helpers (pad_channel, pad_image_channel, div_up) and before the passes that choose
+// between the two families (run_forward, run_backward_weight).
 
 // dst[c * ldd + l] = src[l * ld + c] for kLanes rows l and `cols` columns c: whole blocks
 // through registers (the element-by-element loop that packed the weights was 12% of ResNet-18
@@ -166,47 +166,28 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
       const int64_t nn = std::min(p.images, p.N - n0);
       // Bands of output rows (of all nn images) whose padded inputs stay in L2 while every
       // block of weights passes by. Planar layers pad each band's phase rows just before
-      // using it, and prefetch the next band's input rows while computing one (their padding
-      // waited on memory: 14% of ResNet-18 layer 2's time at batch 16); 3D layers pad the chunk
-      // at once (a band of rows reads a few slices, which bands would pad several times).
+      // using it; 3D layers pad the chunk at once (a band of rows reads a few slices, which
+      // bands would pad several times). Each channel's padding asks for the next channel's
+      // input rows (pad_image_channel): ResNet-18 layer 3's stride-2 forward at batch 16 on
+      // one thread spent 10.2% of its samples padding so, 11.4-11.6% with the next band's rows
+      // asked for while computing one instead, or with no prefetch at all.
       const int64_t nbands = div_up(nn * rows, band_rows);
       auto band_row = [&](int64_t band) { return nn * rows * band / nbands; };
-      // f(n, source rows [i0, i1), phase rows [r0, r1)) for each image the band's rows touch.
-      auto band_images = [&](int64_t band, auto&& f) {
-        const int64_t g0 = band_row(band), g1 = band_row(band + 1);
-        for (int64_t n = g0 / rows; n * rows < g1; ++n) {
-          const int64_t r0 = std::max<int64_t>(g0 - n * rows, 0);
-          const int64_t r1 = std::min(std::min(g1 - n * rows, rows) + halo, p.q[1]);
-          f(n, std::max<int64_t>(r0 * p.stride[1] - p.pad_lo[1], 0),
-            std::min(r1 * p.stride[1] - p.pad_lo[1], p.in[1]), r0, r1);
-        }
-      };
       if (!by_band)
         for (int64_t ic = 0; ic < p.C_in; ++ic)
           for (int64_t n = 0; n < nn; ++n)
-            pad_channel<V>(p, x + ((n0 + n) * p.C_in + ic) * p.in_pixels(),
-                           padded + ic * p.chan + n * p.plane);
+            pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane);
       for (int64_t band = 0; band < nbands; ++band) {
-        if (by_band)
-          band_images(band, [&](int64_t n, int64_t, int64_t, int64_t r0, int64_t r1) {
-            for (int64_t ic = 0; ic < p.C_in; ++ic)
-              pad_channel<V>(p, x + ((n0 + n) * p.C_in + ic) * p.in_pixels(),
-                             padded + ic * p.chan + n * p.plane, r0, r1);
-          });
-        // The next band's input rows, channels [c0, c1).
-        auto prefetch_next = [&](int64_t c0, int64_t c1) {
-          if (!by_band || band + 1 == nbands) return;
-          band_images(band + 1, [&](int64_t n, int64_t i0, int64_t i1, int64_t, int64_t) {
-            for (int64_t ic = c0; ic < c1; ++ic)
-              prefetch(x + ((n0 + n) * p.C_in + ic) * p.in_pixels() + i0 * p.in[2],
-                       (i1 - i0) * p.in[2]);
-          });
-        };
-        const int64_t steps = p.groups * nocb;
+        // Phase rows [r0, r1) of each image n that the band's output rows touch.
+        const int64_t g0 = band_row(band), g1 = band_row(band + 1);
+        for (int64_t n = g0 / rows; by_band && n * rows < g1; ++n) {
+          const int64_t r0 = std::max<int64_t>(g0 - n * rows, 0);
+          const int64_t r1 = std::min(std::min(g1 - n * rows, rows) + halo, p.q[1]);
+          for (int64_t ic = 0; ic < p.C_in; ++ic)
+            pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane, r0, r1);
+        }
         for (int64_t grp = 0; grp < p.groups; ++grp)
           for (int64_t b = 0; b < nocb; ++b) {
-            const int64_t step = grp * nocb + b;
-            prefetch_next(p.C_in * step / steps, p.C_in * (step + 1) / steps);
             int64_t v0, v1;
             block(b, v0, v1);
             const int vecs = static_cast<int>(v1 - v0);
