@@ -116,12 +116,12 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // (56x56) forward 17.7 / 20.0 ms against 19.7 / 21.6, backward data 17.6 / 19.5 against
   // 18.7 / 22.2, the 1D layer (1024) 2.07 / 2.30 against 2.12 / 2.48; layer 2 and the dilated
   // layer (28x28) the same either way; layer 2's stride-2 3x3 (28x28 from 56x56) 10.2 / 12.7
-  // against 9.7 / 11.7 (layer 3's 3x3 alongside: 14.4 / 17.4 against 14.9 / 16.5).
-  // Backward data too, with at least two vectors
-  // of channels (its weight packed from where it lies): 2 threads on the Ice Lake, 30
-  // alternating runs, tenth percentiles, ResNet-18 at batch 16 layer 4 25.1 ms against the
-  // position kernel's 35.1, layer 3 19.8 against 24.4, the Fashion-MNIST CNN's second layer at
-  // batch 64 3.08 against 3.72; the 3x3x3 layer's 16 channels (one vector) 27.7 against 26.1.
+  // against 9.7 / 11.7 (layer 3's 3x3 alongside: 14.4 / 17.4 against 14.9 / 16.5). Backward
+  // data too, with at least two vectors of channels (its weight packed from where it lies): 2
+  // threads on the Ice Lake, 30 alternating runs, tenth percentiles, ResNet-18 at batch 16
+  // layer 4 25.1 ms against the position kernel's 35.1, layer 3 19.8 against 24.4, the
+  // Fashion-MNIST CNN's second layer at batch 64 3.08 against 3.72; the 3x3x3 layer's 16
+  // channels (one vector) 27.7 against 26.1.
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && p.by_images && p.cog % 16 == 0 &&
                 (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
                 p.N * p.out_pixels() >= kMinLaneOutputs &&
