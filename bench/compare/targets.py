@@ -9,9 +9,9 @@ ResNet-18's 3x3 layers), layers.json (layer_compare.py), models.json (model_comp
 train.json (train_compare.py); a missing file leaves its targets out (printed as "no data").
 With --run the five comparisons first run into DIR, on the programs in --build (conv_bench,
 layer_bench, train_step_bench, fovea), each with its default rounds: about a quarter of an
-hour on 2 cores (13 minutes on the Ice Lake of bench/results/xeon_icelake). Ratios are torch_ms / fovea_ms, as the scripts print them (> 1: Fovea is faster); each
-row is already a median over rounds, and this script adds no statistics of its own. The bars
-are the issue's:
+hour on 2 cores (13 minutes on the Ice Lake of bench/results/xeon_icelake). Ratios are
+torch_ms / fovea_ms, as the scripts print them (> 1: Fovea is faster); each row is already a
+median over rounds, and this script adds no statistics of its own. The bars are the issue's:
 
   - dense 3x3 layers of ResNet-18, batch 1 and 16, every pass: the direct kernel at least as
     fast as PyTorch (direct.json; stride 2 also as the selector runs them, conv.json), and at

@@ -178,14 +178,15 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
           for (int64_t n = 0; n < nn; ++n)
             pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane);
       for (int64_t band = 0; band < nbands; ++band) {
-        // Phase rows [r0, r1) of each image n that the band's output rows touch.
-        const int64_t g0 = band_row(band), g1 = band_row(band + 1);
-        for (int64_t n = g0 / rows; by_band && n * rows < g1; ++n) {
-          const int64_t r0 = std::max<int64_t>(g0 - n * rows, 0);
-          const int64_t r1 = std::min(std::min(g1 - n * rows, rows) + halo, p.q[1]);
-          for (int64_t ic = 0; ic < p.C_in; ++ic)
-            pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane, r0, r1);
-        }
+        // The band's output rows [row0, row1) of all nn images.
+        const int64_t row0 = band_row(band), row1 = band_row(band + 1);
+        if (by_band)  // phase rows [r0, r1) of each image n that the band's output rows touch
+          for (int64_t n = row0 / rows; n * rows < row1; ++n) {
+            const int64_t r0 = std::max<int64_t>(row0 - n * rows, 0);
+            const int64_t r1 = std::min(std::min(row1 - n * rows, rows) + halo, p.q[1]);
+            for (int64_t ic = 0; ic < p.C_in; ++ic)
+              pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane, r0, r1);
+          }
         for (int64_t grp = 0; grp < p.groups; ++grp)
           for (int64_t b = 0; b < nocb; ++b) {
             int64_t v0, v1;
@@ -196,7 +197,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
             const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
             // The band's tiles (output row, run), kLaneTiles at a time, each group summed over
             // slices of the block's weights in turn (see kLaneWeightFloats).
-            const int64_t t0 = band_row(band) * nruns, t1 = band_row(band + 1) * nruns;
+            const int64_t t0 = row0 * nruns, t1 = row1 * nruns;
             const int64_t ics = std::max<int64_t>(1, kLaneWeightFloats / (K * vecs * L));
             for (int64_t g0 = t0; g0 < t1; g0 += kLaneTiles) {
               const int64_t count = std::min(kLaneTiles, t1 - g0);
