@@ -90,7 +90,9 @@ inline constexpr int kSegmentTiles = kTile == 4 ? 8 : 15;
 // j, column l (out_offset + d (a OW + b) for output row a, column b) of channel 0; masked to the
 // lanes whose row and column lie inside the plane (none past the last tile). Sized for M = 4.
 struct StridedTiles {
-  __m512i in_offset = _mm512_setzero_si512(), out_offset = _mm512_setzero_si512();
+  // Set by strided_tiles. No initialisers: GCC compiles the implicit constructor without the
+  // target pragma, and a build for CPUs without AVX-512 then cannot inline the intrinsic.
+  __m512i in_offset, out_offset;
   __mmask16 in_row[6] = {}, in_col[6] = {}, out_row[4] = {}, out_col[4] = {};
 };
 
