@@ -5,7 +5,7 @@ the figure measured, the bar it must clear and PASS or FAIL, then the rows that 
     /usr/bin/python3 bench/compare/targets.py DIR [--run] [--threads 2] [--build build]
 
 DIR holds conv.json (conv_compare.py), direct.json (conv_compare.py --algo direct_avx512 on
-ResNet-18's 3x3 layers), layers.json (layer_compare.py), models.json (model_compare.py) and
+ResNet-18's 3x3 layers; direct_avx2 on a CPU without AVX-512), layers.json (layer_compare.py), models.json (model_compare.py) and
 train.json (train_compare.py); a missing file leaves its targets out (printed as "no data").
 With --run the five comparisons first run into DIR, on the programs in --build (conv_bench,
 layer_bench, train_step_bench, fovea), each with its default rounds: about a quarter of an
@@ -78,6 +78,13 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def direct_algorithm():
+    """The direct kernel this CPU runs: the AVX-512 row where it has AVX-512, else AVX2's."""
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split() for line in f if line.startswith("flags")), [])
+    return "direct_avx512" if "avx512f" in flags else "direct_avx2"
+
+
 def run(args):
     os.makedirs(args.dir, exist_ok=True)
     bench = os.path.join(args.build, "bench")
@@ -85,7 +92,7 @@ def run(args):
     threads = ["--threads", str(args.threads)]
     for script, extra, out in (
             ("conv_compare.py", [os.path.join(bench, "conv_bench")], "conv.json"),
-            ("conv_compare.py", [os.path.join(bench, "conv_bench"), "--algo", "direct_avx512",
+            ("conv_compare.py", [os.path.join(bench, "conv_bench"), "--algo", direct_algorithm(),
                                  "--layers", r"^r18_l\d_3x3(s2)?/"], "direct.json"),
             ("layer_compare.py", [bench], "layers.json"),
             ("model_compare.py", [fovea], "models.json"),
