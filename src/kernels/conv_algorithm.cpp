@@ -52,6 +52,9 @@ const std::array kAlgorithms = {
     ConvAlgorithm{"grouped_avx512", Isa::kAvx512, conv_grouped_supports,
                   conv_grouped_workspace_floats, conv_forward_grouped, conv_backward_data_grouped,
                   conv_backward_weight_grouped, false},
+    ConvAlgorithm{"depthwise_avx2", Isa::kAvx2, conv_depthwise_avx2_supports,
+                  conv_depthwise_avx2_workspace_floats, conv_forward_depthwise_avx2,
+                  conv_backward_data_depthwise_avx2, conv_backward_weight_depthwise_avx2, false},
     ConvAlgorithm{"direct_avx2", Isa::kAvx2, conv_direct_avx2_supports,
                   conv_direct_avx2_workspace_floats, conv_forward_direct_avx2,
                   conv_backward_data_direct_avx2, conv_backward_weight_direct_avx2, false},
@@ -185,13 +188,14 @@ const ConvAlgorithm* select_conv(const ConvGeometry& g, ConvPass pass, std::stri
   if (g.macs() < kTinyMacs) return &kAlgorithms[0];
   // Measured preferences (docs/conv_algorithms.md has the tables): each specialised kernel
   // where it supports the shape and wins, im2col_gemm for the rest. Rows are looked up once.
-  static const ConvAlgorithm &dw = row("depthwise"), &wino = row("winograd_f4x3"),
-                             &direct512 = row("direct_avx512"), &direct2 = row("direct_avx2"),
-                             &gemm = row("im2col_gemm"), &pointwise = row("pointwise_avx512"),
-                             &wino1d = row("winograd1d_f6x3"), &wino2 = row("winograd_f2x3"),
-                             &grouped = row("grouped_avx512");
+  static const ConvAlgorithm &dw = row("depthwise"), &dw2 = row("depthwise_avx2"),
+                             &wino = row("winograd_f4x3"), &direct512 = row("direct_avx512"),
+                             &direct2 = row("direct_avx2"), &gemm = row("im2col_gemm"),
+                             &pointwise = row("pointwise_avx512"), &wino1d = row("winograd1d_f6x3"),
+                             &wino2 = row("winograd_f2x3"), &grouped = row("grouped_avx512");
   // A single input channel is "depthwise" too, but there the GEMM's long reduction wins.
   if (dw.supports(g, pass) && g.groups > 1) return &dw;
+  if (dw2.supports(g, pass) && g.groups > 1) return &dw2;
   // Grouped layers with few channels per group (grouped_wins).
   if (grouped.supports(g, pass) && grouped_wins(g)) return &grouped;
   // 1x1 forward at batch 1: bias and clamp fused, both cores busy on one image. MobileNet-v2's

@@ -1,5 +1,5 @@
-// The plain (not AVX-512) half of the depthwise kernels: what they support and the layout of
-// the plane they read. Kept out of the AVX-512 file so that nothing here is compiled to
+// The plain (not AVX-512, not AVX2) half of the depthwise kernels: what they support and the
+// layout of the plane they read. Kept out of the SIMD files so that nothing here is compiled to
 // instructions a CPU without AVX-512 would fault on before supports() has said no.
 #include <omp.h>
 
@@ -15,13 +15,21 @@ namespace {
 // bigger, they would evict the inputs they are computed from anyway).
 constexpr int64_t kStreamBytes = int64_t{16} << 20;
 
+// 1D and 2D only: the D axis must be the trivial one (one input, one output, kernel 1).
+bool depthwise_shape(const ConvGeometry& g) {
+  return g.groups == g.C_in && g.C_out % g.C_in == 0 && g.in[0] == 1 && g.out[0] == 1 &&
+         g.kernel[0] == 1 && g.pad_lo[0] == 0 && g.kernel[1] <= kDepthwiseMaxKernel &&
+         g.kernel[2] <= kDepthwiseMaxKernel;
+}
+
 }  // namespace
 
 bool conv_depthwise_supports(const ConvGeometry& g, ConvPass) {
-  // 1D and 2D only: the D axis must be the trivial one (one input, one output, kernel 1).
-  return cpu_has_avx512() && g.groups == g.C_in && g.C_out % g.C_in == 0 && g.in[0] == 1 &&
-         g.out[0] == 1 && g.kernel[0] == 1 && g.pad_lo[0] == 0 &&
-         g.kernel[1] <= kDepthwiseMaxKernel && g.kernel[2] <= kDepthwiseMaxKernel;
+  return cpu_has_avx512() && depthwise_shape(g);
+}
+
+bool conv_depthwise_avx2_supports(const ConvGeometry& g, ConvPass) {
+  return cpu_has_avx2_fma() && depthwise_shape(g);
 }
 
 DepthwisePlane depthwise_plane(const ConvGeometry& g, ConvPass pass) {
@@ -70,6 +78,10 @@ size_t conv_depthwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   int64_t floats = depthwise_plane(g, pass).thread_floats() * omp_get_max_threads();
   if (pass == ConvPass::kBackwardWeight) floats += g.C_out * g.kernel_pixels() * kDepthwiseLanes;
   return static_cast<size_t>(floats);
+}
+
+size_t conv_depthwise_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  return static_cast<size_t>(depthwise_plane(g, pass).floats() * omp_get_max_threads());
 }
 
 }  // namespace fovea::kernels

@@ -9,6 +9,8 @@
 //   backward_weight  dw[oc, k] = sum_n sum_o pad(x[n, ic])[o·s + k·d] · dy[n, oc, o]
 // Threads split (image, channel) planes, and channels for backward_weight, so every sum has
 // one fixed order whatever the thread count. Needs AVX-512 (supports() says false without).
+// The "depthwise_avx2" row computes the same from the same padded plane with 8-lane vectors,
+// for CPUs with AVX2 and FMA (conv_depthwise_avx2.cpp).
 #pragma once
 
 #include <cstddef>
@@ -26,5 +28,15 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
                                   float* workspace) noexcept;
 void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const float* dy,
                                     float* dw, float* workspace) noexcept;
+
+bool conv_depthwise_avx2_supports(const ConvGeometry& g, ConvPass pass);
+size_t conv_depthwise_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass);
+
+void conv_forward_depthwise_avx2(const ConvGeometry& g, const float* x, const float* w,
+                                 const ConvEpilogue& ep, float* y, float* workspace) noexcept;
+void conv_backward_data_depthwise_avx2(const ConvGeometry& g, const float* dy, const float* w,
+                                       float* dx, float* workspace) noexcept;
+void conv_backward_weight_depthwise_avx2(const ConvGeometry& g, const float* x, const float* dy,
+                                         float* dw, float* workspace) noexcept;
 
 }  // namespace fovea::kernels

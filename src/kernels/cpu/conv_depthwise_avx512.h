@@ -1,5 +1,5 @@
-// What the AVX-512 translation units of the depthwise kernels (conv_depthwise.h) share: the tap
-// offsets, the prefetch of the next item's planes, the kernels' types and the functions that
+// What the AVX-512 translation units of the depthwise kernels (conv_depthwise.h) share: the
+// prefetch of the next item's planes, the kernels' types and the functions that
 // pick them (conv_depthwise_correlate_avx512.cpp), and the filling of P and streaming out of
 // staged output planes (conv_depthwise_fill_avx512.cpp), all called by the entry points
 // (conv_depthwise_avx512.cpp). For those translation units only, included after their standard
@@ -26,19 +26,6 @@ using avx512::Clamp;
 using avx512::first_lanes;
 
 inline constexpr int64_t kLanes = kDepthwiseLanes, kTile = kDepthwiseTile;
-
-// Offset in P of tap k = kh · k_w + kw from the position of the output it adds to.
-struct Taps {
-  int64_t off[kDepthwiseMaxKernel * kDepthwiseMaxKernel];
-
-  explicit Taps(const DepthwisePlane& p) {
-    for (int64_t kh = 0; kh < p.k_h; ++kh)
-      for (int64_t kw = 0; kw < p.k_w; ++kw) {
-        const int64_t c = kw * p.dil_w;  // padded column; phase c % step_w, column c / step_w
-        off[kh * p.k_w + kw] = kh * p.dil_h * p.row_pitch() + c % p.step_w * p.cols + c / p.step_w;
-      }
-  }
-};
 
 // Lanes F, F + 2, .. F + 30 of the 32 in (a, b): phase F of a stride-2 row.
 template <int F>

@@ -49,6 +49,19 @@ struct DepthwisePlane {
   }
 };
 
+// Offset in P of tap k = kh · k_w + kw from the position of the output it adds to.
+struct Taps {
+  int64_t off[kDepthwiseMaxKernel * kDepthwiseMaxKernel];
+
+  explicit Taps(const DepthwisePlane& p) {
+    for (int64_t kh = 0; kh < p.k_h; ++kh)
+      for (int64_t kw = 0; kw < p.k_w; ++kw) {
+        const int64_t c = kw * p.dil_w;  // padded column; phase c % step_w, column c / step_w
+        off[kh * p.k_w + kw] = kh * p.dil_h * p.row_pitch() + c % p.step_w * p.cols + c / p.step_w;
+      }
+  }
+};
+
 // The plane of a pass: forward and backward_weight read padded x, backward_data upsampled dy.
 // backward_weight's workspace also has, after the threads' parts, C_out · taps vector partial
 // sums.
