@@ -76,10 +76,12 @@ inline void sum_each(const __m512* v, int64_t n, float* out) {
   }
   // r[4g + k], lane L: column 4L + k of rows 4g .. 4g + 3.
   for (int g = 0; g < 16; g += 4) {
-    r[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, _mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
-    r[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, _mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
-    r[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, _mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
-    r[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, _mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
+    const __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]);
+    const __m512d c = _mm512_castps_pd(t[g + 2]), d = _mm512_castps_pd(t[g + 3]);
+    r[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, a, c));
+    r[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, a, c));
+    r[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, b, d));
+    r[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, b, d));
   }
   // 0x88 takes lanes 0 and 2 of each operand, 0xdd lanes 1 and 3.
   for (int k = 0; k < 4; ++k) {
