@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -179,7 +180,8 @@ TEST_P(ConvDepthwiseRows, BitwiseSameWithOneAndTwoThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothIsas, ConvDepthwiseRows,
-                         ::testing::Values("depthwise", "depthwise_avx2"));
+                         ::testing::Values("depthwise", "depthwise_avx2"),
+                         [](const auto& info) { return std::string(info.param); });
 
 // Both rows cover the same shapes, each where this CPU has its instructions.
 TEST(ConvDepthwise, RefusesWhatItDoesNotCover) {
