@@ -1,6 +1,6 @@
 // The plain (not AVX-512, not AVX2) half of the depthwise kernels: what they support and the
 // layout of the plane they read. Kept out of the SIMD files so that nothing here is compiled to
-// instructions a CPU without AVX-512 would fault on before supports() has said no.
+// instructions a CPU without AVX-512 (or AVX2) would fault on before supports() has said no.
 #include <omp.h>
 
 #include "kernels/cpu/conv_depthwise.h"
