@@ -101,15 +101,21 @@ LaneShape lanes_shape(int64_t cvecs, int64_t n, const std::array<int, N>& most) 
 // every weight block over (a quarter of L2).
 constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
 // The forward with channels in the lanes sums kLaneTiles tiles at a time over one slice of the
-// block's weights (input channels, up to kLaneWeightFloats: 16 KiB, a third of L1), then the
+// block's weights (input channels, up to kLaneWeightFloats: 32 KiB, two thirds of L1), then the
 // next: the slice stays in L1 for all of them. Over all channels at once, each tile read the
 // block's weights from L2 (147 KB on ResNet-18 layer 3's stride-2 forward), and the kernel
 // waited on those loads. That forward at batch 16 on the Ice Lake, 2 threads, 60-80
 // alternating runs: median 10.4-10.9 ms against 11.4-11.6, tenth percentile 9.3-9.4 against
-// 9.9-10.8; slices of 2048 or 8192 floats and groups of 4 or 16 tiles gained less; layer 4 the
-// same either way. Every sum keeps its order (bias, then input channels ascending, taps inner).
+// 9.9-10.8 with slices of 4096 floats; slices of 2048 or 8192 floats and groups of 4 or 16 tiles
+// gained less there, layer 4 the same either way. On Zen 5 slices of 8192 floats halve the
+// calls, each of which spends about 6% of its time outside its loop over channels: 2 threads,
+// 9 alternating runs, tenth percentiles against 4096, layer 4 (7x7) at batch 16 forward 9.1
+// ms against 9.6-10.0 (one thread 20.5 against 21.7, backward data 22.0 against 23.3), layer
+// 4's stride-2 forward 5.1 against 5.6, the 3x3x3 layer 7.5 against 8.2, the Fashion-MNIST
+// CNN's second layer 1.22 against 1.33; batch 1 the same, groups of 16 tiles no better.
+// Every sum keeps its order (bias, then input channels ascending, taps inner).
 constexpr int64_t kLaneTiles = 8;
-constexpr int64_t kLaneWeightFloats = 4096;
+constexpr int64_t kLaneWeightFloats = 8192;
 
 // Forward with output channels in the lanes (or backward data, as the forward of dy), each
 // thread on whole chunks of images (p.by_images): the weights are packed once per call into
