@@ -101,21 +101,27 @@ LaneShape lanes_shape(int64_t cvecs, int64_t n, const std::array<int, N>& most) 
 // every weight block over (a quarter of L2).
 constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
 // The forward with channels in the lanes sums kLaneTiles tiles at a time over one slice of the
-// block's weights (input channels, up to kLaneWeightFloats: 32 KiB, two thirds of L1), then the
-// next: the slice stays in L1 for all of them. Over all channels at once, each tile read the
-// block's weights from L2 (147 KB on ResNet-18 layer 3's stride-2 forward), and the kernel
-// waited on those loads. That forward at batch 16 on the Ice Lake, 2 threads, 60-80
-// alternating runs: median 10.4-10.9 ms against 11.4-11.6, tenth percentile 9.3-9.4 against
-// 9.9-10.8 with slices of 4096 floats; slices of 2048 or 8192 floats and groups of 4 or 16 tiles
-// gained less there, layer 4 the same either way. On Zen 5 slices of 8192 floats halve the
-// calls, each of which spends about 6% of its time outside its loop over channels: 2 threads,
-// 9 alternating runs, tenth percentiles against 4096, layer 4 (7x7) at batch 16 forward 9.1
-// ms against 9.6-10.0 (one thread 20.5 against 21.7, backward data 22.0 against 23.3), layer
-// 4's stride-2 forward 5.1 against 5.6, the 3x3x3 layer 7.5 against 8.2, the Fashion-MNIST
-// CNN's second layer 1.22 against 1.33; batch 1 the same, groups of 16 tiles no better.
-// Every sum keeps its order (bias, then input channels ascending, taps inner).
+// block's weights (input channels, up to lane_weight_floats()), then the next. Every sum keeps
+// its order (bias, then input channels ascending, taps inner), whatever the slices.
+//  - Intel (Ice Lake): slices of 4096 floats (16 KiB, a third of L1), which stay in L1 for all
+//    the tiles. Over all channels at once, each tile read the block's weights from L2 (147 KB
+//    on ResNet-18 layer 3's stride-2 forward), and the kernel waited on those loads. That
+//    forward at batch 16, 2 threads, 60-80 alternating runs: median 10.4-10.9 ms against
+//    11.4-11.6, tenth percentile 9.3-9.4 against 9.9-10.8; slices of 2048 or 8192 floats and
+//    groups of 4 or 16 tiles gained less, layer 4 the same either way.
+//  - AMD (Zen 5): slices of 32768 floats (128 KiB, an eighth of L2). Its cores stream the
+//    weights from L2 without waiting, and each call spends about 6% of its time outside its
+//    loop over channels, so fewer calls win: 2 threads, 12 alternating runs, tenth percentiles
+//    at batch 16 against slices of 8192 (themselves 3-14% faster than 4096), ResNet-18 layer 4
+//    forward 8.43 ms against 8.80 and backward data 9.17 against 9.43, layer 3 8.05 against
+//    8.36, the stride-2 forwards of layers 3-4 4.37-4.39 against 4.52-4.53; batch 1 the same.
+//    Slices of 65536 floats or all channels at once did no better (nor, with slices of 8192,
+//    groups of 16 tiles).
 constexpr int64_t kLaneTiles = 8;
-constexpr int64_t kLaneWeightFloats = 8192;
+inline int64_t lane_weight_floats() {
+  static const int64_t floats = __builtin_cpu_is("intel") ? 4096 : 32768;
+  return floats;
+}
 
 // Forward with output channels in the lanes (or backward data, as the forward of dy), each
 // thread on whole chunks of images (p.by_images): the weights are packed once per call into
@@ -202,9 +208,9 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
             const float* xg = padded + grp * p.cig * p.chan;
             const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
             // The band's tiles (output row, run), kLaneTiles at a time, each group summed over
-            // slices of the block's weights in turn (see kLaneWeightFloats).
+            // slices of the block's weights in turn (see lane_weight_floats).
             const int64_t t0 = row0 * nruns, t1 = row1 * nruns;
-            const int64_t ics = std::max<int64_t>(1, kLaneWeightFloats / (K * vecs * L));
+            const int64_t ics = std::max<int64_t>(1, lane_weight_floats() / (K * vecs * L));
             for (int64_t g0 = t0; g0 < t1; g0 += kLaneTiles) {
               const int64_t count = std::min(kLaneTiles, t1 - g0);
               // Tile i of the group: its first output's position q in the padded chunk, where
