@@ -109,14 +109,14 @@ constexpr int64_t kLaneBandFloats = int64_t{1} << 16;
 //    forward at batch 16, 2 threads, 60-80 alternating runs: median 10.4-10.9 ms against
 //    11.4-11.6, tenth percentile 9.3-9.4 against 9.9-10.8; slices of 2048 or 8192 floats and
 //    groups of 4 or 16 tiles gained less, layer 4 the same either way.
-//  - AMD (Zen 5): slices of 32768 floats (128 KiB, an eighth of L2). Its cores stream the
-//    weights from L2 without waiting, and each call spends about 6% of its time outside its
-//    loop over channels, so fewer calls win: 2 threads, 12 alternating runs, tenth percentiles
-//    at batch 16 against slices of 8192 (themselves 3-14% faster than 4096), ResNet-18 layer 4
-//    forward 8.43 ms against 8.80 and backward data 9.17 against 9.43, layer 3 8.05 against
-//    8.36, the stride-2 forwards of layers 3-4 4.37-4.39 against 4.52-4.53; batch 1 the same.
-//    Slices of 65536 floats or all channels at once did no better (nor, with slices of 8192,
-//    groups of 16 tiles).
+//  - AMD (Zen 5): slices of 32768 floats (128 KiB, an eighth of L2): fewer, longer calls win
+//    there (with slices of 4096, layer 4's forward spent 6% of its calls' time outside their
+//    loop over channels). 2 threads, 12 alternating runs, tenth percentiles at batch 16 against
+//    slices of 8192 (themselves 3-14% faster than 4096), ResNet-18 layer 4 forward 8.43 ms
+//    against 8.80 and backward data 9.17 against 9.43, layer 3 8.05 against 8.36, the stride-2
+//    forwards of layers 3-4 4.37-4.39 against 4.52-4.53; batch 1 the same. Slices of 65536
+//    floats or all channels at once did no better (nor, with slices of 8192, groups of 16
+//    tiles). The AVX2 kernel on the same Zen 5: 1-4% faster at batch 16 than with 4096.
 constexpr int64_t kLaneTiles = 8;
 inline int64_t lane_weight_floats() {
   static const int64_t floats = __builtin_cpu_is("intel") ? 4096 : 32768;
