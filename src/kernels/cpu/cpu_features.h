@@ -18,4 +18,10 @@ inline bool cpu_has_avx2_fma() {
   return has;
 }
 
+// An Intel CPU: for tuning choices measured to differ between vendors' cores.
+inline bool cpu_is_intel() {
+  static const bool is = __builtin_cpu_is("intel");
+  return is;
+}
+
 }  // namespace fovea::kernels
