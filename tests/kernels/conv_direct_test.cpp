@@ -152,11 +152,11 @@ TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
 }
 
 // Forward with output channels in the lanes (as above, planes of at most 196 outputs, larger
-// ones without stride, or 3D, at least 512 outputs per channel, whole chunks of images per
-// thread: on one thread here, except where the images split evenly): runs of 1..9 outputs
-// (rows of 1..9 and 10, 19), channel blocks of 1..3 vectors split evenly, strides 1..3,
-// groups, bands of rows padded one after the other, 3D; a 40x30 plane in two bands of rows
-// per image, on two threads too.
+// ones without stride, or 3D, at least 96 outputs per channel; whole chunks of images per
+// thread, or on two threads here, where every image is one chunk, shares of the channels that
+// LanesOnOneChunkSplitByChannels checks on its own): runs of 1..9 outputs (rows of 1..9 and 10,
+// 19), channel blocks of 1..3 vectors split evenly, strides 1..3, groups, bands of rows padded
+// one after the other, 3D; a 40x30 plane in two bands of rows per image, on two threads too.
 TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   std::vector<ConvGeometry> v;
   for (int64_t w : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 19})
@@ -210,10 +210,10 @@ TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
 }
 
 // Backward data with channels in the lanes (stride 1, at least two vectors of the convolution's
-// input channels and 16 of its output channels; whole chunks of images per thread, so on one
-// thread here): the weight packed from where it lies (K floats per pair of channels, the taps
-// reversed), on rows of 7, 13, 14 and 15 outputs around the runs, 2 and 3 vectors, 16 and 17
-// channels summed over, dilated, and 3D.
+// input channels and 16 of its output channels, 384 outputs per channel; whole chunks of images
+// per thread, or shares of the channels): the weight packed from where it lies (K floats per pair
+// of channels, the taps reversed), on rows of 7, 13, 14 and 15 outputs around the runs, 2 and 3
+// vectors, 16 and 17 channels summed over, dilated, and 3D.
 TEST(ConvDirect, BackwardDataWithChannelsInTheLanes) {
   std::vector<ConvGeometry> v;
   for (int64_t cin : {32, 48})
@@ -224,6 +224,31 @@ TEST(ConvDirect, BackwardDataWithChannelsInTheLanes) {
   v.push_back(
       make_geometry(3, 32, 16, 1, {{4, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
   check_threads(v);
+}
+
+// The kernel with channels in the lanes on one chunk of every image (batch 1-2, on 2 threads):
+// each thread takes a share of the vectors of output channels (2, 3 and 5 vectors: shares of
+// 1 and 1, 1 and 2, 2 and 3; twice as many with AVX2), packs their weights and pads the whole
+// chunk itself. The forward from 96 outputs per channel (7x7 at batch 2, 10x10, 14x14 at
+// stride 2), backward data from 384 (20x20, both ways round, so that its shares are uneven
+// too). Where every pass runs on this kernel or on the weight gradient's with channels in the
+// lanes on both thread counts (not backward data below 384 outputs, whose position kernel sums
+// the taps the other way round on one thread, from a transposed copy of the weight), results
+// equal bit for bit on 1 and 2 threads.
+TEST(ConvDirect, LanesOnOneChunkSplitByChannels) {
+  std::vector<ConvGeometry> v;
+  for (int64_t c : {32, 48, 80}) {
+    v.push_back(make_geometry(2, 32, c, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
+    v.push_back(make_geometry(1, 16, c, 1, {{10, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}}));
+    v.push_back(make_geometry(1, 16, c, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
+    v.push_back(make_geometry(1, 32, c, 1, {{20, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}}));
+    v.push_back(make_geometry(1, c, 32, 1, {{20, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}}));
+  }
+  check_threads(v);
+  if (!cpu_has_avx512()) return;
+  for (const ConvGeometry& g : v)
+    if (g.out[2] != 7 && g.out[2] != 10)
+      expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 13);
 }
 
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads

@@ -122,10 +122,15 @@ inline int64_t lane_weight_floats() {
   return cpu_is_intel() ? 4096 : 32768;
 }
 
-// Forward with output channels in the lanes (or backward data, as the forward of dy), each
-// thread on whole chunks of images (p.by_images): the weights are packed once per call into
-// blocks of vectors of output channels, (cig, K, channels) each, in ws after the padded chunks;
-// output rows are cut into runs of outputs, as even as possible (lanes_shape).
+// Forward with output channels in the lanes (or backward data, as the forward of dy): the
+// weights are packed once per call into blocks of vectors of output channels, (cig, K,
+// channels) each, in ws after the padded chunks; output rows are cut into runs of outputs, as
+// even as possible (lanes_shape). Each thread either takes whole chunks of images
+// (p.by_images), every block on each, after all threads have packed the weights together; or
+// (p.by_threads, one chunk of every image) a share of the vectors of output channels, blocked
+// on their own, whose weights it packs itself, on the whole chunk, padded into its own copy: no
+// barrier, and no packed weights or padded rows travel between cores. Every output is summed
+// in the same order either way.
 template <class V>
 void forward_lanes(const DirectPlan& p, const float* x, const float* w, const ConvEpilogue& ep,
                    float* y, float* ws) {
@@ -136,117 +141,142 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
       forward_lanes_table<V>(std::make_index_sequence<size_t{kMaxJ} * L>{});
   const int64_t cvecs = p.cog / L, P = p.out_pixels(), K = p.K;
   const int64_t ow = p.out[2], rows = p.out[0] * p.out[1];
-  const LaneShape shape = lanes_shape<V>(cvecs, ow, V::kLaneOuts);
-  const int64_t nocb = div_up(cvecs, shape.J), nruns = div_up(ow, shape.R);
   const int64_t band_rows = std::max<int64_t>(1, kLaneBandFloats / (p.cig * p.phases * p.q[2]));
   const int64_t slice_floats = lane_weight_floats();
   const bool by_band = p.q[0] == 1;
   const int64_t halo = (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];  // extra phase rows
   float* wp = ws + p.x_all_floats();
-  // Block b of group grp: vectors [v0, v1) of its channels, packed at wp + oc0 * cig * K.
-  auto block = [&](int64_t b, int64_t& v0, int64_t& v1) {
-    v0 = cvecs * b / nocb;
-    v1 = cvecs * (b + 1) / nocb;
+  // Vectors [v0, v1) of each group's channels cut into `count` blocks, and output rows into
+  // `runs` runs, both as even as possible (lanes_shape).
+  struct Blocking {
+    int64_t v0, v1, count, runs;
+  };
+  auto blocking = [&](int64_t v0, int64_t v1) {
+    const LaneShape shape = lanes_shape<V>(v1 - v0, ow, V::kLaneOuts);
+    return Blocking{v0, v1, div_up(v1 - v0, shape.J), div_up(ow, shape.R)};
+  };
+  // Block b of B: vectors [v0, v1) of a group's channels, packed at wp + oc0 * cig * K.
+  auto block = [&](const Blocking& B, int64_t b, int64_t& v0, int64_t& v1) {
+    v0 = B.v0 + (B.v1 - B.v0) * b / B.count;
+    v1 = B.v0 + (B.v1 - B.v0) * (b + 1) / B.count;
+  };
+  // Packs unit i of B (block i % B.count of group i / B.count).
+  auto pack = [&](const Blocking& B, int64_t i) {
+    int64_t v0, v1;
+    block(B, i % B.count, v0, v1);
+    const int64_t grp = i / B.count, oc0 = grp * p.cog + v0 * L, n = (v1 - v0) * L;
+    float* dst = wp + oc0 * p.cig * K;
+    // Weight (oc, ic, k) of the block at src + oc * w_oc + ic * w_ic + k: a forward's rows of
+    // (ic, k) pairs one after another, or backward data's weight in place, K floats per
+    // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
+    const bool rows = p.w_ic == K;
+    for (int64_t o = 0; o < n; o += L) {
+      const float* src = w + p.weight_at(grp, v0 * L + o);
+      if (rows) {
+        transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
+      } else {
+        for (int64_t ic = 0; ic < p.cig; ++ic)
+          transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + o, n);
+      }
+    }
+  };
+  // A group of tiles' sums, kLanes rows per tile (see chunk), named out here: GCC 12 stops with
+  // an internal compiler error on this array declared inside the lambda.
+  using Tiles = float[kLaneTiles][L * kMaxJ * L];
+  // Every unit of B on the chunk of nn images at n0, padded into `padded`.
+  auto chunk = [&](int64_t n0, int64_t nn, float* padded, const Blocking& B) {
+    const int64_t nruns = B.runs;
+    // Bands of output rows (of all nn images) whose padded inputs stay in L2 while every
+    // block of weights passes by. Planar layers pad each band's phase rows just before
+    // using it; 3D layers pad the chunk at once (a band of rows reads a few slices, which
+    // bands would pad several times). Each channel's padding asks for the next channel's
+    // input rows (pad_image_channel): ResNet-18 layer 3's stride-2 forward at batch 16 on
+    // one thread spent 10.2% of its samples padding so, 11.4-11.6% with the next band's rows
+    // asked for while computing one instead, or with no prefetch at all.
+    const int64_t nbands = div_up(nn * rows, band_rows);
+    auto band_row = [&](int64_t band) { return nn * rows * band / nbands; };
+    if (!by_band)
+      for (int64_t ic = 0; ic < p.C_in; ++ic)
+        for (int64_t n = 0; n < nn; ++n)
+          pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane);
+    for (int64_t band = 0; band < nbands; ++band) {
+      // The band's output rows [row0, row1) of all nn images.
+      const int64_t row0 = band_row(band), row1 = band_row(band + 1);
+      if (by_band)  // phase rows [r0, r1) of each image n that the band's output rows touch
+        for (int64_t n = row0 / rows; n * rows < row1; ++n) {
+          const int64_t r0 = std::max<int64_t>(row0 - n * rows, 0);
+          const int64_t r1 = std::min(std::min(row1 - n * rows, rows) + halo, p.q[1]);
+          for (int64_t ic = 0; ic < p.C_in; ++ic)
+            pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane, r0, r1);
+        }
+      for (int64_t u = 0; u < p.groups * B.count; ++u) {
+        const int64_t grp = u / B.count;
+        int64_t v0, v1;
+        block(B, u % B.count, v0, v1);
+        const int vecs = static_cast<int>(v1 - v0);
+        const int64_t oc0 = grp * p.cog + v0 * L;
+        const float* xg = padded + grp * p.cig * p.chan;
+        const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
+        // The band's tiles (output row, run), kLaneTiles at a time, each group summed over
+        // slices of the block's weights in turn (see lane_weight_floats).
+        const int64_t t0 = row0 * nruns, t1 = row1 * nruns;
+        const int64_t ics = std::max<int64_t>(1, slice_floats / (K * vecs * L));
+        for (int64_t g0 = t0; g0 < t1; g0 += kLaneTiles) {
+          const int64_t count = std::min(kLaneTiles, t1 - g0);
+          // Tile i of the group: its first output's position q in the padded chunk, where
+          // its outputs go in y (channel oc0), and how many it has.
+          int64_t q[kLaneTiles], len[kLaneTiles];
+          float* yr[kLaneTiles];
+          for (int64_t i = 0; i < count; ++i) {
+            const int64_t nrow = (g0 + i) / nruns, run = (g0 + i) % nruns;
+            const int64_t n = nrow / rows, row = nrow % rows;
+            const int64_t od = row / p.out[1], oh = row % p.out[1];
+            const int64_t w0 = ow * run / nruns;
+            q[i] = n * p.plane + (od * p.q[1] + oh) * p.q[2] + w0;
+            len[i] = ow * (run + 1) / nruns - w0;
+            yr[i] = y + ((n0 + n) * p.C_out + oc0) * P + row * ow + w0;
+          }
+          // kLanes rows per tile (those past len unused), so that each vector of channels
+          // goes to y through a transpose in registers: one element at a time, the stores
+          // were 5% of ResNet-18 layer 3's forward at batch 16.
+          alignas(64) Tiles tiles;
+          alignas(64) float t[L * L];
+          for (int64_t ic0 = 0; ic0 < p.cig; ic0 += ics)
+            for (int64_t i = 0; i < count; ++i)
+              table[(vecs - 1) * L + len[i] - 1](p, xg, wp + oc0 * p.cig * K, bias, q[i], ic0,
+                                                 std::min(ic0 + ics, p.cig), tiles[i]);
+          for (int64_t i = 0; i < count; ++i) {
+            for (int j = 0; j < vecs; ++j) {
+              V::transpose_block(tiles[i] + j * L, vecs * L, t, L);
+              for (int o = 0; o < L; ++o) {
+                typename V::Vec v = V::load(t + o * L);
+                if (ep.clamps()) v = V::clamp(v, ep.lo, ep.hi);
+                V::store_lanes(yr[i] + (j * L + o) * P, v, 0, static_cast<int>(len[i]));
+              }
+            }
+          }
+        }
+      }
+    }
   };
   zero_slack<V>(p, ws);
 #pragma omp parallel
   {
+    const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+    float* padded = ws + t * p.x_floats();
+    if (p.by_threads) {  // one group (see DirectPlan::fwd_lanes)
+      const Blocking B = blocking(cvecs * t / T, cvecs * (t + 1) / T);
+      for (int64_t i = 0; i < B.count; ++i) pack(B, i);
+      chunk(0, p.N, padded, B);
+    } else {
+      // Every block packed by all threads together; then chunks taken dynamically, as in
+      // forward().
+      const Blocking B = blocking(0, cvecs);
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < p.groups * nocb; ++i) {
-      int64_t v0, v1;
-      block(i % nocb, v0, v1);
-      const int64_t grp = i / nocb, oc0 = grp * p.cog + v0 * L, n = (v1 - v0) * L;
-      float* dst = wp + oc0 * p.cig * K;
-      // Weight (oc, ic, k) of the block at src + oc * w_oc + ic * w_ic + k: a forward's rows of
-      // (ic, k) pairs one after another, or backward data's weight in place, K floats per
-      // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
-      const bool rows = p.w_ic == K;
-      for (int64_t o = 0; o < n; o += L) {
-        const float* src = w + p.weight_at(grp, v0 * L + o);
-        if (rows) {
-          transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
-        } else {
-          for (int64_t ic = 0; ic < p.cig; ++ic)
-            transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + o, n);
-        }
-      }
-    }
-    float* padded = ws + omp_get_thread_num() * p.x_floats();
-    // Chunks taken dynamically, as in forward().
+      for (int64_t i = 0; i < p.groups * B.count; ++i) pack(B, i);
 #pragma omp for schedule(dynamic)
-    for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
-      const int64_t nn = std::min(p.images, p.N - n0);
-      // Bands of output rows (of all nn images) whose padded inputs stay in L2 while every
-      // block of weights passes by. Planar layers pad each band's phase rows just before
-      // using it; 3D layers pad the chunk at once (a band of rows reads a few slices, which
-      // bands would pad several times). Each channel's padding asks for the next channel's
-      // input rows (pad_image_channel): ResNet-18 layer 3's stride-2 forward at batch 16 on
-      // one thread spent 10.2% of its samples padding so, 11.4-11.6% with the next band's rows
-      // asked for while computing one instead, or with no prefetch at all.
-      const int64_t nbands = div_up(nn * rows, band_rows);
-      auto band_row = [&](int64_t band) { return nn * rows * band / nbands; };
-      if (!by_band)
-        for (int64_t ic = 0; ic < p.C_in; ++ic)
-          for (int64_t n = 0; n < nn; ++n)
-            pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane);
-      for (int64_t band = 0; band < nbands; ++band) {
-        // The band's output rows [row0, row1) of all nn images.
-        const int64_t row0 = band_row(band), row1 = band_row(band + 1);
-        if (by_band)  // phase rows [r0, r1) of each image n that the band's output rows touch
-          for (int64_t n = row0 / rows; n * rows < row1; ++n) {
-            const int64_t r0 = std::max<int64_t>(row0 - n * rows, 0);
-            const int64_t r1 = std::min(std::min(row1 - n * rows, rows) + halo, p.q[1]);
-            for (int64_t ic = 0; ic < p.C_in; ++ic)
-              pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane, r0, r1);
-          }
-        for (int64_t grp = 0; grp < p.groups; ++grp)
-          for (int64_t b = 0; b < nocb; ++b) {
-            int64_t v0, v1;
-            block(b, v0, v1);
-            const int vecs = static_cast<int>(v1 - v0);
-            const int64_t oc0 = grp * p.cog + v0 * L;
-            const float* xg = padded + grp * p.cig * p.chan;
-            const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
-            // The band's tiles (output row, run), kLaneTiles at a time, each group summed over
-            // slices of the block's weights in turn (see lane_weight_floats).
-            const int64_t t0 = row0 * nruns, t1 = row1 * nruns;
-            const int64_t ics = std::max<int64_t>(1, slice_floats / (K * vecs * L));
-            for (int64_t g0 = t0; g0 < t1; g0 += kLaneTiles) {
-              const int64_t count = std::min(kLaneTiles, t1 - g0);
-              // Tile i of the group: its first output's position q in the padded chunk, where
-              // its outputs go in y (channel oc0), and how many it has.
-              int64_t q[kLaneTiles], len[kLaneTiles];
-              float* yr[kLaneTiles];
-              for (int64_t i = 0; i < count; ++i) {
-                const int64_t nrow = (g0 + i) / nruns, run = (g0 + i) % nruns;
-                const int64_t n = nrow / rows, row = nrow % rows;
-                const int64_t od = row / p.out[1], oh = row % p.out[1];
-                const int64_t w0 = ow * run / nruns;
-                q[i] = n * p.plane + (od * p.q[1] + oh) * p.q[2] + w0;
-                len[i] = ow * (run + 1) / nruns - w0;
-                yr[i] = y + ((n0 + n) * p.C_out + oc0) * P + row * ow + w0;
-              }
-              // kLanes rows per tile (those past len unused), so that each vector of channels
-              // goes to y through a transpose in registers: one element at a time, the stores
-              // were 5% of ResNet-18 layer 3's forward at batch 16.
-              alignas(64) float tiles[kLaneTiles][L * kMaxJ * L], t[L * L];
-              for (int64_t ic0 = 0; ic0 < p.cig; ic0 += ics)
-                for (int64_t i = 0; i < count; ++i)
-                  table[(vecs - 1) * L + len[i] - 1](p, xg, wp + oc0 * p.cig * K, bias, q[i], ic0,
-                                                     std::min(ic0 + ics, p.cig), tiles[i]);
-              for (int64_t i = 0; i < count; ++i) {
-                for (int j = 0; j < vecs; ++j) {
-                  V::transpose_block(tiles[i] + j * L, vecs * L, t, L);
-                  for (int o = 0; o < L; ++o) {
-                    typename V::Vec v = V::load(t + o * L);
-                    if (ep.clamps()) v = V::clamp(v, ep.lo, ep.hi);
-                    V::store_lanes(yr[i] + (j * L + o) * P, v, 0, static_cast<int>(len[i]));
-                  }
-                }
-              }
-            }
-          }
-      }
+      for (int64_t n0 = 0; n0 < p.N; n0 += p.images)
+        chunk(n0, std::min(p.images, p.N - n0), padded, B);
     }
   }
 }

@@ -67,8 +67,9 @@ struct DirectPlan {
   // of its work items into a copy of its own (copy_ics channels); dy^T covers every image.
   bool weight_lanes = false;
   // Forward-shaped passes with output channels in the lanes (C_out per group a multiple of 16,
-  // at least 16 input channels per group, chunks of images per thread; backward data with at
-  // least 32 of the plan's output channels): see forward_lanes.
+  // at least 16 input channels per group, chunks of images per thread or, on one chunk of
+  // every image, one group whose vectors of output channels the threads share out; backward
+  // data with at least 32 of the plan's output channels): see forward_lanes.
   bool fwd_lanes = false;
   int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane + slack
   int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
