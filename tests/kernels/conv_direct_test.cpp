@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "conv_harness.h"
@@ -210,7 +211,7 @@ TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
 }
 
 // Backward data with channels in the lanes (stride 1, at least two vectors of the convolution's
-// input channels and 16 of its output channels, 384 outputs per channel; whole chunks of images
+// input channels and 16 of its output channels, 96 outputs per channel; whole chunks of images
 // per thread, or shares of the channels): the weight packed from where it lies (K floats per pair
 // of channels, the taps reversed), on rows of 7, 13, 14 and 15 outputs around the runs, 2 and 3
 // vectors, 16 and 17 channels summed over, dilated, and 3D.
@@ -229,26 +230,27 @@ TEST(ConvDirect, BackwardDataWithChannelsInTheLanes) {
 // The kernel with channels in the lanes on one chunk of every image (batch 1-2, on 2 threads):
 // each thread takes a share of the vectors of output channels (2, 3 and 5 vectors: shares of
 // 1 and 1, 1 and 2, 2 and 3; twice as many with AVX2), packs their weights and pads the whole
-// chunk itself. The forward from 96 outputs per channel (7x7 at batch 2, 10x10, 14x14 at
-// stride 2), backward data from 384 (20x20, both ways round, so that its shares are uneven
-// too). Where every pass runs on this kernel or on the weight gradient's with channels in the
-// lanes on both thread counts (not backward data below 384 outputs, whose position kernel sums
-// the taps the other way round on one thread, from a transposed copy of the weight), results
-// equal bit for bit on 1 and 2 threads.
+// chunk itself. From 96 outputs per channel: 7x7 at batch 2, 10x10, 14x14 at stride 2 (forward
+// only), 20x20 both ways round (so that backward data's shares are uneven too), kernels of 2
+// to 15 taps; results equal bit for bit on 1 and 2 threads.
 TEST(ConvDirect, LanesOnOneChunkSplitByChannels) {
   std::vector<ConvGeometry> v;
   for (int64_t c : {32, 48, 80}) {
     v.push_back(make_geometry(2, 32, c, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
-    v.push_back(make_geometry(1, 16, c, 1, {{10, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}}));
+    v.push_back(make_geometry(1, 32, c, 1, {{10, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}}));
     v.push_back(make_geometry(1, 16, c, 1, {{28, 3, 2, 1, 1, 1}, {28, 3, 2, 1, 1, 1}}));
     v.push_back(make_geometry(1, 32, c, 1, {{20, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}}));
     v.push_back(make_geometry(1, c, 32, 1, {{20, 3, 1, 1, 1, 1}, {20, 3, 1, 1, 1, 1}}));
   }
+  // Backward data's weight packed from pieces of K = 2..15 floats (K >= 16 goes through whole
+  // 16 x 16 blocks).
+  for (auto [kh, kw] : {std::pair{1, 2}, {1, 3}, {2, 2}, {3, 5}, {5, 3}, {1, 7}})
+    v.push_back(
+        make_geometry(1, 48, 32, 1, {{12, kh, 1, 1, kh / 2, kh / 2}, {12, kw, 1, 1, 1, kw / 2}}));
   check_threads(v);
   if (!cpu_has_avx512()) return;
   for (const ConvGeometry& g : v)
-    if (g.out[2] != 7 && g.out[2] != 10)
-      expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 13);
+    expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 13);
 }
 
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "kernels/cpu/conv_direct.h"
@@ -83,6 +84,19 @@ struct Avx2 {
     for (int q = 0; q < kLanes; ++q)
       for (int l = 0; l < kLanes; ++l) dst[q * ldd + l] = src[l * ld + q];
   }
+  // dst[j * ldd + i] = src[i * k + j] for i < kLanes, j < k (0 < k < kLanes), element by
+  // element.
+  class PieceTranspose {
+   public:
+    explicit PieceTranspose(int k) : k_(k) {}
+    void operator()(const float* src, float* dst, int64_t ldd) const {
+      for (int j = 0; j < k_; ++j)
+        for (int i = 0; i < kLanes; ++i) dst[j * ldd + i] = src[i * k_ + j];
+    }
+
+   private:
+    int k_;
+  };
   // Lanes [lo, hi) of v to dst[0, hi - lo).
   static void store_lanes(float* dst, Vec v, int lo, int hi) {
     alignas(32) float lanes[kLanes];

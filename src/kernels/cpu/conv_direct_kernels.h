@@ -11,7 +11,8 @@
 // vectors of channels of the kernels with output channels in the lanes; zero, load, store,
 // store_lanes (a range of lanes), broadcast, fma, clamp, sum_each (the horizontal sums of n
 // vectors), in_register (keeps a loaded vector in a register), copy_n, zero_n and copy_even_n
-// (dst[j] = src[2 j]; any length), transpose_block (kLanes x kLanes); optionally
+// (dst[j] = src[2 j]; any length), transpose_block (kLanes x kLanes), PieceTranspose (kLanes
+// rows of k < kLanes floats laid one after another, transposed); optionally
 // split_row_pair (both stride-2 column phases of a padded row in one pass).
 //
 // Layouts: see conv_direct_plan.h.

@@ -146,6 +146,8 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
   const bool by_band = p.q[0] == 1;
   const int64_t halo = (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];  // extra phase rows
   float* wp = ws + p.x_all_floats();
+  std::optional<typename V::PieceTranspose> pieces;
+  if (p.w_ic != K && K < L) pieces.emplace(K);
   // Vectors [v0, v1) of each group's channels cut into `count` blocks, and output rows into
   // `runs` runs, both as even as possible (lanes_shape).
   struct Blocking {
@@ -169,11 +171,15 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     // Weight (oc, ic, k) of the block at src + oc * w_oc + ic * w_ic + k: a forward's rows of
     // (ic, k) pairs one after another, or backward data's weight in place, K floats per
     // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
+    // Backward data's pieces of kLanes channels x K floats lie one after another (w_oc = K).
     const bool rows = p.w_ic == K;
     for (int64_t o = 0; o < n; o += L) {
       const float* src = w + p.weight_at(grp, v0 * L + o);
       if (rows) {
         transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
+      } else if (K < L) {
+        for (int64_t ic = 0; ic < p.cig; ++ic)
+          (*pieces)(src + ic * p.w_ic, dst + ic * K * n + o, n);
       } else {
         for (int64_t ic = 0; ic < p.cig; ++ic)
           transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + o, n);

@@ -15,10 +15,9 @@ namespace {
 constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kMinWeightChunkOutputs = 1024;
 // The forward with channels in the lanes packs the weights once per call, which pays from
-// this many outputs per channel, and backward data, whose packing reads its weight where it
-// lies in pieces of K floats, from kMinLaneDataOutputs. Strided planes larger than
-// kMaxLanePlane take the position kernel (see fwd_lanes).
-constexpr int64_t kMinLaneOutputs = 96, kMinLaneDataOutputs = 384;
+// this many outputs per channel. Strided planes larger than kMaxLanePlane take the position
+// kernel (see fwd_lanes).
+constexpr int64_t kMinLaneOutputs = 96;
 constexpr int64_t kMaxLanePlane = 196;
 // Input channels per backward-weight work item with channels in the lanes: each pads them, for
 // a chunk of images, into its thread's copy (32 x 27 KB on ResNet-18 layer 2 on 2 threads),
@@ -124,26 +123,24 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // Fashion-MNIST CNN's second layer at batch 64 3.08 against 3.72; the 3x3x3 layer's 16
   // channels (one vector) 27.7 against 26.1.
   //
-  //
   // On one chunk of every image (by_threads), the threads share out the vectors of output
   // channels (at least one each), only where rows hold virtual outputs (the position kernel's
   // loss; a 1x1 layer without padding has none, and there the lanes kernel's calls are short:
   // MobileNet-v2's 24->144 forward at batch 1 took 2.2x as long). 2 threads on the Zen 5,
   // alternating runs (8 at batch 1, 6 at 2 and 4), tenth percentiles, against the position
   // kernel: ResNet-18 at batch 1 layer 2 forward 0.508 ms against 0.528, backward data 0.521
-  // against 0.553, layer 3 forward 0.509 against 0.551 (backward data, below
-  // kMinLaneDataOutputs, ran 4% slower on this kernel), layer 3's stride-2 forward 0.280
-  // against 0.296, the dilated layer (28x28) forward 0.506 against 0.559 and backward data
-  // 0.518 against 0.584; layer 1 the same; at batch 2 layer 3 forward 1.00 against 1.16 and
-  // backward data 1.06 against 1.26, layer 4 forward (98 outputs) 1.17 against 1.57, while at
-  // batch 1 (49 outputs) it ran 1.12x slower. With whole images per thread, layer 4's forward
-  // at batch 4 (196 outputs) 2.20 against 3.10 ms.
-  const int64_t min_outputs = pass == ConvPass::kForward ? kMinLaneOutputs : kMinLaneDataOutputs;
+  // against 0.553, layer 3 forward 0.509 against 0.551 (backward data 0.589 against 0.593, 12
+  // runs), layer 3's stride-2 forward 0.280 against 0.296, the dilated layer (28x28) forward
+  // 0.506 against 0.559 and backward data 0.518 against 0.584; layer 1 the same; at batch 2
+  // layer 3 forward 1.00 against 1.16, layer 4 (98 outputs) forward 1.17 against 1.57 and
+  // backward data 1.41 against 1.79, while at batch 1 (49 outputs) its forward ran 1.12x
+  // slower. With whole images per thread, layer 4 at batch 4 (196 outputs): forward 2.20
+  // against 3.10 ms, backward data 3.26 against 4.99.
   const bool split_channels =
       p.by_threads && p.groups == 1 && p.cog / 16 >= threads && p.q[2] > p.out[2];
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
-                p.N * p.out_pixels() >= min_outputs &&
+                p.N * p.out_pixels() >= kMinLaneOutputs &&
                 (p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1);
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
