@@ -172,6 +172,9 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
   v.push_back(
       make_geometry(2, 16, 16, 1, {{16, 3, 2, 1, 1, 1}, {20, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
   v.push_back(make_geometry(2, 64, 32, 1, {{40, 3, 1, 1, 1, 1}, {30, 3, 1, 1, 1, 1}}));
+  // A strided plane of more than 196 outputs (20x20) in chunks of one image each: the lanes
+  // kernel on AMD, the position kernel on Intel.
+  v.push_back(make_geometry(4, 64, 32, 1, {{40, 3, 2, 1, 1, 1}, {40, 3, 2, 1, 1, 1}}));
   // 240 input channels of one vector of weights: slices of 227 and 13 channels (AMD) or 8 of 28
   // and one of 16 (Intel; lane_weight_floats), each tile carried on from one to the next.
   v.push_back(make_geometry(2, 240, 16, 1, {{16, 3, 1, 1, 1, 1}, {16, 3, 1, 1, 1, 1}}));

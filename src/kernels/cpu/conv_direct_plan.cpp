@@ -1,4 +1,5 @@
 #include "kernels/cpu/conv_direct_plan.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/rounding.h"
 
 #include <omp.h>
@@ -16,7 +17,7 @@ constexpr int64_t kChunkFloats = int64_t{1} << 17;
 constexpr int64_t kMinWeightChunkOutputs = 1024;
 // The forward with channels in the lanes packs the weights once per call, which pays from
 // this many outputs per channel. Strided planes larger than kMaxLanePlane take the position
-// kernel (see fwd_lanes).
+// kernel (see fwd_lanes), except on AMD with whole images per thread.
 constexpr int64_t kMinLaneOutputs = 96;
 constexpr int64_t kMaxLanePlane = 196;
 // Input channels per backward-weight work item with channels in the lanes: each pads them, for
@@ -136,12 +137,19 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // backward data 1.41 against 1.79, while at batch 1 (49 outputs) its forward ran 1.12x
   // slower. With whole images per thread, layer 4 at batch 4 (196 outputs): forward 2.20
   // against 3.10 ms, backward data 3.26 against 4.99.
+  //
+  // Strided planes larger than kMaxLanePlane with whole images per thread, on AMD: there the
+  // lanes kernel's long slices of weights (lane_weight_floats) make it the faster one. Zen 5,
+  // 2 threads, 8 alternating runs, tenth percentiles at batch 16: layer 2's stride-2 forward
+  // (28x28) 4.84 ms against 5.02, the 4x4 stride-2 transposed layer's backward data (a 56x56
+  // forward) 9.03 against 9.56; on one chunk shared out by channels 1.03-1.07x slower.
   const bool split_channels =
       p.by_threads && p.groups == 1 && p.cog / 16 >= threads && p.q[2] > p.out[2];
+  const bool plane = p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1 ||
+                     (p.by_images && !cpu_is_intel() && p.q[2] > p.out[2]);
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
-                p.N * p.out_pixels() >= kMinLaneOutputs &&
-                (p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1);
+                p.N * p.out_pixels() >= kMinLaneOutputs && plane;
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
   int k = 0;
