@@ -170,8 +170,8 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     float* dst = wp + oc0 * p.cig * K;
     // Weight (oc, ic, k) of the block at src + oc * w_oc + ic * w_ic + k: a forward's rows of
     // (ic, k) pairs one after another, or backward data's weight in place, K floats per
-    // (ic, oc) (DirectPlan::w_oc), one channel ic at a time.
-    // Backward data's pieces of kLanes channels x K floats lie one after another (w_oc = K).
+    // (ic, oc) (DirectPlan::w_oc), one channel ic at a time: pieces of kLanes channels x K
+    // floats laid one after another (w_oc = K), which PieceTranspose takes where K < kLanes.
     const bool rows = p.w_ic == K;
     for (int64_t o = 0; o < n; o += L) {
       const float* src = w + p.weight_at(grp, v0 * L + o);
