@@ -177,7 +177,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
       const float* src = w + p.weight_at(grp, v0 * L + o);
       if (rows) {
         transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
-      } else if (K < L) {
+      } else if (pieces) {
         for (int64_t ic = 0; ic < p.cig; ++ic)
           (*pieces)(src + ic * p.w_ic, dst + ic * K * n + o, n);
       } else {

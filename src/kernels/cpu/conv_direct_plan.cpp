@@ -143,13 +143,14 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // 2 threads, 8 alternating runs, tenth percentiles at batch 16: layer 2's stride-2 forward
   // (28x28) 4.84 ms against 5.02, the 4x4 stride-2 transposed layer's backward data (a 56x56
   // forward) 9.03 against 9.56; on one chunk shared out by channels 1.03-1.07x slower.
+  const bool virtual_outputs = p.q[2] > p.out[2];  // the position kernel's rows hold some
   const bool split_channels =
-      p.by_threads && p.groups == 1 && p.cog / 16 >= threads && p.q[2] > p.out[2];
-  const bool plane = p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1 ||
-                     (p.by_images && !cpu_is_intel() && p.q[2] > p.out[2]);
+      p.by_threads && p.groups == 1 && p.cog / 16 >= threads && virtual_outputs;
+  const bool plane_suits = p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1 ||
+                           (p.by_images && !cpu_is_intel() && virtual_outputs);
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
-                p.N * p.out_pixels() >= kMinLaneOutputs && plane;
+                p.N * p.out_pixels() >= kMinLaneOutputs && plane_suits;
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
   int k = 0;
