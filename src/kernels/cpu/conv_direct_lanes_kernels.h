@@ -143,7 +143,7 @@ void claim(std::atomic<int>& state, Work&& work) {
 // (p.by_images), every block on each, starting at its own share of the blocks and packing each
 // block whichever thread reaches it first (claim), just before using it: no barrier, and the
 // block is in the packer's L2 for its first use (after a packing of all blocks by all threads
-// and a barrier, ResNet-18 layer 4 at batch 16 ran 1-4% slower, 2 threads, Zen 5); or
+// and a barrier, ResNet-18 layer 4 at batch 16 ran 0-4% slower, 2 threads, Zen 5); or
 // (p.by_threads, one chunk of every image) a share of the vectors of output channels, blocked
 // on their own, whose weights it packs itself, on the whole chunk, padded into its own copy: no
 // barrier, and no packed weights or padded rows travel between cores. Every output is summed
@@ -264,19 +264,20 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
             len[i] = ow * (run + 1) / nruns - w0;
             yr[i] = y + ((n0 + n) * p.C_out + oc0) * P + row * ow + w0;
           }
-          // kLanes rows per tile (those past len unused), so that each vector of channels
-          // goes to y through a transpose in registers: one element at a time, the stores
-          // were 5% of ResNet-18 layer 3's forward at batch 16.
           // The lines of y the group's runs go to (one or two each: len <= kLanes), asked for
           // with intent to write before its sums: y comes from L3 or memory, and the stores
-          // waited on it (2 threads, Zen 5, batch 16, 8 alternating runs: ResNet-18 layer 4's
-          // backward data 8.74 ms against 9.04, forward 8.64 against 8.73, the stride-2
-          // forwards 1-3% faster; batch 1 the same).
+          // waited on it (leaving them out made ResNet-18 layer 4 at batch 16 2-4% faster).
+          // 2 threads, Zen 5, batch 16, 8 alternating runs: layer 4's backward data 8.74 ms
+          // against 9.04, forward 8.64 against 8.73, the stride-2 forwards 1-3% faster; later
+          // runs could not tell it apart from the host's noise (±2%); batch 1 the same.
           for (int64_t i = 0; i < count; ++i)
             for (int64_t c = 0; c < vecs * L; ++c) {
               __builtin_prefetch(yr[i] + c * P, 1, 3);
               __builtin_prefetch(yr[i] + c * P + len[i] - 1, 1, 3);
             }
+          // kLanes rows per tile (those past len unused), so that each vector of channels
+          // goes to y through a transpose in registers: one element at a time, the stores
+          // were 5% of ResNet-18 layer 3's forward at batch 16.
           alignas(64) Tiles tiles;
           alignas(64) float t[L * L];
           for (int64_t ic0 = 0; ic0 < p.cig; ic0 += ics)
