@@ -142,8 +142,9 @@ void claim(std::atomic<int>& state, Work&& work) {
 // even as possible (lanes_shape). Each thread either takes whole chunks of images
 // (p.by_images), every block on each, starting at its own share of the blocks and packing each
 // block whichever thread reaches it first (claim), just before using it: no barrier, and the
-// block is in the packer's L2 for its first use (after a packing of all blocks by all threads
-// and a barrier, ResNet-18 layer 4 at batch 16 ran 0-4% slower, 2 threads, Zen 5); or
+// block is in the packer's L2 for its first use (against a packing of all blocks by all threads
+// and a barrier, ResNet-18 layer 4 at batch 16 ran from 1.5% slower to 4% faster from run to
+// run, 2 threads, Zen 5); or
 // (p.by_threads, one chunk of every image) a share of the vectors of output channels, blocked
 // on their own, whose weights it packs itself, on the whole chunk, padded into its own copy: no
 // barrier, and no packed weights or padded rows travel between cores. Every output is summed
@@ -268,7 +269,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
           // with intent to write before its sums: y comes from L3 or memory, and the stores
           // waited on it (leaving them out made ResNet-18 layer 4 at batch 16 2-4% faster).
           // 2 threads, Zen 5, batch 16, 8 alternating runs: layer 4's backward data 8.74 ms
-          // against 9.04, forward 8.64 against 8.73, the stride-2 forwards 1-3% faster; later
+          // against 9.04, forward 8.64 against 8.73, the stride-2 forwards 0-3% faster; later
           // runs could not tell it apart from the host's noise (±2%); batch 1 the same.
           for (int64_t i = 0; i < count; ++i)
             for (int64_t c = 0; c < vecs * L; ++c) {
