@@ -155,7 +155,7 @@ TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
 // Forward with output channels in the lanes (as above, planes of at most 196 outputs, larger
 // ones without stride, or 3D, at least 96 outputs per channel; whole chunks of images per
 // thread, or on two threads here, where every image is one chunk, shares of the channels that
-// LanesOnOneChunkSplitByChannels checks on its own): runs of 1..9 outputs (rows of 1..9 and 10,
+// LanesSplitByChannels checks on its own): runs of 1..9 outputs (rows of 1..9 and 10,
 // 19), channel blocks of 1..3 vectors split evenly, strides 1..3, groups, bands of rows padded
 // one after the other, 3D; a 40x30 plane in two bands of rows per image, on two threads too.
 TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
@@ -230,13 +230,16 @@ TEST(ConvDirect, BackwardDataWithChannelsInTheLanes) {
   check_threads(v);
 }
 
-// The kernel with channels in the lanes on one chunk of every image (batch 1-2, on 2 threads):
-// each thread takes a share of the vectors of output channels (2, 3 and 5 vectors: shares of
-// 1 and 1, 1 and 2, 2 and 3; twice as many with AVX2), packs their weights and pads the whole
-// chunk itself. From 96 outputs per channel: 7x7 at batch 2, 10x10, 14x14 at stride 2 (forward
-// only), 20x20 both ways round (so that backward data's shares are uneven too), kernels of 2
-// to 15 taps; results equal bit for bit on 1 and 2 threads.
-TEST(ConvDirect, LanesOnOneChunkSplitByChannels) {
+// The kernel with channels in the lanes split by channels (DirectPlan::lanes_by_channels, on 2
+// threads): each thread takes a share of the vectors of output channels (2, 3 and 5 vectors:
+// shares of 1 and 1, 1 and 2, 2 and 3; twice as many with AVX2), packs their weights and pads
+// every chunk itself. On one chunk of every image (batch 1-2), from 96 outputs per channel: 7x7
+// at batch 2, 10x10, 14x14 at stride 2 (forward only), 20x20 both ways round (so that backward
+// data's shares are uneven too), kernels of 2 to 15 taps; and on two chunks of 16 2x2 images
+// whose 512 input channels (forward; backward data's 512 output channels) make the weights
+// outweigh twice the padded input, 9 vectors (shares of 4 and 5). Results equal bit for bit on
+// 1 and 2 threads.
+TEST(ConvDirect, LanesSplitByChannels) {
   std::vector<ConvGeometry> v;
   for (int64_t c : {32, 48, 80}) {
     v.push_back(make_geometry(2, 32, c, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
@@ -250,6 +253,8 @@ TEST(ConvDirect, LanesOnOneChunkSplitByChannels) {
   for (auto [kh, kw] : {std::pair{1, 2}, {1, 3}, {2, 2}, {3, 5}, {5, 3}, {1, 7}})
     v.push_back(
         make_geometry(1, 48, 32, 1, {{12, kh, 1, 1, kh / 2, kh / 2}, {12, kw, 1, 1, 1, kw / 2}}));
+  v.push_back(make_geometry(32, 512, 144, 1, {{2, 3, 1, 1, 1, 1}, {2, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(32, 144, 512, 1, {{2, 3, 1, 1, 1, 1}, {2, 3, 1, 1, 1, 1}}));
   check_threads(v);
   if (!cpu_has_avx512()) return;
   for (const ConvGeometry& g : v)

@@ -151,6 +151,24 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
                 p.N * p.out_pixels() >= kMinLaneOutputs && plane_suits;
+  // Whole chunks per thread share the packed weights between the cores: each thread packs
+  // some blocks and reads all. Where the weights outweigh twice the padded input of every
+  // image, the threads share out the channels instead, each padding every chunk itself: the
+  // input is padded once per thread, but no packed weight passes between cores. That pays when
+  // the host makes lines written by one core slow for the other (bench/core_probe: barrier
+  // 0.4 µs, writes to the other core's lines 7 GB/s, a state that comes and goes for minutes)
+  // and costs 3-4% when it does not (each thread pads every image). ResNet-18 layer 4 at batch 16
+  // (9.4 MB of weights, 3.1 MB of padded input), 2 threads on the Zen 5, 11 short alternating runs
+  // (bench/compare/ab_compare.py, 2 rounds each): in 9 in the slow state forward 8.16-8.75 ms
+  // against 8.73-9.64 and backward data 8.38-8.89 against 8.79-9.52 (4-11% faster); in the 2
+  // with the cores quick 8.12-8.31 against 7.88-8.01 and 8.41-8.42 against 8.07-8.14 (3-4%
+  // slower). Layer 4's stride-2 forward (weights 1.1x its padded input) gained 3% in the slow
+  // state and lost 4% in the quick one: not split.
+  const bool weights_outweigh =
+      p.C_out * p.cig * g.kernel_pixels() > 2 * p.N * p.C_in * p.phases * p.plane;
+  const bool chunks_by_channels =
+      p.by_images && threads > 1 && p.groups == 1 && p.cog / 16 >= threads && weights_outweigh;
+  p.lanes_by_channels = p.fwd_lanes && (split_channels || chunks_by_channels);
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
   int k = 0;
