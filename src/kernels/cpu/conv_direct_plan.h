@@ -74,8 +74,8 @@ struct DirectPlan {
   // With fwd_lanes: whether the threads share out the vectors of output channels (one group),
   // each over every chunk, packing its own channels' weights and padding every chunk into its
   // own copy (always on one chunk of every image, by_threads; over whole chunks where the
-  // weights outweigh the padded input); else each takes whole chunks (by_images), every
-  // channel on each.
+  // weights outweigh twice the padded input of the batch, see direct_plan); else each takes
+  // whole chunks (by_images), every channel on each.
   bool lanes_by_channels = false;
   int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane + slack
   int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
