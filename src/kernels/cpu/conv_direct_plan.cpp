@@ -144,16 +144,18 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // (28x28) 4.84 ms against 5.02, the 4x4 stride-2 transposed layer's backward data (a 56x56
   // forward) 9.03 against 9.56; on one chunk shared out by channels 1.03-1.07x slower.
   const bool virtual_outputs = p.q[2] > p.out[2];  // the position kernel's rows hold some
-  const bool split_channels =
-      p.by_threads && p.groups == 1 && p.cog / 16 >= threads && virtual_outputs;
+  // One group with at least one vector of output channels per thread: the channels can be
+  // shared out (lanes_by_channels).
+  const bool channels_share = p.groups == 1 && p.cog / 16 >= threads;
+  const bool split_channels = p.by_threads && channels_share && virtual_outputs;
   const bool plane_suits = p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1 ||
                            (p.by_images && !cpu_is_intel() && virtual_outputs);
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
                 p.N * p.out_pixels() >= kMinLaneOutputs && plane_suits;
   // Whole chunks per thread share the packed weights between the cores: each thread packs
-  // some blocks and reads all. Where the weights outweigh twice the padded input of every
-  // image, the threads share out the channels instead, each padding every chunk itself: the
+  // some blocks and reads all. Where the weights outweigh twice the padded input of the
+  // whole batch, the threads share out the channels instead, each padding every chunk itself: the
   // input is padded once per thread, but no packed weight passes between cores. That pays when
   // the host makes lines written by one core slow for the other (bench/core_probe: barrier
   // 0.4 µs, writes to the other core's lines 7 GB/s, a state that comes and goes for minutes)
@@ -166,8 +168,7 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // state and lost 4% in the quick one: not split.
   const bool weights_outweigh =
       p.C_out * p.cig * g.kernel_pixels() > 2 * p.N * p.C_in * p.phases * p.plane;
-  const bool chunks_by_channels =
-      p.by_images && threads > 1 && p.groups == 1 && p.cog / 16 >= threads && weights_outweigh;
+  const bool chunks_by_channels = p.by_images && threads > 1 && channels_share && weights_outweigh;
   p.lanes_by_channels = p.fwd_lanes && (split_channels || chunks_by_channels);
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
   p.K = static_cast<int>(g.kernel_pixels());
