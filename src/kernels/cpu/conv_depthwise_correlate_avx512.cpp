@@ -336,6 +336,8 @@ void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, con
               float* partial, Ahead& ahead) {
   constexpr int kRowsIn = (R - 1) * S + K;
   __m512 acc[K * K];
+  // Unrolled, here and at the end: as loops, GCC 12 zeroed acc on the stack with a memset call.
+#pragma GCC unroll 64
   for (int t = 0; t < K * K; ++t) acc[t] = _mm512_setzero_ps();
   SourceRows<K, S, kRowsIn> rows{p, src, zeros};
   ahead.plan(ceil_div(p.out_h, R) * ceil_div(p.out_w, kLanes));
@@ -371,6 +373,7 @@ void sum_rows(const DepthwisePlane& p, const float* src, const float* zeros, con
       }
     }
   }
+#pragma GCC unroll 64
   for (int t = 0; t < K * K; ++t)
     _mm512_storeu_ps(partial + t * kLanes,
                      _mm512_add_ps(_mm512_loadu_ps(partial + t * kLanes), acc[t]));

@@ -53,6 +53,9 @@ class PieceTranspose {
   static void run(const PieceTranspose& t, const float* src, float* dst, int64_t ldd) {
     constexpr int kPairs = (K + 1) / 2;
     __m512 v[2 * kPairs];
+    // Unrolled: as a loop, GCC 12 made the loads a call to memcpy into the stack (576 bytes
+    // per piece at k = 9), then loaded from there.
+#pragma GCC unroll 16
     for (int i = 0; i < K; ++i) v[i] = _mm512_loadu_ps(src + 16 * i);
     if constexpr (K % 2 == 1) v[K] = _mm512_setzero_ps();
     for (int j = 0; j < K; ++j) {

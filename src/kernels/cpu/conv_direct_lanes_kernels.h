@@ -29,8 +29,12 @@ void forward_lanes_block(const DirectPlan& p, const float* xg, const float* wp, 
   using Vec = typename V::Vec;
   constexpr int L = V::kLanes;
   Vec acc[R][J];
+  // The loops over the tile unrolled here and below: otherwise GCC 12 may keep acc on the stack
+  // at the ends and copy it with memcpy/memset calls.
+#pragma GCC unroll 16
   for (int j = 0; j < J; ++j) {
     const Vec b = bias ? V::load(bias + j * L) : V::zero();
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) acc[r][j] = ic0 > 0 ? V::load(tile + (r * J + j) * L) : b;
   }
   const int K = p.K;
@@ -47,7 +51,9 @@ void forward_lanes_block(const DirectPlan& p, const float* xg, const float* wp, 
       }
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int j = 0; j < J; ++j) V::store(tile + (r * J + j) * L, acc[r][j]);
 }
 
@@ -341,7 +347,10 @@ void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, 
   constexpr int L = V::kLanes;
   const int64_t C = p.C_out;
   Vec acc[R][J];
+  // Unrolled, as in forward_lanes_block.
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int j = 0; j < J; ++j) acc[r][j] = first ? V::zero() : V::load(sums + r * C + j * L);
   int64_t off[R];
   for (int r = 0; r < R; ++r) off[r] = pair_off[r];
@@ -365,7 +374,9 @@ void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, 
       }
     }
   }
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int j = 0; j < J; ++j) V::store(sums + r * C + j * L, acc[r][j]);
 }
 
