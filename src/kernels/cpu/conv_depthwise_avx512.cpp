@@ -47,14 +47,26 @@ float horizontal_sum(__m512 v) {
   return sum;
 }
 
+// The zero row that the source path (correlate_source, read in place) reads for the padding
+// rows: P's second row, not its first. Its masked loads of the padding columns start up to a
+// vector before the row, lanes off; in P's first row they reached into the page before, which
+// for the second thread is the first thread's P, never written on this path. Masked loads whose
+// lanes-off part lies in a page not yet touched cost about a hundred ns each (Zen 5): where that
+// row began a page, the second thread took 1.6x as long (MobileNet-v2's 144-channel 56x56 layer
+// at batch 1, forward 67-70 µs against 42-45, in every run of a process so laid out; with the
+// workspace's pages touched beforehand, 45).
+const float* zero_row(const DepthwisePlane& p, const float* plane) {
+  return plane + p.row_pitch();
+}
+
 // Calls body(i, plane, line) for i in [0, count) over the threads, each with its own P (and
-// line) from the workspace, zeroed when the thread starts (see fill_plane); only P's first row
-// when `zero_row_only` (the forward's source path reads that row and nothing else of P).
+// line) from the workspace, zeroed when the thread starts (see fill_plane); only P's first two
+// rows when `zero_row_only` (the source path reads zero_row and nothing else of P).
 template <class Body>
 void for_each_plane(const DepthwisePlane& p, int64_t count, bool zero_row_only, float* workspace,
                     Body&& body) {
   const int64_t zeros =
-      zero_row_only ? p.row_pitch() : p.floats() + (p.step_w > 1 ? p.row_pitch() : 0);
+      zero_row_only ? 2 * p.row_pitch() : p.floats() + (p.step_w > 1 ? p.row_pitch() : 0);
 #pragma omp parallel if (count > 1)
   {
     float* plane = workspace + omp_get_thread_num() * p.thread_floats();
@@ -102,7 +114,7 @@ void conv_forward_depthwise(const ConvGeometry& g, const float* x, const float* 
       float* target = p.stream_out ? plane + p.stage_offset() : y_plane;
       const float bias = ep.bias ? ep.bias[oc] : 0.0f;
       if (in_place)
-        source(p, src, plane, w + oc * K, bias, false, clamp, target, ahead);
+        source(p, src, zero_row(p, plane), w + oc * K, bias, false, clamp, target, ahead);
       else
         correlate(p, taps, plane, w + oc * K, bias, false, clamp, target, ahead);
       if (p.stream_out) stream_plane(target, P, y_plane);
@@ -130,7 +142,7 @@ void conv_backward_data_depthwise(const ConvGeometry& g, const float* dy, const 
       const int64_t oc = ic * m + j;
       const float* src = dy + (n * g.C_out + oc) * P;
       if (in_place) {
-        source(p, src, plane, w + oc * K, 0.0f, j > 0, Clamp(), target, ahead);
+        source(p, src, zero_row(p, plane), w + oc * K, 0.0f, j > 0, Clamp(), target, ahead);
       } else {
         fill_plane(p, src, plane, line);
         correlate(p, taps, plane, w + oc * K, 0.0f, j > 0, Clamp(), target, ahead);
