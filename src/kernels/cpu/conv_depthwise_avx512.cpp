@@ -48,13 +48,14 @@ float horizontal_sum(__m512 v) {
 }
 
 // The zero row that the source path (correlate_source, read in place) reads for the padding
-// rows: P's second row, not its first. Its masked loads of the padding columns start up to a
-// vector before the row, lanes off; in P's first row they reached into the page before, which
-// for the second thread is the first thread's P, never written on this path. Masked loads whose
-// lanes-off part lies in a page not yet touched cost about a hundred ns each (Zen 5): where that
-// row began a page, the second thread took 1.6x as long (MobileNet-v2's 144-channel 56x56 layer
-// at batch 1, forward 67-70 µs against 42-45, in every run of a process so laid out; with the
-// workspace's pages touched beforehand, 45).
+// rows: P's second row, not its first. Its masked loads of the padding columns start off_w
+// floats before the row, those lanes off; from P's first row they reached into the page
+// before, which for every thread but the first is the previous thread's P, never written on
+// this path. Masked loads whose lanes-off part lies in a page never touched cost about a
+// hundred ns each on the Zen 5 (some 200 per call added 25 µs): where that row began a page,
+// the second thread took 1.6x as long (MobileNet-v2's 144-channel 56x56 layer at batch 1,
+// forward 67-70 µs against 42-45 in every run of a process so laid out; 45 with the
+// workspace's pages touched beforehand).
 const float* zero_row(const DepthwisePlane& p, const float* plane) {
   return plane + p.row_pitch();
 }
