@@ -30,6 +30,8 @@ import subprocess
 JUMP = re.compile(r"j\w+\s+([0-9a-f]+)")
 # A call in a linked binary, or its relocation in an object file or archive (objdump -r).
 MEM_CALL = re.compile(r"(?:call\s+[0-9a-f]+ <|R_X86_64_PLT32\s+)(mem(?:cpy|move|set))\b")
+# A function of fovea::kernels, after its return type if the name carries one.
+KERNEL = re.compile(r"(?:[\w:*& ]+ )?fovea::kernels::")
 STACK_STORE = re.compile(r"vmov\w*\s+%[xyz]mm\d+,\s*-?(0x[0-9a-f]+)?\(%rsp\)")
 
 
@@ -85,7 +87,7 @@ def main():
     if args.calls:
         for name, body in functions(args.binary, relocations=True):
             calls = [m.group(1) for _, ins in body for m in [MEM_CALL.match(ins)] if m]
-            if calls and name.startswith(("fovea::kernels::", "void fovea::kernels::")):
+            if calls and KERNEL.match(name):
                 print(f"{len(calls):4d} calls ({', '.join(sorted(set(calls)))})  {name}")
         return
     found = set()

@@ -47,15 +47,15 @@ float horizontal_sum(__m512 v) {
   return sum;
 }
 
-// The zero row that the source path (correlate_source, read in place) reads for the padding
-// rows: P's second row, not its first. Its masked loads of the padding columns start off_w
-// floats before the row, those lanes off; from P's first row they reached into the page
-// before, which for every thread but the first is the previous thread's P, never written on
-// this path. Masked loads whose lanes-off part lies in a page never touched cost about a
-// hundred ns each on the Zen 5 (some 200 per call added 25 µs): where that row began a page,
-// the second thread took 1.6x as long (MobileNet-v2's 144-channel 56x56 layer at batch 1,
-// forward 67-70 µs against 42-45 in every run of a process so laid out; 45 with the
-// workspace's pages touched beforehand).
+// The zero row that the source paths (correlate_source and sum_rows, read in place) read for
+// the padding rows: P's second row, not its first. Their masked loads of the padding columns
+// start off_w floats before the row, those lanes off; from P's first row they reached into the
+// page before, which for every thread but the first is the previous thread's P, never written
+// on the forward's and backward data's path. Where that row began a page, the second thread
+// took 1.6x as long (MobileNet-v2's 144-channel 56x56 layer at batch 1, Zen 5: forward 67-70
+// µs against 42-45 in every run of a process so laid out, 45 with the workspace's pages touched
+// beforehand; some 200 such loads per call added 25 µs, though a plain loop of such loads did
+// not show the cost).
 const float* zero_row(const DepthwisePlane& p, const float* plane) {
   return plane + p.row_pitch();
 }
@@ -186,7 +186,7 @@ void conv_backward_weight_depthwise(const ConvGeometry& g, const float* x, const
           const float* d = dy + (n * g.C_out + oc) * P;
           float* part = partial_all + oc * K * kLanes;
           if (source) {
-            source(p, src, plane, d, part, ahead);  // P's first row (zeroed) is the zero row
+            source(p, src, zero_row(p, plane), d, part, ahead);
           } else {
             ahead.plan(1);
             ahead.step();
