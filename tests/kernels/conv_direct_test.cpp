@@ -128,10 +128,11 @@ TEST(ConvDirect, WeightGradientWithChannelsInTheLanes) {
   check_threads(v);
 }
 
-// Backward weight with channels in the lanes at batch > 1, as ResNet-18's strided layers take
-// it: work items of ceil(C_in / threads) input channels (at most 64), each padding its
-// channels chunk by chunk into its thread's copy: 16..129 input channels (items of 8..64 with
-// a short last one: 17, 33, 65, 127, 129; 64: one of 64 or two of 32), output-channel blocks
+// Backward weight with channels in the lanes at batch > 1, as ResNet-18's strided layers of
+// more than 64 input channels take it: work items of ceil(C_in / threads) input channels (at
+// most 64), each padding its channels chunk by chunk into its thread's copy: 65, 127 and 129
+// input channels (items of 64 or 33..65 with a short last one); 16..64 take parts of the
+// images (WeightGradientBatchesInParts), still checked here; output-channel blocks
 // of 1..3 vectors (16, 48, 80), stride 2 on odd planes, several chunks of images with a short last
 // one (5 images of 32x32: chunks of 4 and 1), one chunk of many small images, output tiles of
 // 512-1024 outputs, which depend on the thread count (35 rows of 33: several tiles; a 1D row of
@@ -150,6 +151,39 @@ TEST(ConvDirect, WeightGradientBatchesSplitByInputChannels) {
   if (!cpu_has_avx512()) return;
   for (const ConvGeometry& g : v)
     expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 7);
+}
+
+// Backward weight with channels in the lanes at batch 2 or more on at most 64 input channels:
+// the images in min(N, 4) parts, each transposing its chunks' dy itself, added up at the end:
+// parts of 1..3 images (N = 2, 3, 5, 9), chunks of 2 images inside a part (24x24 planes on 64
+// channels, 9 images: parts of 2, 2, 2 and 3), 17 channels (the sums' last block of rows short)
+// and 65 (one part, the shared transpose); with 3 and 8 threads too (more threads than parts:
+// the input channels in blocks as well). Equal to the reference, and bit for bit on 1, 2, 3
+// and 8 threads.
+TEST(ConvDirect, WeightGradientBatchesInParts) {
+  std::vector<ConvGeometry> v;
+  for (int64_t N : {2, 3, 5})
+    v.push_back(make_geometry(N, 17, 32, 1, {{10, 3, 1, 1, 1, 1}, {9, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(9, 64, 16, 1, {{24, 3, 1, 1, 1, 1}, {24, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(5, 65, 16, 1, {{12, 3, 2, 1, 1, 1}, {13, 3, 2, 1, 1, 1}}));
+  v.push_back(make_geometry(4, 24, 48, 1, {{14, 1, 1, 1, 0, 0}, {14, 1, 1, 1, 0, 0}}));
+  check_threads(v);
+  const int before = omp_get_max_threads();
+  for (const Row& row : rows()) {
+    if (!row.runs) continue;
+    const ConvAlgorithm& algo = algorithm_named(row.name);
+    for (const ConvGeometry& g : v) {
+      const ConvInputs in = random_inputs(g, 11);
+      omp_set_num_threads(1);
+      const auto one = run_pass(algo, g, ConvPass::kBackwardWeight, in, false);
+      for (int threads : {2, 3, 8}) {
+        omp_set_num_threads(threads);
+        EXPECT_EQ(run_pass(algo, g, ConvPass::kBackwardWeight, in, false), one)
+            << row.name << " on " << threads << " threads: " << describe(g);
+      }
+    }
+  }
+  omp_set_num_threads(before);
 }
 
 // Forward with output channels in the lanes (as above, planes of at most 196 outputs, larger

@@ -433,16 +433,22 @@ void transpose_matrix(const float* src, int64_t ld, int64_t rows, int64_t cols, 
   }
 }
 
-// dw = sum over images of corr(x, dy) with output channels in the lanes. dy is transposed
-// to dy^T once, all threads sharing it out, into ws after the padded copies; then each work
-// item owns the dw of a block of p.copy_ics input channels (all output channels) and walks the
-// chunks of images on its own: it pads its channels of a chunk into its thread's copy and adds
-// the chunk's products, in chunk order, into its thread's dw^T block (rows (ic, k), vectors of
-// channels; one element at a time into dw's rows, 432 scattered adds per kernel call were 7%
-// of ResNet-18 layer 4's time), which goes to dw transposed at the end. No barrier and no padded
-// input shared between cores after the transpose: with the chunks padded by all threads between
+// dw = sum over images of corr(x, dy) with output channels in the lanes. Each work item owns
+// the dw of a block of p.copy_ics input channels (all output channels) over a part of the
+// images (p.image_parts) and walks its chunks on its own: it pads its channels of a chunk into
+// its thread's copy and adds the chunk's products, in chunk order, into a dw^T block (rows
+// (ic, k), vectors of channels; one element at a time into dw's rows, 432 scattered adds per
+// kernel call were 7% of ResNet-18 layer 4's time), which goes to dw transposed at the end. No
+// padded input is shared between cores: with the chunks padded by all threads between
 // barriers, 2 threads ran ResNet-18's strided layers at batch 16 at 0.76-0.93x im2col_gemm's
-// speed.
+// speed. dy^T comes either
+//  - (one part) from a transpose of all of dy into ws, shared out by all threads before the
+//    items, each thread's dw^T block going to dw as its item ends; or
+//  - (several parts, few input channels) from the item itself, chunk by chunk, into its
+//    thread's buffer, where it stays in L2, each part keeping its dw^T; after a barrier the
+//    threads add the parts up in order and transpose the sums to dw. On ResNet-18 layer 2's
+//    stride-2 layer at batch 16 (64 input channels), the shared transpose wrote 6.4 MB of dy^T
+//    that two items then read back, and the threads waited at the barrier after it.
 template <class V>
 void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy, float* dw,
                            float* ws) {
@@ -464,10 +470,14 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
       std::clamp(kLaneTileFloats / (p.copy_ics * p.phases + div_up(cvecs, nocb) * L),
                  kMinLaneTileOutputs, kMaxLaneTileOutputs);
   zero_slack<V>(p, ws);
-  // Channels [ic0, ic1) of the chunk at n0 of nn images, padded at `padded`, tile by tile of
-  // its output rows (as even as possible), every output channel block on each.
-  auto chunk = [&](int64_t n0, int64_t nn, int64_t ic0, int64_t ic1, const float* padded,
-                   float* dwt) {
+  // Channels [ic0, ic1) of the chunk at n0 of nn images, padded into `padded`, then tile by
+  // tile of its output rows (as even as possible), every output channel block on each, with
+  // the chunk's dy^T at dyc; `first`: the chunk starts the item's sums.
+  auto chunk = [&](int64_t n0, int64_t nn, int64_t ic0, int64_t ic1, float* padded,
+                   const float* dyc, bool first, float* dwt) {
+    for (int64_t ic = ic0; ic < ic1; ++ic)
+      for (int64_t n = 0; n < nn; ++n)
+        pad_image_channel<V>(p, x, n0 + n, ic, padded + (ic - ic0) * p.chan + n * p.plane);
     const int64_t rows = nn * p.out[0] * p.out[1];
     const int64_t ntiles = std::min(rows, div_up(rows * p.out[2], tile_outputs));
     const int64_t pairs = (ic1 - ic0) * K, npb = div_up(pairs, shape.R);
@@ -481,41 +491,71 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
           int64_t off[kMaxR];
           for (int r = 0; r < n; ++r) off[r] = (a0 + r) / K * p.chan + p.tap[(a0 + r) % K];
           // Pair a is row a of the item's dw^T.
-          table[(vecs - 1) * kMaxR + n - 1](p, padded, dyt + n0 * P * C + oc0, rows * tile / ntiles,
-                                            rows * (tile + 1) / ntiles, off, n0 == 0 && tile == 0,
+          table[(vecs - 1) * kMaxR + n - 1](p, padded, dyc + oc0, rows * tile / ntiles,
+                                            rows * (tile + 1) / ntiles, off, first && tile == 0,
                                             dwt + a0 * C + oc0);
         }
       }
   };
+  // Positions [c0, c0 + cols) of channels [cv * kLanes, +kLanes) of image n's dy^T (P, C) at
+  // dst.
+  auto transpose_dy = [&](int64_t n, int64_t cv, int64_t c0, int64_t cols, float* dst) {
+    transpose_rows<V>(dy + (n * C + cv * L) * P + c0, P, cols, dst + c0 * C + cv * L, C);
+  };
 #pragma omp parallel
   {
-    // Items of kLanes rows of dy by up to kTransposeCols positions, image outermost:
-    // consecutive items read on along one image's rows. Dynamic, as the blocks below: a thread
-    // the machine delays holds the other back only at the barrier after this. Whole rows,
-    // taken 8 at a time, made the 3x3x3 layer's dy 4 items, all taken by one thread while the
-    // other waited (libgomp was 14% of its profile on 2 threads).
-    const int64_t pieces = div_up(P, kTransposeCols);
+    const int t = omp_get_thread_num();
+    float* padded = ws + t * p.x_floats();
+    if (p.image_parts == 1) {
+      // Items of kLanes rows of dy by up to kTransposeCols positions, image outermost:
+      // consecutive items read on along one image's rows. Dynamic, as the blocks below: a
+      // thread the machine delays holds the other back only at the barrier after this. Whole
+      // rows, taken 8 at a time, made the 3x3x3 layer's dy 4 items, all taken by one thread
+      // while the other waited (libgomp was 14% of its profile on 2 threads).
+      const int64_t pieces = div_up(P, kTransposeCols);
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t c = 0; c < p.N * (C / L) * pieces; ++c) {
-      const int64_t n = c / (C / L * pieces), cv = c / pieces % (C / L);
-      const int64_t c0 = c % pieces * kTransposeCols, cols = std::min(kTransposeCols, P - c0);
-      transpose_rows<V>(dy + (n * C + cv * L) * P + c0, P, cols, dyt + (n * P + c0) * C + cv * L,
-                        C);
-    }
-    float* padded = ws + omp_get_thread_num() * p.x_floats();
-    float* dwt = dwt_all + omp_get_thread_num() * p.dwt_floats();
-    // Dynamic: which thread takes a block changes no sum.
-#pragma omp for schedule(dynamic)
-    for (int64_t icb = 0; icb < nicb; ++icb) {
-      const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
-      for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
-        const int64_t nn = std::min(p.images, p.N - n0);
-        for (int64_t ic = ic0; ic < ic1; ++ic)
-          for (int64_t n = 0; n < nn; ++n)
-            pad_image_channel<V>(p, x, n0 + n, ic, padded + (ic - ic0) * p.chan + n * p.plane);
-        chunk(n0, nn, ic0, ic1, padded, dwt);
+      for (int64_t c = 0; c < p.N * (C / L) * pieces; ++c) {
+        const int64_t n = c / (C / L * pieces), c0 = c % pieces * kTransposeCols;
+        transpose_dy(n, c / pieces % (C / L), c0, std::min(kTransposeCols, P - c0),
+                     dyt + n * P * C);
       }
-      transpose_matrix<V>(dwt, C, (ic1 - ic0) * K, C, dw + ic0 * K, p.cig * K);
+      float* dwt = dwt_all + t * p.dwt_floats();
+      // Dynamic: which thread takes a block changes no sum.
+#pragma omp for schedule(dynamic)
+      for (int64_t icb = 0; icb < nicb; ++icb) {
+        const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
+        for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
+          const int64_t nn = std::min(p.images, p.N - n0);
+          chunk(n0, nn, ic0, ic1, padded, dyt + n0 * P * C, n0 == 0, dwt);
+        }
+        transpose_matrix<V>(dwt, C, (ic1 - ic0) * K, C, dw + ic0 * K, p.cig * K);
+      }
+    } else {
+      const int64_t parts = p.image_parts, part_floats = p.C_in * K * C;
+      float* dyc = dyt + t * p.images * P * C;
+#pragma omp for schedule(dynamic)
+      for (int64_t item = 0; item < parts * nicb; ++item) {
+        const int64_t part = item / nicb, icb = item % nicb;
+        const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
+        const int64_t n_begin = p.N * part / parts, n_end = p.N * (part + 1) / parts;
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += p.images) {
+          const int64_t nn = std::min(p.images, n_end - n0);
+          for (int64_t n = 0; n < nn; ++n)
+            for (int64_t cv = 0; cv < C / L; ++cv) transpose_dy(n0 + n, cv, 0, P, dyc + n * P * C);
+          chunk(n0, nn, ic0, ic1, padded, dyc, n0 == n_begin,
+                dwt_all + part * part_floats + ic0 * K * C);
+        }
+      }
+      // Blocks of kLanes input channels: K * kLanes rows of dw^T, whole 16 x 16 transposes.
+#pragma omp for schedule(static)
+      for (int64_t ic0 = 0; ic0 < p.C_in; ic0 += L) {
+        const int64_t rows = std::min<int64_t>(L, p.C_in - ic0) * K;
+        float* sum = dwt_all + ic0 * K * C;
+        for (int64_t part = 1; part < parts; ++part)
+          for (int64_t i = 0; i < rows * C; i += L)
+            V::store(sum + i, V::load(sum + i) + V::load(sum + part * part_floats + i));
+        transpose_matrix<V>(sum, C, rows, C, dw + ic0 * K, p.cig * K);
+      }
     }
   }
 }

@@ -24,6 +24,17 @@ constexpr int64_t kMaxLanePlane = 196;
 // a chunk of images, into its thread's copy (32 x 27 KB on ResNet-18 layer 2 on 2 threads),
 // and each tile's dy^T rows serve them all from L2.
 constexpr int64_t kWeightLaneIcs = 64;
+// Backward weight with channels in the lanes on at most kWeightLaneIcs input channels: the
+// images in up to this many parts, each transposing its own chunks' dy (backward_weight_lanes).
+// 2 threads on the Zen 5, 6 alternating runs, tenth percentile / median against one part (the
+// whole dy^T transposed first): ResNet-18 layer 2's stride-2 layer at batch 16 4.00 / 4.29 ms
+// against 4.08 / 4.67, layer 1 7.59 / 7.69 against 7.71 / 8.54, MobileNet-v2's 24 -> 144 1x1
+// 1.19 / 1.27 against 2.52 / 3.59, the 4x4/2 transposed layer 7.65 / 7.93 against 8.16 / 8.89;
+// the medians gain most where the host's writes slow down (7 GB/s instead of 33 in
+// bench/core_probe), as the shared dy^T goes out to memory and back. Two parts measured the
+// same as four; with more than 64 input channels (every channel per part, one part per
+// thread), layers 3 and 4 ran 4-12% slower: dy is smaller there beside their sums.
+constexpr int64_t kWeightImageParts = 4;
 // Backward data reads its weights in place up to this many virtual outputs (direct_plan).
 constexpr int64_t kInPlaceWeightOutputs = 256;
 
@@ -41,7 +52,7 @@ size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   int64_t floats = p.x_all_floats();
   if (p.fwd_lanes || p.transpose_weights) floats += p.C_out * p.cig * p.K;
   if (pass == ConvPass::kBackwardWeight) floats += p.dy_floats();
-  if (p.weight_lanes) floats += p.copies * p.dwt_floats();
+  if (p.weight_lanes) floats += p.dwt_all_floats();
   return static_cast<size_t>(floats);
 }
 
@@ -109,6 +120,13 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // 1.01 / 1.03x.
   p.copy_ics =
       p.weight_lanes ? std::clamp<int64_t>(ceil_div(p.C_in, threads), 1, kWeightLaneIcs) : p.C_in;
+  // Up to kWeightImageParts parts of the images on at most kWeightLaneIcs input channels, where
+  // dy outweighs the work per element the most; more threads than parts share out the input
+  // channels too, each block transposing its chunks' dy again.
+  if (p.weight_lanes && p.C_in <= kWeightLaneIcs && p.N >= 2) {
+    p.image_parts = std::min(p.N, kWeightImageParts);
+    p.copy_ics = ceil_div(p.C_in, ceil_div(threads, p.image_parts));
+  }
   // Both forward kernels sum each output in the same order (bias, then ic-major, taps inner,
   // one FMA each), so which one runs may depend on the thread count. Measured faster than the
   // position kernel on planes of up to 14x14 (ResNet-18 layers 3-4 at batch 16: 1.1x), in 3D

@@ -23,7 +23,8 @@
 //   dy        (C_out, images * plane + slack)    backward weight: virtual layout, zeros at
 //                                                the discarded positions and in the slack
 //   dy^T      (N, P, C_out), dw^T (copy_ics, K, C_out) per thread    backward weight with
-//                                                channels in the lanes
+//                                                channels in the lanes; with image parts
+//   dy^T      (images, P, C_out) per thread, dw^T (C_in, K, C_out) per part
 #pragma once
 
 #include <array>
@@ -64,8 +65,14 @@ struct DirectPlan {
   int64_t copy_ics = 1;
   // Backward weight with output channels in the lanes (one group, C_out a multiple of 16, at
   // least 16 input channels): see backward_weight_lanes. Each thread pads the input channels
-  // of its work items into a copy of its own (copy_ics channels); dy^T covers every image.
+  // of its work items into a copy of its own (copy_ics channels); dy^T covers every image, or
+  // with image parts, a chunk's per thread.
   bool weight_lanes = false;
+  // With weight_lanes: the images in this many parts, each with a dw^T of its own, added up in
+  // part order at the end (a count set by the batch, not the threads, so that the sums do not
+  // depend on the thread count); with more than one, each work item transposes its chunks' dy
+  // itself into its thread's buffer (see backward_weight_lanes).
+  int64_t image_parts = 1;
   // Forward-shaped passes with output channels in the lanes (C_out per group a multiple of 16,
   // at least 16 input channels per group, chunks of images per thread or, on one chunk of
   // every image, one group whose vectors of output channels the threads share out; backward
@@ -97,13 +104,20 @@ struct DirectPlan {
   // Virtual outputs of a chunk of nn images.
   int64_t virt_of(int64_t nn) const { return (nn - 1) * plane + virt; }
   // Floats of one padded x copy, of all threads' copies, and of the virtual dy chunk
-  // (backward weight; with weight_lanes dy^T of all images).
+  // (backward weight; with weight_lanes dy^T of all images, or of a chunk per thread).
   int64_t x_floats() const { return copy_ics * chan; }
   int64_t x_all_floats() const { return copies * x_floats(); }
   int64_t dy_pitch() const { return images * plane + kDirectSlack; }
-  int64_t dy_floats() const { return weight_lanes ? N * out_pixels() * C_out : C_out * dy_pitch(); }
-  // Floats of one thread's dw^T block (weight_lanes): (copy_ics, K, C_out).
+  int64_t dy_floats() const {
+    if (!weight_lanes) return C_out * dy_pitch();
+    return (image_parts > 1 ? copies * images : N) * out_pixels() * C_out;
+  }
+  // Floats of one thread's dw^T block (weight_lanes, one part): (copy_ics, K, C_out).
   int64_t dwt_floats() const { return copy_ics * K * C_out; }
+  // Floats of all dw^T blocks: one per thread, or (several parts) all of dw^T per part.
+  int64_t dwt_all_floats() const {
+    return image_parts > 1 ? image_parts * C_in * K * C_out : copies * dwt_floats();
+  }
 };
 
 // What every instruction set's direct row supports (each adds its CPU check): kernels of up
