@@ -13,6 +13,7 @@
 
 #include "conv_harness.h"
 #include "kernels/conv_algorithm.h"
+#include "kernels/cpu/conv_direct_plan.h"
 #include "kernels/cpu/cpu_features.h"
 #include "thread_counts.h"
 
@@ -327,6 +328,53 @@ TEST(ConvDirect, ThreeDimensions) {
         make_geometry(N, 4, 4, 2, {{6, 3, 2, 1, 1, 0}, {7, 2, 1, 2, 0, 1}, {8, 3, 2, 1, 1, 1}}));
   }
   check_threads(v);
+}
+
+// Small planes padded by permutes (DirectPlan::spans): each span's 16 lanes are the padded
+// plane's, input (jd, jh, jw) - pad_lo where that lies inside the input and zero elsewhere
+// (the plane's tail too), from 16 floats that all lie inside the channel (the last spans'
+// loads moved back from its end); worked out here position by position. Planes of 16..256
+// floats, paddings 0..3 (asymmetric), rows of 16 (one vector), spans with no input at all
+// (wide padding), 3D; none with stride, cropping (negative padding or trailing inputs
+// unread), fewer than 16 inputs or more than 256 floats.
+TEST(ConvDirect, SmallPlanesPaddedBySpans) {
+  const std::vector<std::pair<ConvGeometry, bool>> cases = {
+      {make_geometry(1, 1, 1, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), true},
+      {make_geometry(1, 1, 1, 1, {{14, 3, 1, 1, 1, 1}, {14, 3, 1, 1, 1, 1}}), true},
+      {make_geometry(1, 1, 1, 1, {{5, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}}), true},
+      {make_geometry(1, 1, 1, 1, {{4, 1, 1, 1, 0, 0}, {4, 1, 1, 1, 0, 0}}), true},
+      {make_geometry(1, 1, 1, 1, {{2, 3, 1, 1, 3, 2}, {16, 3, 1, 1, 0, 1}}), true},
+      {make_geometry(1, 1, 1, 1, {{3, 7, 1, 1, 3, 3}, {6, 5, 1, 1, 3, 2}}), true},
+      {make_geometry(1, 1, 1, 1, {{3, 3, 1, 1, 1, 1}, {3, 3, 1, 1, 1, 0}, {4, 3, 1, 1, 0, 1}}),
+       true},
+      {make_geometry(1, 1, 1, 1, {{7, 3, 2, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), false},
+      {make_geometry(1, 1, 1, 1, {{7, 3, 1, 1, 1, -1}, {7, 3, 1, 1, 1, 1}}), false},
+      {make_geometry(1, 1, 1, 1, {{3, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}}), false},
+      {make_geometry(1, 1, 1, 1, {{15, 3, 1, 1, 1, 1}, {15, 3, 1, 1, 1, 1}}), false},
+  };
+  for (const auto& [g, expected] : cases) {
+    SCOPED_TRACE(describe(g));
+    const DirectPlan p = direct_plan(g, ConvPass::kForward);
+    ASSERT_EQ(p.spans > 0, expected);
+    if (!expected) continue;
+    ASSERT_EQ(p.spans * 16, p.plane);
+    const int64_t in_pixels = g.in[0] * g.in[1] * g.in[2];
+    for (int s = 0; s < p.spans; ++s) {
+      const DirectSpan& span = p.span[s];
+      EXPECT_GE(span.src, 0);
+      EXPECT_LE(span.src + 16, in_pixels);
+      for (int l = 0; l < 16; ++l) {
+        const int64_t i = 16 * s + l, jw = i % p.q[2], jh = i / p.q[2] % p.q[1];
+        const int64_t jd = i / (p.q[2] * p.q[1]);
+        const int64_t d = jd - g.pad_lo[0], h = jh - g.pad_lo[1], w = jw - g.pad_lo[2];
+        const bool inside =
+            jd < p.q[0] && d >= 0 && d < g.in[0] && h >= 0 && h < g.in[1] && w >= 0 && w < g.in[2];
+        const int64_t want = inside ? (d * g.in[1] + h) * g.in[2] + w : -1;
+        const int64_t got = (span.keep >> l & 1) ? span.src + span.idx[l] : -1;
+        EXPECT_EQ(got, want) << "span " << s << " lane " << l;
+      }
+    }
+  }
 }
 
 TEST(ConvDirect, RefusesWhatItDoesNotHandle) {

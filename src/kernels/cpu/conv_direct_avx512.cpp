@@ -165,6 +165,11 @@ struct Avx512 {
       _mm512_mask_storeu_ps(odd + j, out, _mm512_permutex2var_ps(lo_v, io, hi_v));
     }
   }
+  // Span s of a small padded plane (DirectPlan::spans) from its channel's input at src.
+  static void pad_span(const float* src, const DirectSpan& s, float* dst) {
+    _mm512_storeu_ps(dst, _mm512_maskz_permutexvar_ps(s.keep, _mm512_loadu_si512(s.idx),
+                                                      _mm512_loadu_ps(src + s.src)));
+  }
   // dst[q * ldd + l] = src[l * ld + q], l, q < kLanes.
   static void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
     avx512::transpose16x16(src, ld, dst, ldd);

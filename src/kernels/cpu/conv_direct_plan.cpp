@@ -38,6 +38,42 @@ constexpr int64_t kWeightImageParts = 4;
 // Backward data reads its weights in place up to this many virtual outputs (direct_plan).
 constexpr int64_t kInPlaceWeightOutputs = 256;
 
+// DirectPlan::spans and span: padded position (jd, jh, jw) holds input (jd, jh, jw) - pad_lo
+// where that lies inside the input. Without stride and with nothing cropped, the positions
+// that hold inputs, in order, hold consecutive inputs, so a span's come from one run of at most
+// 16: a load of 16 floats (moved back from the channel's end where need be) and a permute.
+void plan_spans(DirectPlan& p) {
+  const int64_t in_pixels = p.in_pixels();
+  bool whole = p.phases == 1 && in_pixels >= 16 && p.plane <= 16 * kDirectMaxSpans;
+  for (int a = 0; a < 3; ++a) whole = whole && p.pad_lo[a] >= 0 && p.q[a] >= p.pad_lo[a] + p.in[a];
+  if (!whole) return;
+  p.spans = static_cast<int>(p.plane / 16);
+  // Position i = (jd * Hq + jh) * Wq + jw, walked in order without divisions.
+  int64_t jd = 0, jh = 0, jw = 0;
+  for (int s = 0; s < p.spans; ++s) {
+    DirectSpan& span = p.span[s];
+    int64_t at[16];
+    int first = -1;
+    for (int l = 0; l < 16; ++l) {
+      const int64_t d = jd - p.pad_lo[0], h = jh - p.pad_lo[1], w = jw - p.pad_lo[2];
+      const bool inside =
+          jd < p.q[0] && d >= 0 && d < p.in[0] && h >= 0 && h < p.in[1] && w >= 0 && w < p.in[2];
+      at[l] = inside ? (d * p.in[1] + h) * p.in[2] + w : -1;
+      if (inside && first < 0) first = l;
+      if (++jw == p.q[2]) {
+        jw = 0;
+        if (++jh == p.q[1]) jh = 0, ++jd;
+      }
+    }
+    span.src = first < 0 ? 0 : std::min(at[first], in_pixels - 16);
+    span.keep = 0;
+    for (int l = 0; l < 16; ++l) {
+      span.idx[l] = at[l] < 0 ? 0 : static_cast<int32_t>(at[l] - span.src);
+      if (at[l] >= 0) span.keep = static_cast<uint16_t>(span.keep | 1u << l);
+    }
+  }
+}
+
 }  // namespace
 
 bool direct_supports(const ConvGeometry& g, ConvPass pass) {
@@ -189,6 +225,7 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   const bool chunks_by_channels = p.by_images && threads > 1 && channels_share && weights_outweigh;
   p.lanes_by_channels = p.fwd_lanes && (split_channels || chunks_by_channels);
   p.virt = ((g.out[0] - 1) * p.q[1] + g.out[1] - 1) * p.q[2] + g.out[2];
+  plan_spans(p);
   p.K = static_cast<int>(g.kernel_pixels());
   int k = 0;
   for (int64_t kd = 0; kd < g.kernel[0]; ++kd)

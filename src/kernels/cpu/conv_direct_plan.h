@@ -37,6 +37,17 @@
 namespace fovea::kernels {
 
 inline constexpr int kDirectMaxTaps = 512;
+// Spans of 16 floats of the largest phase plane padded by permutes (DirectPlan::spans).
+inline constexpr int kDirectMaxSpans = 16;
+
+// How span s of a small padded plane comes from its channel's input (pad_channel): lane l is
+// in[src + idx[l]] where bit l of keep is set, zero elsewhere; the 16 floats read all lie in
+// the channel.
+struct DirectSpan {
+  int32_t idx[16];
+  int64_t src;
+  uint16_t keep;
+};
 // Zero floats after a chunk: its last vector of virtual outputs reads up to one vector (at most
 // 16 floats) beyond it.
 inline constexpr int64_t kDirectSlack = 16;
@@ -87,6 +98,10 @@ struct DirectPlan {
   int64_t chan = 0;  // floats per padded channel of a chunk: phases * images * plane + slack
   int64_t virt = 0;  // virtual outputs of one image: its last real output's q + 1
   int K = 1;
+  // Stride 1, padding that crops nothing, at least 16 inputs and at most kDirectMaxSpans spans
+  // per plane: the spans of a whole padded plane (plane / 16 of them), else 0.
+  int spans = 0;
+  std::array<DirectSpan, kDirectMaxSpans> span{};
   std::array<int64_t, kDirectMaxTaps> tap{};  // tap k's offset inside a padded channel
   // Backward data: whether forward() first copies the convolution's weight into the forward
   // layout (direct_transpose_weights, into the workspace), or reads it in place.
