@@ -2,8 +2,8 @@
 // their tile sizes: output-channel blocks of 8 / 4 (forward) and 4 / 2 (backward weight),
 // pixel blocks of 1..3 vectors of 16 / 8 virtual outputs inside chunks of 24 vectors, taps in
 // blocks of up to 6 / 5, the kernels with output channels in the lanes (blocks of 1..3
-// vectors of channels x up to 16 / 14 / 9 outputs or (input channel, tap) pairs; AVX2 1..2 x
-// 6), batches of one chunk shared out by threads; plus what they refuse.
+// vectors of channels x up to 16 / 14 / 9 outputs, or 1..4 x 16 / 14 / 9 / 6 (input channel,
+// tap) pairs; AVX2 1..2 x 6), batches of one chunk shared out by threads; plus what they refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -217,12 +217,12 @@ TEST(ConvDirect, ForwardWithChannelsInTheLanes) {
 }
 
 // The blockings of the kernels with channels in the lanes (AVX-512: up to 16 / 14 / 9
-// broadcasts for 1 / 2 / 3 vectors of channels, chosen per layer; the forward on one thread
-// here, as above): forward rows of 13..17, 27..29 and 56 outputs (runs of up to 16 for 16
-// channels, 14 for 32, 9 for 48, 64 in blocks of 2 vectors), 3D; weight-gradient blocks of
-// (input channel, tap) pairs that straddle channels (27 and 25 taps in blocks of 14 or 16
-// pairs, 9 taps of 3 channels in blocks of 9), short last items of input channels; weight
-// gradients equal bit for bit on 1 and 2 threads.
+// broadcasts for 1 / 2 / 3 vectors of channels, and 6 for 4 in the weight gradient, chosen per
+// layer; the forward on one thread here, as above): forward rows of 13..17, 27..29 and 56
+// outputs (runs of up to 16 for 16 channels, 14 for 32, 9 for 48, 64 in blocks of 2 vectors),
+// 3D; weight-gradient blocks of (input channel, tap) pairs that straddle channels (27 and 25
+// taps in blocks of 14 or 16 pairs, 9 taps of 3 channels in blocks of 9, 6 for 64 channels),
+// short last items of input channels; weight gradients equal bit for bit on 1 and 2 threads.
 TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
   std::vector<ConvGeometry> fwd;
   for (int64_t cog : {16, 32, 48, 64})
@@ -235,7 +235,7 @@ TEST(ConvDirect, LaneBlockingsAroundRunsAndPairs) {
       make_geometry(2, 17, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {17, 3, 1, 1, 1, 1}}));
   check_threads(fwd);
   std::vector<ConvGeometry> wgt;
-  for (int64_t cog : {16, 32, 48})
+  for (int64_t cog : {16, 32, 48, 64})
     for (int64_t cig : {16, 17, 24, 40}) {
       wgt.push_back(make_geometry(2, cig, cog, 1,
                                   {{4, 3, 1, 1, 1, 1}, {5, 3, 2, 1, 1, 1}, {9, 3, 1, 1, 1, 1}}));

@@ -398,7 +398,7 @@ constexpr int64_t kMinLaneTileOutputs = 512, kMaxLaneTileOutputs = 1024;
 constexpr int64_t kTransposeCols = 1024;
 
 // The most pairs and vectors of channels of a weight_lanes_block for any instruction set.
-constexpr int kMaxLanePairs = 16, kMaxLaneVecs = 3;
+constexpr int kMaxLanePairs = 16, kMaxLaneVecs = 4;
 
 // weight_lanes_block for J vectors of channels and R pairs where R <= V::kLanePairs[J - 1],
 // null elsewhere: entry (J - 1) * kMaxLanePairs + R - 1.
