@@ -13,7 +13,9 @@
 // vectors), in_register (keeps a loaded vector in a register), copy_n, zero_n and copy_even_n
 // (dst[j] = src[2 j]; any length), transpose_block (kLanes x kLanes), PieceTranspose (kLanes
 // rows of k < kLanes floats laid one after another, transposed); optionally
-// split_row_pair (both stride-2 column phases of a padded row in one pass).
+// split_row_pair (both stride-2 column phases of a padded row in one pass) and pad_span (16
+// floats of a small padded plane, DirectPlan::spans). Vec supports + (the weight gradient's
+// parts added up).
 //
 // Layouts: see conv_direct_plan.h.
 // Threads split output-channel blocks and runs of outputs (or, with many groups, whole
