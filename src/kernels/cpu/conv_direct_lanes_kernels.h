@@ -502,11 +502,12 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
   auto transpose_dy = [&](int64_t n, int64_t cv, int64_t c0, int64_t cols, float* dst) {
     transpose_rows<V>(dy + (n * C + cv * L) * P + c0, P, cols, dst + c0 * C + cv * L, C);
   };
+  const int64_t parts = p.image_parts, part_floats = p.C_in * K * C;
 #pragma omp parallel
   {
     const int t = omp_get_thread_num();
     float* padded = ws + t * p.x_floats();
-    if (p.image_parts == 1) {
+    if (parts == 1) {
       // Items of kLanes rows of dy by up to kTransposeCols positions, image outermost:
       // consecutive items read on along one image's rows. Dynamic, as the blocks below: a
       // thread the machine delays holds the other back only at the barrier after this. Whole
@@ -519,33 +520,26 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
         transpose_dy(n, c / pieces % (C / L), c0, std::min(kTransposeCols, P - c0),
                      dyt + n * P * C);
       }
-      float* dwt = dwt_all + t * p.dwt_floats();
-      // Dynamic: which thread takes a block changes no sum.
+    }
+    float* dyc = dyt + t * p.images * P * C;  // several parts: this thread's chunk of dy^T
+                                              // Dynamic: which thread takes an item changes no sum.
 #pragma omp for schedule(dynamic)
-      for (int64_t icb = 0; icb < nicb; ++icb) {
-        const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
-        for (int64_t n0 = 0; n0 < p.N; n0 += p.images) {
-          const int64_t nn = std::min(p.images, p.N - n0);
-          chunk(n0, nn, ic0, ic1, padded, dyt + n0 * P * C, n0 == 0, dwt);
-        }
-        transpose_matrix<V>(dwt, C, (ic1 - ic0) * K, C, dw + ic0 * K, p.cig * K);
-      }
-    } else {
-      const int64_t parts = p.image_parts, part_floats = p.C_in * K * C;
-      float* dyc = dyt + t * p.images * P * C;
-#pragma omp for schedule(dynamic)
-      for (int64_t item = 0; item < parts * nicb; ++item) {
-        const int64_t part = item / nicb, icb = item % nicb;
-        const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
-        const int64_t n_begin = p.N * part / parts, n_end = p.N * (part + 1) / parts;
-        for (int64_t n0 = n_begin; n0 < n_end; n0 += p.images) {
-          const int64_t nn = std::min(p.images, n_end - n0);
+    for (int64_t item = 0; item < parts * nicb; ++item) {
+      const int64_t part = item / nicb, icb = item % nicb;
+      const int64_t ic0 = icb * p.copy_ics, ic1 = std::min(p.C_in, ic0 + p.copy_ics);
+      const int64_t n_begin = p.N * part / parts, n_end = p.N * (part + 1) / parts;
+      float* dwt =
+          parts == 1 ? dwt_all + t * p.dwt_floats() : dwt_all + part * part_floats + ic0 * K * C;
+      for (int64_t n0 = n_begin; n0 < n_end; n0 += p.images) {
+        const int64_t nn = std::min(p.images, n_end - n0);
+        if (parts > 1)
           for (int64_t n = 0; n < nn; ++n)
             for (int64_t cv = 0; cv < C / L; ++cv) transpose_dy(n0 + n, cv, 0, P, dyc + n * P * C);
-          chunk(n0, nn, ic0, ic1, padded, dyc, n0 == n_begin,
-                dwt_all + part * part_floats + ic0 * K * C);
-        }
+        chunk(n0, nn, ic0, ic1, padded, parts == 1 ? dyt + n0 * P * C : dyc, n0 == n_begin, dwt);
       }
+      if (parts == 1) transpose_matrix<V>(dwt, C, (ic1 - ic0) * K, C, dw + ic0 * K, p.cig * K);
+    }
+    if (parts > 1) {
       // Blocks of kLanes input channels: K * kLanes rows of dw^T, whole 16 x 16 transposes.
 #pragma omp for schedule(static)
       for (int64_t ic0 = 0; ic0 < p.C_in; ic0 += L) {
