@@ -7,6 +7,7 @@
 // last pixels by column vectors; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "conv_harness.h"
@@ -122,6 +123,49 @@ TEST(ConvPointwise, StridedAndCropped) {
       make_geometry(2, 6, 11, 1, {{7, 1, 2}, {9, 1, 3}, {40, 1, 2}}),
   };
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// The plane sampler against each output's input worked out on its own: 1D, 2D and 3D planes,
+// strides 1 to 3, trailing inputs left unread, rows of 1 to 17 outputs (by spans up to
+// kSamplerMaxRow, row by row past it), planes around 32 inputs and kSamplerMaxSpans vectors of
+// outputs. Nothing is written past a plane's outputs, and ResNet-18's layer-4 downsampling goes by
+// spans.
+TEST(ConvPointwise, PlaneSamplerReadsEachOutputsInput) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  int by_spans = 0, planes = 0;
+  for (int64_t d : {1, 3})
+    for (int64_t h : {1, 4, 9, 14, 17, 33})
+      for (int64_t w : {3, 7, 14, 16, 17, 33})
+        for (int64_t s : {1, 2, 3})
+          for (int64_t crop : {0, 1}) {
+            ConvGeometry g;
+            g.in = {d, h, w};
+            g.stride = {d > 1 ? 2 : 1, s, s == 3 ? 2 : s};
+            for (int a = 0; a < 3; ++a)
+              g.out[a] = std::max<int64_t>(1, (g.in[a] - 1) / g.stride[a] + 1 - crop);
+            if (g.in == g.out) continue;  // nothing to sample
+            const PlaneSampler sample(g);
+            std::vector<float> src(g.in_pixels()), dst(g.out_pixels() + 32, -7.0f);
+            for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+            sample(src.data(), dst.data());
+            by_spans += sample.by_spans();
+            ++planes;
+            int64_t o = 0;
+            for (int64_t od = 0; od < g.out[0]; ++od)
+              for (int64_t oh = 0; oh < g.out[1]; ++oh)
+                for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+                  const int64_t i =
+                      (od * g.stride[0] * h + oh * g.stride[1]) * w + ow * g.stride[2];
+                  ASSERT_EQ(dst[o], src[i]) << "in " << d << "x" << h << "x" << w << ", stride "
+                                            << s << ", crop " << crop << ", output " << o;
+                }
+            for (size_t i = o; i < dst.size(); ++i)
+              ASSERT_EQ(dst[i], -7.0f) << "written past the outputs: " << i;
+          }
+  EXPECT_GT(by_spans, 20);
+  EXPECT_LT(by_spans, planes);
+  EXPECT_TRUE(PlaneSampler(make_geometry(1, 1, 1, 1, {{14, 1, 2}, {14, 1, 2}})).by_spans());
+  EXPECT_FALSE(PlaneSampler(make_geometry(1, 1, 1, 1, {{28, 1, 2}, {28, 1, 2}})).by_spans());
 }
 
 // backward_data's last 1..kColumnPixels (4) pixels past the whole vectors go by column

@@ -1,6 +1,7 @@
 #include "kernels/cpu/conv_im2col_unroll.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "kernels/cpu/conv_pointwise.h"
 #include "kernels/cpu/cpu_features.h"
@@ -101,13 +102,14 @@ void im2col_block(const ConvGeometry& g, const float* x, int64_t grp, const ColB
   const int64_t ow = g.out[2], s = g.stride[2];
   const bool contiguous = runs_contiguous(g), whole = whole_planes(g, blk);
   const bool vector = strided_vector(g);
+  const std::optional<PlaneSampler> sample =
+      whole ? std::optional<PlaneSampler>(std::in_place, g) : std::nullopt;
 #pragma omp parallel for if (parallel) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     if (whole) {
       const float* plane = x + (blk.n0 * g.C_in + grp * g.C_in_per_group() + r) * g.in_pixels();
       for (int64_t i = 0; i < blk.images; ++i)
-        pointwise_sample_plane(g, plane + i * g.C_in * g.in_pixels(),
-                               col + r * ld + i * blk.lines * ow);
+        (*sample)(plane + i * g.C_in * g.in_pixels(), col + r * ld + i * blk.lines * ow);
       continue;
     }
     const int64_t ic = r / g.kernel_pixels();

@@ -78,6 +78,43 @@ size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
                                          tiles(g.C_in, kPointwiseWeightCols) * 16);
 }
 
+PlaneSampler::PlaneSampler(const ConvGeometry& g) : g_(g) {
+  const int64_t P = g.out_pixels(), in = g.in_pixels();
+  if (g.out[2] > kSamplerMaxRow || P > 16 * kSamplerMaxSpans || in < 32) return;
+  const int spans = static_cast<int>(ceil_div(P, 16));
+  int64_t od = 0, oh = 0, ow = 0;  // output 16·s + l, counted along
+  for (int s = 0; s < spans; ++s) {
+    SamplerSpan& sp = span_[s];
+    int64_t at[16] = {}, left = 0;  // lanes' inputs; the first not in window a
+    const int lanes = static_cast<int>(std::min<int64_t>(16, P - 16 * s));
+    for (int l = 0; l < lanes; ++l) {
+      at[l] = ((od * g.stride[0] * g.in[1]) + oh * g.stride[1]) * g.in[2] + ow * g.stride[2];
+      if (++ow == g.out[2]) {
+        ow = 0;
+        if (++oh == g.out[1]) oh = 0, ++od;
+      }
+    }
+    // Each window starts at its first lane's input, or earlier where that would read past the
+    // plane.
+    const int64_t a = std::min(at[0], in - 32);
+    while (left < lanes && at[left] < a + 32) ++left;
+    const int64_t b = left < lanes ? std::min(at[left], in - 32) : 0;
+    if (left < lanes && at[lanes - 1] >= b + 32) return;  // a third window: row by row
+    sp.a = static_cast<int32_t>(a);
+    sp.b = static_cast<int32_t>(b);
+    for (int l = 0; l < lanes; ++l) {
+      if (l < left) {
+        sp.from_a[l] = static_cast<int32_t>(at[l] - a);
+      } else {
+        sp.from_b[l] = static_cast<int32_t>(at[l] - b);
+        sp.in_b |= static_cast<uint16_t>(1u << l);
+      }
+    }
+    sp.outputs = static_cast<uint16_t>((1u << lanes) - 1);
+  }
+  spans_ = spans;
+}
+
 }  // namespace fovea::kernels
 
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
@@ -140,10 +177,25 @@ void strided_gather_rows(const float* src, int64_t src_ld, int64_t s, int64_t n,
   for (int64_t j = 0; j < lines; ++j) gather_row(src + j * src_ld, s, n, dst + j * dst_ld);
 }
 
-void pointwise_sample_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
-  for (int64_t od = 0; od < g.out[0]; ++od)
-    strided_gather_rows(src + od * g.stride[0] * g.in[1] * g.in[2], g.stride[1] * g.in[2],
-                        g.stride[2], g.out[2], g.out[1], dst + od * g.out[1] * g.out[2], g.out[2]);
+void PlaneSampler::operator()(const float* src, float* dst) const noexcept {
+  const ConvGeometry& g = g_;
+  if (spans_ == 0) {
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      strided_gather_rows(src + od * g.stride[0] * g.in[1] * g.in[2], g.stride[1] * g.in[2],
+                          g.stride[2], g.out[2], g.out[1], dst + od * g.out[1] * g.out[2],
+                          g.out[2]);
+    return;
+  }
+  auto window = [&](int32_t at, const int32_t* from) {
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(src + at), _mm512_loadu_si512(from),
+                                  _mm512_loadu_ps(src + at + kLanes));
+  };
+  for (int s = 0; s < spans_; ++s) {
+    const SamplerSpan& sp = span_[s];
+    __m512 v = window(sp.a, sp.from_a);
+    if (sp.in_b) v = _mm512_mask_blend_ps(sp.in_b, v, window(sp.b, sp.from_b));
+    _mm512_mask_storeu_ps(dst + s * kLanes, sp.outputs, v);
+  }
 }
 
 void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept {
@@ -158,25 +210,21 @@ void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst)
 
 namespace {
 
-// Plane i of the (image, input channel) planes of x (N·C_in planes of g.in), its sampled pixels
-// into plane i of the panel (N·C_in planes of g.out at stride `pitch`), or back: dx's plane from
-// the panel's.
-void resample_plane(const ConvGeometry& g, bool to_panel, const float* src, float* dst, int64_t i,
-                    int64_t pitch) {
-  const int64_t in_plane = g.in_pixels();
-  if (to_panel) {
-    pointwise_sample_plane(g, src + i * in_plane, dst + i * pitch);
-  } else {
-    pointwise_spread_plane(g, src + i * pitch, dst + i * in_plane);
-  }
-}
-
-// Every plane, as resample_plane. Threads split the planes; `last` as for run_tasks.
+// Every plane of x (N·C_in planes of g.in), its sampled pixels into the panel's plane (N·C_in
+// planes of g.out at stride `pitch`), or back: dx's planes from the panel's. Threads split the
+// planes; `last` as for run_tasks.
 void resample(const ConvGeometry& g, bool to_panel, const float* src, float* dst, int64_t pitch,
               bool team, bool last = false) {
-  run_tasks(
-      g.N * g.C_in, team, [&](int64_t i) { resample_plane(g, to_panel, src, dst, i, pitch); },
-      last);
+  const int64_t in_plane = g.in_pixels();
+  if (to_panel) {
+    const PlaneSampler sample(g);
+    run_tasks(
+        g.N * g.C_in, team, [&](int64_t i) { sample(src + i * in_plane, dst + i * pitch); }, last);
+  } else {
+    run_tasks(
+        g.N * g.C_in, team,
+        [&](int64_t i) { pointwise_spread_plane(g, src + i * pitch, dst + i * in_plane); }, last);
+  }
 }
 
 // Channels [c0, c0 + 16) of panel (P, C) = src (C, P, rows at stride P)ᵀ, in blocks of 16
@@ -232,11 +280,12 @@ void conv_backward_weight_pointwise(const ConvGeometry& g, const float* x, const
     // its own core just wrote.
     float* sampled = workspace + g.C_in * g.out_pixels();
     with_team([&](bool team) {
+      const PlaneSampler sample(g);
       run_tasks(ceil_div(g.C_in, kLanes), team, [&](int64_t j) {
         const int64_t c0 = j * kLanes;
         if (samples(g))
           for (int64_t c = c0; c < std::min(g.C_in, c0 + kLanes); ++c)
-            resample_plane(g, true, x, sampled, c, g.out_pixels());
+            sample(x + c * g.in_pixels(), sampled + c * g.out_pixels());
         transpose_channels(samples(g) ? sampled : x, g.C_in, g.out_pixels(), c0, workspace);
       });
       multiply({1, g.C_out, g.out_pixels(), g.C_in, dy, g.out_pixels(), 1, workspace, dw,
