@@ -521,8 +521,9 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
                      dyt + n * P * C);
       }
     }
-    float* dyc = dyt + t * p.images * P * C;  // several parts: this thread's chunk of dy^T
-                                              // Dynamic: which thread takes an item changes no sum.
+    // Several parts: this thread's chunk of dy^T.
+    float* dyc = dyt + t * p.images * P * C;
+    // Dynamic: which thread takes an item changes no sum.
 #pragma omp for schedule(dynamic)
     for (int64_t item = 0; item < parts * nicb; ++item) {
       const int64_t part = item / nicb, icb = item % nicb;

@@ -66,12 +66,6 @@ size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass);
 // whose vectors would need a third window, go row by row.
 inline constexpr int kSamplerMaxSpans = 16;
 inline constexpr int64_t kSamplerMaxRow = 8;
-struct SamplerSpan {
-  int32_t from_a[16] = {}, from_b[16] = {};  // lane l: input a + from_a[l] (0-31), or b + ...
-  int32_t a = 0, b = 0;  // the windows' first inputs, each window inside the plane
-  uint16_t in_b = 0;     // lanes taken from window b
-  uint16_t outputs = 0;  // lanes that are outputs: all but in the last vector
-};
 class PlaneSampler {
  public:
   explicit PlaneSampler(const ConvGeometry& g);
@@ -80,9 +74,16 @@ class PlaneSampler {
   bool by_spans() const { return spans_ > 0; }
 
  private:
+  // One vector of 16 outputs.
+  struct Span {
+    int32_t from_a[16] = {}, from_b[16] = {};  // lane l: input a + from_a[l] (0-31), or b + ...
+    int32_t a = 0, b = 0;  // the windows' first inputs, each window inside the plane
+    uint16_t in_b = 0;     // lanes taken from window b
+    uint16_t outputs = 0;  // lanes that are outputs: all but in the last vector
+  };
   const ConvGeometry& g_;
   int spans_ = 0;  // 0: row by row
-  SamplerSpan span_[kSamplerMaxSpans];
+  Span span_[kSamplerMaxSpans];
 };
 void pointwise_spread_plane(const ConvGeometry& g, const float* src, float* dst) noexcept;
 

@@ -84,7 +84,7 @@ PlaneSampler::PlaneSampler(const ConvGeometry& g) : g_(g) {
   const int spans = static_cast<int>(ceil_div(P, 16));
   int64_t od = 0, oh = 0, ow = 0;  // output 16·s + l, counted along
   for (int s = 0; s < spans; ++s) {
-    SamplerSpan& sp = span_[s];
+    Span& sp = span_[s];
     int64_t at[16] = {}, left = 0;  // lanes' inputs; the first not in window a
     const int lanes = static_cast<int>(std::min<int64_t>(16, P - 16 * s));
     for (int l = 0; l < lanes; ++l) {
@@ -191,7 +191,7 @@ void PlaneSampler::operator()(const float* src, float* dst) const noexcept {
                                   _mm512_loadu_ps(src + at + kLanes));
   };
   for (int s = 0; s < spans_; ++s) {
-    const SamplerSpan& sp = span_[s];
+    const Span& sp = span_[s];
     __m512 v = window(sp.a, sp.from_a);
     if (sp.in_b) v = _mm512_mask_blend_ps(sp.in_b, v, window(sp.b, sp.from_b));
     _mm512_mask_storeu_ps(dst + s * kLanes, sp.outputs, v);
