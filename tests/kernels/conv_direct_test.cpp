@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -375,6 +376,84 @@ TEST(ConvDirect, SmallPlanesPaddedBySpans) {
       }
     }
   }
+}
+
+// The input index along axis a (0: depth, 1: height, 2: width) that tap k of plan p reads for
+// output coordinate o of that axis (outside [0, p.in[a]): padding), from the plan's geometry.
+int64_t tap_input(const DirectPlan& p, int k, int a, int64_t o) {
+  const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
+  const int64_t along[3] = {pos / (p.kernel[1] * p.kernel[2]), pos / p.kernel[2] % p.kernel[1],
+                            pos % p.kernel[2]};
+  return o * p.stride[a] - p.pad_lo[a] + along[a] * p.dilation[a];
+}
+bool tap_reads_input(const DirectPlan& p, int k, int a, int64_t o) {
+  const int64_t i = tap_input(p, k, a, o);
+  return i >= 0 && i < p.in[a];
+}
+
+// The products the kernels with channels in the lanes leave out (direct_row_taps per output
+// row, direct_run_edges per run of a row) read padding only, and every tap a row needs is in
+// its range, its first and last needed; a run's end output is left out wherever it alone
+// reads padding there. Forward and backward data (taps reversed), strided, dilated, cropped,
+// 1D and 3D, rows that read padding alone.
+TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
+  const std::vector<ConvGeometry> cases = {
+      make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}),
+      make_geometry(1, 16, 16, 1, {{14, 3, 2, 1, 1, 1}, {14, 3, 2, 1, 1, 1}}),
+      make_geometry(1, 16, 16, 1, {{9, 5, 1, 1, 2, 2}, {8, 5, 1, 1, 2, 1}}),
+      make_geometry(1, 16, 16, 1, {{12, 3, 1, 2, 2, 2}, {10, 3, 1, 3, 3, 0}}),
+      make_geometry(1, 16, 16, 1, {{6, 3, 1, 1, 1, -1}, {9, 3, 2, 1, 2, 1}}),
+      make_geometry(1, 16, 16, 1, {{2, 3, 1, 1, 2, 2}, {3, 5, 1, 1, 4, 4}}),
+      make_geometry(1, 16, 16, 1, {{40, 7, 1, 1, 3, 3}}),
+      make_geometry(1, 16, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}),
+      make_geometry(1, 16, 16, 1, {{4, 3, 2, 1, 1, 1}, {5, 3, 1, 2, 2, 2}, {9, 3, 2, 1, 1, 1}}),
+  };
+  int left_out_taps = 0, left_out_ends = 0;
+  for (const ConvGeometry& g : cases)
+    for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+      if (!direct_supports(g, pass)) continue;
+      SCOPED_TRACE(describe(g) + " " + std::string(to_string(pass)));
+      const DirectPlan p = direct_plan(g, pass);
+      for (int64_t od = 0; od < p.out[0]; ++od)
+        for (int64_t oh = 0; oh < p.out[1]; ++oh) {
+          const TapRange t = direct_row_taps(p, od, oh);
+          std::vector<int> needed;
+          for (int k = 0; k < p.K; ++k)
+            if (tap_reads_input(p, k, 0, od) && tap_reads_input(p, k, 1, oh)) needed.push_back(k);
+          if (needed.empty()) {
+            EXPECT_EQ(t.k0, t.k1) << "row " << od << "," << oh;
+          } else {
+            EXPECT_EQ(t.k0, needed.front()) << "row " << od << "," << oh;
+            EXPECT_EQ(t.k1, needed.back() + 1) << "row " << od << "," << oh;
+          }
+          left_out_taps += p.K - (t.k1 - t.k0);
+        }
+      const int64_t ow = p.out[2];
+      const std::pair<int64_t, int64_t> runs[] = {
+          {0, ow}, {0, std::min<int64_t>(ow, 5)}, {ow / 2, ow - ow / 2}, {ow - 1, 1}, {1, 1}};
+      for (const auto& [w0, len] : runs) {
+        if (w0 + len > ow) continue;
+        std::vector<uint8_t> edges(p.K);
+        direct_run_edges(p, w0, len, edges.data());
+        for (int k = 0; k < p.K; ++k) {
+          // Outputs before the input's first column, and after its last.
+          int64_t lead = 0, trail = 0;
+          while (lead < len && tap_input(p, k, 2, w0 + lead) < 0) ++lead;
+          while (trail < len - lead && tap_input(p, k, 2, w0 + len - 1 - trail) >= p.in[2]) ++trail;
+          const int want = lead > 1 || trail > 1 ? 0 : static_cast<int>(lead + 2 * trail);
+          EXPECT_EQ(edges[k], want) << "run " << w0 << "+" << len << " tap " << k;
+          for (int64_t r = 0; r < len; ++r) {
+            const bool left_out = ((edges[k] & 1) && r == 0) || ((edges[k] & 2) && r == len - 1);
+            EXPECT_FALSE(left_out && tap_reads_input(p, k, 2, w0 + r))
+                << "run " << w0 << "+" << len << " tap " << k << " output " << r;
+          }
+          left_out_ends += edges[k] != 0;
+        }
+      }
+    }
+  // The cases leave out both.
+  EXPECT_GT(left_out_taps, 100);
+  EXPECT_GT(left_out_ends, 100);
 }
 
 TEST(ConvDirect, RefusesWhatItDoesNotHandle) {

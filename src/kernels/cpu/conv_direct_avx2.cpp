@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_direct_plan.h"

@@ -250,9 +250,45 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
                         (p.fwd_lanes || (p.by_threads && p.virt_of(p.N) <= kInPlaceWeightOutputs));
   p.transpose_weights = pass == ConvPass::kBackwardData && !in_place;
   if (in_place) std::reverse(p.tap.begin(), p.tap.begin() + p.K);
+  p.taps_reversed = in_place;
   p.w_oc = in_place ? p.K : p.cig * p.K;
   p.w_ic = in_place ? p.cog * p.K : p.K;
   return p;
+}
+
+TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh) {
+  // Kernel positions [lo[a], hi[a]] of depth and height whose input o * stride - pad_lo + k *
+  // dilation lies inside the input.
+  int64_t lo[2], hi[2];
+  const int64_t o[2] = {od, oh};
+  for (int a = 0; a < 2; ++a) {
+    const int64_t first = o[a] * p.stride[a] - p.pad_lo[a];  // kernel position 0's input
+    const int64_t last = p.in[a] - 1 - first;                // its distance to the last input
+    if (last < 0) return {0, 0};
+    lo[a] = first >= 0 ? 0 : ceil_div(-first, p.dilation[a]);
+    hi[a] = std::min(p.kernel[a] - 1, last / p.dilation[a]);
+    if (lo[a] > hi[a]) return {0, 0};
+  }
+  // Taps run over (kd, kh, kw), kw fastest: the positions between the first and the last
+  // needed, which are all needed unless both depth and height crop (3D only).
+  const int64_t kw = p.kernel[2];
+  const int k0 = static_cast<int>((lo[0] * p.kernel[1] + lo[1]) * kw);
+  const int k1 = static_cast<int>((hi[0] * p.kernel[1] + hi[1] + 1) * kw);
+  if (p.taps_reversed) return {p.K - k1, p.K - k0};
+  return {k0, k1};
+}
+
+void direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges) {
+  const int64_t kw = p.kernel[2], s = p.stride[2], in = p.in[2];
+  for (int k = 0; k < p.K; ++k) {
+    const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
+    // Output w0 + r reads input column first + r * s.
+    const int64_t first = w0 * s - p.pad_lo[2] + pos % kw * p.dilation[2];
+    int64_t lead = 0, trail = 0;
+    while (lead < len && first + lead * s < 0) ++lead;
+    while (trail < len - lead && first + (len - 1 - trail) * s >= in) ++trail;
+    edges[k] = lead <= 1 && trail <= 1 ? static_cast<uint8_t>(lead + 2 * trail) : 0;
+  }
 }
 
 void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,

@@ -111,6 +111,7 @@ struct DirectPlan {
   // transposed copy; backward data's weight in place, (C_in, cog, K) in the plan's names, at
   // (K, cog * K), with tap[] reversed so that tap k pairs with the kernel's weight k.
   int64_t w_oc = 1, w_ic = 1;
+  bool taps_reversed = false;  // tap k is kernel position K - 1 - k (tap[] reversed above)
 
   // Where weight (oc, ic 0, tap 0) of group grp starts, oc counted within the group.
   int64_t weight_at(int64_t grp, int64_t oc) const { return grp * cog * cig * K + oc * w_oc; }
@@ -156,6 +157,18 @@ DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass);
 // every chunk of images makes such a pass.
 void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,
                               int64_t oc1, float* dst);
+
+// The taps [k0, k1) that output row (od, oh) of p needs: all but the leading and trailing ones
+// whose input slice or row lies wholly in the padding, where they would only add zeros (0 *
+// weight, as PyTorch leaves out too). Empty (k0 == k1) where the row reads padding alone.
+struct TapRange {
+  int k0, k1;
+};
+TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh);
+// For each tap k of p, which end of the run of outputs [w0, w0 + len) of a row reads padding
+// there (input column < 0 or past the input): edges[k] = lead + 2 * trail for at most one
+// output at each end, 0 (none left out, zeros added) where more do.
+void direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges);
 
 // A run of real outputs among virtual positions: tile[tile_off, +len) -> y[y_off, +len), with
 // y_off counted from output channel 0 of the chunk's first image (image stride C_out * P).
