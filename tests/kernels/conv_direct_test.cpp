@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -454,6 +455,49 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
   // The cases leave out both.
   EXPECT_GT(left_out_taps, 100);
   EXPECT_GT(left_out_ends, 100);
+}
+
+// Stride-1 forwards in 1D and 2D read x in place where every product with the padding is left
+// out (direct_unpadded_plan): each product still computed, tap k of output (oh, ow) at
+// u.tap[k] + oh * W + ow, reads the input the geometry names. Strided, 3D and backward data
+// (taps reversed) keep the padded copy.
+TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
+  const std::vector<std::pair<ConvGeometry, bool>> cases = {
+      {make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), true},
+      {make_geometry(1, 16, 16, 1, {{9, 3, 1, 2, 2, 2}, {8, 3, 1, 1, 1, 0}}), true},
+      {make_geometry(1, 16, 16, 1, {{6, 3, 1, 1, 1, -1}, {12, 5, 1, 1, 1, 1}}), true},
+      {make_geometry(1, 16, 16, 1, {{40, 3, 1, 1, 1, 1}}), true},
+      // Two outputs at a row's start read padding through tap kw = 0: the padded copy.
+      {make_geometry(1, 16, 16, 1, {{6, 3, 1, 1, 1, 1}, {9, 5, 1, 2, 2, 2}}), false},
+      {make_geometry(1, 16, 16, 1, {{14, 3, 2, 1, 1, 1}, {14, 3, 1, 1, 1, 1}}), false},
+      {make_geometry(1, 16, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}),
+       false},
+  };
+  int read = 0;
+  for (const auto& [g, expected] : cases) {
+    SCOPED_TRACE(describe(g));
+    const DirectPlan p = direct_plan(g, ConvPass::kForward);
+    const std::optional<DirectPlan> u = direct_unpadded_plan(p);
+    std::vector<uint8_t> edges(p.K);
+    const bool exact = direct_run_edges(p, 0, p.out[2], edges.data());
+    ASSERT_EQ(u.has_value() && exact, expected);
+    EXPECT_FALSE(direct_unpadded_plan(direct_plan(g, ConvPass::kBackwardData)).has_value());
+    if (!expected) continue;
+    for (int64_t oh = 0; oh < p.out[1]; ++oh) {
+      const TapRange t = direct_row_taps(p, 0, oh);
+      for (int k = t.k0; k < t.k1; ++k)
+        for (int64_t ow = 0; ow < p.out[2]; ++ow) {
+          if (((edges[k] & 1) && ow == 0) || ((edges[k] & 2) && ow == p.out[2] - 1)) continue;
+          const int64_t ih = tap_input(p, k, 1, oh), iw = tap_input(p, k, 2, ow);
+          EXPECT_TRUE(ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2])
+              << "row " << oh << " tap " << k << " output " << ow;
+          EXPECT_EQ(u->tap[k] + oh * p.in[2] + ow, ih * p.in[2] + iw)
+              << "row " << oh << " tap " << k << " output " << ow;
+          ++read;
+        }
+    }
+  }
+  EXPECT_GT(read, 1000);
 }
 
 TEST(ConvDirect, RefusesWhatItDoesNotHandle) {

@@ -197,6 +197,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
   const bool by_band = p.q[0] == 1;
   const int64_t halo = (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];  // extra phase rows
   float* wp = ws + p.x_all_floats();
+  const std::optional<DirectPlan> unpadded = direct_unpadded_plan(p);
   std::optional<typename V::PieceTranspose> pieces;
   if (p.w_ic != K && K < L) pieces.emplace(K);
   // Vectors [v0, v1) of each group's channels cut into `count` blocks, and output rows into
@@ -247,9 +248,16 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     const int64_t nruns = B.runs;
     // Each run's edge codes (direct_run_edges), K per run.
     std::vector<uint8_t> edges(nruns * K);
+    bool exact = true;
     for (int64_t run = 0; run < nruns; ++run)
-      direct_run_edges(p, ow * run / nruns, ow * (run + 1) / nruns - ow * run / nruns,
-                       edges.data() + run * K);
+      exact = direct_run_edges(p, ow * run / nruns, ow * (run + 1) / nruns - ow * run / nruns,
+                               edges.data() + run * K) &&
+              exact;
+    // Where no product with the padding is left to compute, the kernels read x in place
+    // (direct_unpadded_plan): no padded copy.
+    const bool in_place = unpadded && exact;
+    const DirectPlan& kp = in_place ? *unpadded : p;
+    const float* xin = in_place ? x + n0 * p.C_in * p.in_pixels() : padded;
     // Bands of output rows (of all nn images) whose padded inputs stay in L2 while every
     // block of weights passes by. Planar layers pad each band's phase rows just before
     // using it; 3D layers pad the chunk at once (a band of rows reads a few slices, which
@@ -259,14 +267,14 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     // asked for while computing one instead, or with no prefetch at all.
     const int64_t nbands = div_up(nn * rows, band_rows);
     auto band_row = [&](int64_t band) { return nn * rows * band / nbands; };
-    if (!by_band)
+    if (!by_band && !in_place)
       for (int64_t ic = 0; ic < p.C_in; ++ic)
         for (int64_t n = 0; n < nn; ++n)
           pad_image_channel<V>(p, x, n0 + n, ic, padded + ic * p.chan + n * p.plane);
     for (int64_t band = 0; band < nbands; ++band) {
       // The band's output rows [row0, row1) of all nn images.
       const int64_t row0 = band_row(band), row1 = band_row(band + 1);
-      if (by_band)  // phase rows [r0, r1) of each image n that the band's output rows touch
+      if (by_band && !in_place)  // phase rows [r0, r1) of each image n the band's rows touch
         for (int64_t n = row0 / rows; n * rows < row1; ++n) {
           const int64_t r0 = std::max<int64_t>(row0 - n * rows, 0);
           const int64_t r1 = std::min(std::min(row1 - n * rows, rows) + halo, p.q[1]);
@@ -282,7 +290,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
         block(B, u % B.count, v0, v1);
         const int vecs = static_cast<int>(v1 - v0);
         const int64_t oc0 = grp * p.cog + v0 * L;
-        const float* xg = padded + grp * p.cig * p.chan;
+        const float* xg = xin + grp * p.cig * kp.chan;
         const float* bias = ep.bias ? ep.bias + oc0 : nullptr;
         // The band's tiles (output row, run), kLaneTiles at a time, each group summed over
         // slices of the block's weights in turn (see lane_weight_floats).
@@ -301,7 +309,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
             const int64_t n = nrow / rows, row = nrow % rows;
             const int64_t od = row / p.out[1], oh = row % p.out[1];
             const int64_t w0 = ow * run / nruns;
-            q[i] = n * p.plane + (od * p.q[1] + oh) * p.q[2] + w0;
+            q[i] = n * kp.plane + (od * kp.q[1] + oh) * kp.q[2] + w0;
             len[i] = ow * (run + 1) / nruns - w0;
             yr[i] = y + ((n0 + n) * p.C_out + oc0) * P + row * ow + w0;
             taps[i] = direct_row_taps(p, od, oh);
@@ -325,7 +333,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
           alignas(64) float t[L * L];
           for (int64_t ic0 = 0; ic0 < p.cig; ic0 += ics)
             for (int64_t i = 0; i < count; ++i)
-              table[(vecs - 1) * L + len[i] - 1](p, xg, wp + oc0 * p.cig * K, bias, q[i], taps[i],
+              table[(vecs - 1) * L + len[i] - 1](kp, xg, wp + oc0 * p.cig * K, bias, q[i], taps[i],
                                                  tile_edges[i], ic0, std::min(ic0 + ics, p.cig),
                                                  tiles[i]);
           for (int64_t i = 0; i < count; ++i) {

@@ -278,7 +278,8 @@ TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh) {
   return {k0, k1};
 }
 
-void direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges) {
+bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges) {
+  bool exact = true;
   const int64_t kw = p.kernel[2], s = p.stride[2], in = p.in[2];
   for (int k = 0; k < p.K; ++k) {
     const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
@@ -287,8 +288,24 @@ void direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edg
     int64_t lead = 0, trail = 0;
     while (lead < len && first + lead * s < 0) ++lead;
     while (trail < len - lead && first + (len - 1 - trail) * s >= in) ++trail;
+    exact = exact && lead <= 1 && trail <= 1;
     edges[k] = lead <= 1 && trail <= 1 ? static_cast<uint8_t>(lead + 2 * trail) : 0;
   }
+  return exact;
+}
+
+std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p) {
+  if (p.phases != 1 || p.in[0] != 1 || p.kernel[0] != 1 || p.taps_reversed) return std::nullopt;
+  DirectPlan u = p;
+  u.chan = p.in_pixels();
+  u.plane = p.C_in * u.chan;
+  u.q = p.in;
+  for (int k = 0; k < p.K; ++k) {
+    const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
+    const int64_t kh = pos / p.kernel[2], kw = pos % p.kernel[2];
+    u.tap[k] = (kh * p.dilation[1] - p.pad_lo[1]) * p.in[2] + kw * p.dilation[2] - p.pad_lo[2];
+  }
+  return u;
 }
 
 void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,
