@@ -457,47 +457,62 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
   EXPECT_GT(left_out_ends, 100);
 }
 
-// Stride-1 forwards in 1D and 2D read x in place where every product with the padding is left
-// out (direct_unpadded_plan): each product still computed, tap k of output (oh, ow) at
-// u.tap[k] + oh * W + ow, reads the input the geometry names. Strided, 3D and backward data
-// (taps reversed) keep the padded copy.
+// Stride-1 forwards and backward data in 1D and 2D read their input in place where every
+// product with the padding is left out (direct_unpadded_plan, where direct_run_edges says all
+// are): each product still computed,
+// tap k of output (oh, ow) at u.tap[k] + oh * W + ow, reads the input the geometry names
+// (backward data's taps in order, its weight packed reversed). Strided, 3D and the position
+// kernel's backward data (taps reversed) keep the padded copy.
 TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
   const std::vector<std::pair<ConvGeometry, bool>> cases = {
-      {make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), true},
-      {make_geometry(1, 16, 16, 1, {{9, 3, 1, 2, 2, 2}, {8, 3, 1, 1, 1, 0}}), true},
-      {make_geometry(1, 16, 16, 1, {{6, 3, 1, 1, 1, -1}, {12, 5, 1, 1, 1, 1}}), true},
-      {make_geometry(1, 16, 16, 1, {{40, 3, 1, 1, 1, 1}}), true},
-      // Two outputs at a row's start read padding through tap kw = 0: the padded copy.
-      {make_geometry(1, 16, 16, 1, {{6, 3, 1, 1, 1, 1}, {9, 5, 1, 2, 2, 2}}), false},
-      {make_geometry(1, 16, 16, 1, {{14, 3, 2, 1, 1, 1}, {14, 3, 1, 1, 1, 1}}), false},
-      {make_geometry(1, 16, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}),
+      {make_geometry(4, 32, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), true},
+      {make_geometry(4, 32, 16, 1, {{9, 3, 1, 2, 2, 2}, {8, 3, 1, 1, 1, 0}}), true},
+      {make_geometry(4, 32, 16, 1, {{6, 3, 1, 1, 1, -1}, {12, 5, 1, 1, 1, 1}}), true},
+      {make_geometry(4, 32, 16, 1, {{40, 3, 1, 1, 1, 1}}), true},
+      // Two outputs at a row's start read padding through tap kw = 0: the padded copy (not
+      // exact).
+      {make_geometry(4, 32, 16, 1, {{6, 3, 1, 1, 1, 1}, {9, 5, 1, 2, 2, 2}}), true},
+      {make_geometry(4, 32, 16, 1, {{14, 3, 2, 1, 1, 1}, {14, 3, 1, 1, 1, 1}}), false},
+      {make_geometry(4, 32, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}),
        false},
   };
-  int read = 0;
-  for (const auto& [g, expected] : cases) {
-    SCOPED_TRACE(describe(g));
-    const DirectPlan p = direct_plan(g, ConvPass::kForward);
-    const std::optional<DirectPlan> u = direct_unpadded_plan(p);
-    std::vector<uint8_t> edges(p.K);
-    const bool exact = direct_run_edges(p, 0, p.out[2], edges.data());
-    ASSERT_EQ(u.has_value() && exact, expected);
-    EXPECT_FALSE(direct_unpadded_plan(direct_plan(g, ConvPass::kBackwardData)).has_value());
-    if (!expected) continue;
-    for (int64_t oh = 0; oh < p.out[1]; ++oh) {
-      const TapRange t = direct_row_taps(p, 0, oh);
-      for (int k = t.k0; k < t.k1; ++k)
-        for (int64_t ow = 0; ow < p.out[2]; ++ow) {
-          if (((edges[k] & 1) && ow == 0) || ((edges[k] & 2) && ow == p.out[2] - 1)) continue;
-          const int64_t ih = tap_input(p, k, 1, oh), iw = tap_input(p, k, 2, ow);
-          EXPECT_TRUE(ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2])
-              << "row " << oh << " tap " << k << " output " << ow;
-          EXPECT_EQ(u->tap[k] + oh * p.in[2] + ow, ih * p.in[2] + iw)
-              << "row " << oh << " tap " << k << " output " << ow;
-          ++read;
-        }
+  int read = 0, lanes_backward = 0;
+  for (const auto& [g, expected] : cases)
+    for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+      if (!direct_supports(g, pass)) continue;
+      SCOPED_TRACE(describe(g) + " " + std::string(to_string(pass)));
+      const DirectPlan p = direct_plan(g, pass);
+      if (p.fwd_lanes) {
+        ASSERT_FALSE(p.taps_reversed);
+      }
+      const std::optional<DirectPlan> u = direct_unpadded_plan(p);
+      std::vector<uint8_t> edges(p.K);
+      const bool exact = direct_run_edges(p, 0, p.out[2], edges.data());
+      ASSERT_EQ(u.has_value(), expected && !p.taps_reversed);
+      if (!u || !exact) continue;
+      lanes_backward += p.fwd_lanes && pass == ConvPass::kBackwardData;
+      for (int64_t oh = 0; oh < p.out[1]; ++oh) {
+        const TapRange t = direct_row_taps(p, 0, oh);
+        for (int k = t.k0; k < t.k1; ++k)
+          for (int64_t ow = 0; ow < p.out[2]; ++ow) {
+            if (((edges[k] & 1) && ow == 0) || ((edges[k] & 2) && ow == p.out[2] - 1)) continue;
+            const int64_t ih = tap_input(p, k, 1, oh), iw = tap_input(p, k, 2, ow);
+            EXPECT_TRUE(ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2])
+                << "row " << oh << " tap " << k << " output " << ow;
+            EXPECT_EQ(u->tap[k] + oh * p.in[2] + ow, ih * p.in[2] + iw)
+                << "row " << oh << " tap " << k << " output " << ow;
+            ++read;
+          }
+      }
     }
-  }
-  EXPECT_GT(read, 1000);
+  EXPECT_GT(read, 1500);
+  EXPECT_GE(lanes_backward, 2);
+  // One batch of a small plane, one vector of the convolution's input channels: the position
+  // kernel, reading the weight in place with the taps reversed, on a padded copy.
+  const DirectPlan small =
+      direct_plan(make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}}), ConvPass::kBackwardData);
+  EXPECT_FALSE(small.fwd_lanes);
+  EXPECT_EQ(direct_unpadded_plan(small).has_value(), !small.taps_reversed);
 }
 
 TEST(ConvDirect, RefusesWhatItDoesNotHandle) {

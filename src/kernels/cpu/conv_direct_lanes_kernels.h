@@ -224,17 +224,20 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
     // (ic, k) pairs one after another, or backward data's weight in place, K floats per
     // (ic, oc) (DirectPlan::w_oc), one channel ic at a time: pieces of kLanes channels x K
     // floats laid one after another (w_oc = K), which PieceTranspose takes where K < kLanes.
+    // Backward data's weight k goes to tap K - 1 - k (the plan's taps in their order, see
+    // direct_plan).
     const bool rows = p.w_ic == K;
+    const int64_t last = rows ? 0 : (K - 1) * n, ldd = rows ? n : -n;
     for (int64_t o = 0; o < n; o += L) {
       const float* src = w + p.weight_at(grp, v0 * L + o);
       if (rows) {
         transpose_rows<V>(src, p.w_oc, p.cig * K, dst + o, n);
       } else if (pieces) {
         for (int64_t ic = 0; ic < p.cig; ++ic)
-          (*pieces)(src + ic * p.w_ic, dst + ic * K * n + o, n);
+          (*pieces)(src + ic * p.w_ic, dst + ic * K * n + last + o, ldd);
       } else {
         for (int64_t ic = 0; ic < p.cig; ++ic)
-          transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + o, n);
+          transpose_rows<V>(src + ic * p.w_ic, p.w_oc, K, dst + ic * K * n + last + o, ldd);
       }
     }
   };

@@ -110,7 +110,8 @@ struct DirectPlan {
   // Where the forward-shaped kernels read weight (oc, ic, k) of a group: oc * w_oc + ic * w_ic
   // + k floats from its first: (cig * K, K) for a forward weight (C_out, cig, K) or the
   // transposed copy; backward data's weight in place, (C_in, cog, K) in the plan's names, at
-  // (K, cog * K), with tap[] reversed so that tap k pairs with the kernel's weight k.
+  // (K, cog * K), with tap[] reversed so that tap k pairs with the kernel's weight k
+  // (taps_reversed), or with fwd_lanes packed with its taps reversed (forward_lanes).
   int64_t w_oc = 1, w_ic = 1;
   bool taps_reversed = false;  // tap k is kernel position K - 1 - k (tap[] reversed above)
 
@@ -147,8 +148,8 @@ size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass);
 
 // The pass of g as a forward-shaped plan. Backward data (stride 1 only) is the forward
 // convolution of dy with padding (K-1)*dilation - pad_lo, C_in and C_out swapped and the taps
-// reversed: the weights' (transpose_weights) or the taps' order; backward weight sizes its
-// chunks for x and dy.
+// reversed: the weights' (transpose_weights, or as forward_lanes packs them) or the taps' order;
+// backward weight sizes its chunks for x and dy.
 DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass);
 
 // Rows [oc0, oc1) of group grp of the forward weight (C_out, cig, K) of p, the backward-data
@@ -174,10 +175,9 @@ bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edg
 // A forward with stride 1 in 1D or 2D (where direct_row_taps is exact): the plan p reading its
 // input in place, unpadded (chan and plane those of the input, q its extents, tap[k] the offset
 // of tap k's input from the output's own position), for runs whose edges leave out every
-// product with the padding; nullopt elsewhere. The padded copy was 6% of ResNet-18 layer 1's
-// forward at batch 16. Backward data (taps reversed) keeps it: read in place, layer 1 at batch
-// 16 ran 8-24% slower (its taps walk each channel's rows backwards, the likely cause: asking for
-// the next channel's rows halved the loss), where the forward ran 5% faster.
+// product with the padding; nullopt elsewhere (and with taps_reversed, whose taps would read
+// each channel's rows upwards, which ran 8-24% slower in place). The padded copy was 6% of
+// ResNet-18 layer 1's forward at batch 16.
 std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p);
 
 // A run of real outputs among virtual positions: tile[tile_off, +len) -> y[y_off, +len), with
