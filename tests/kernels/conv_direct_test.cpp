@@ -393,10 +393,10 @@ bool tap_reads_input(const DirectPlan& p, int k, int a, int64_t o) {
 }
 
 // The products the kernels with channels in the lanes leave out (direct_row_taps per output
-// row, direct_run_edges per run of a row) read padding only, and every tap a row needs is in
-// its range, its first and last needed; a run's end output is left out wherever it alone
-// reads padding there. Forward and backward data (taps reversed), strided, dilated, cropped,
-// 1D and 3D, rows that read padding alone.
+// row, direct_run_edges per run of a row, direct_tap_window per tap) read padding only, and every
+// tap a row needs is in its range, its first and last needed; a run's end output is left out
+// wherever it alone reads padding there. Forward and backward data (taps reversed), strided,
+// dilated, cropped, 1D and 3D, rows that read padding alone.
 TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
   const std::vector<ConvGeometry> cases = {
       make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}),
@@ -409,7 +409,7 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
       make_geometry(1, 16, 16, 1, {{4, 3, 1, 1, 1, 1}, {5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}),
       make_geometry(1, 16, 16, 1, {{4, 3, 2, 1, 1, 1}, {5, 3, 1, 2, 2, 2}, {9, 3, 2, 1, 1, 1}}),
   };
-  int left_out_taps = 0, left_out_ends = 0;
+  int left_out_taps = 0, left_out_ends = 0, left_out_windows = 0;
   for (const ConvGeometry& g : cases)
     for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
       if (!direct_supports(g, pass)) continue;
@@ -429,6 +429,14 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
           }
           left_out_taps += p.K - (t.k1 - t.k0);
         }
+      for (int k = 0; k < p.K; ++k) {
+        const TapWindow win = direct_tap_window(p, k);
+        for (int a = 0; a < 3; ++a)
+          for (int64_t o = 0; o < p.out[a]; ++o)
+            EXPECT_EQ(o >= win.lo[a] && o < win.hi[a], tap_reads_input(p, k, a, o))
+                << "tap " << k << " axis " << a << " output " << o;
+        left_out_windows += win.hi[2] - win.lo[2] < p.out[2];
+      }
       const int64_t ow = p.out[2];
       const std::pair<int64_t, int64_t> runs[] = {
           {0, ow}, {0, std::min<int64_t>(ow, 5)}, {ow / 2, ow - ow / 2}, {ow - 1, 1}, {1, 1}};
@@ -455,6 +463,7 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
   // The cases leave out both.
   EXPECT_GT(left_out_taps, 100);
   EXPECT_GT(left_out_ends, 100);
+  EXPECT_GT(left_out_windows, 20);
 }
 
 // Stride-1 forwards and backward data in 1D and 2D read their input in place where every

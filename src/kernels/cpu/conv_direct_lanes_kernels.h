@@ -379,17 +379,19 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
 }
 
 // Backward weight with output channels in the lanes (p.weight_lanes: C_out per group a
-// multiple of kLanes): sums (R rows of J * kLanes at stride C_out) += (or, if first, =) the sum
+// multiple of kLanes): sums (R rows of J * kLanes at stride ld) += (or, if first, =) the sum
 // over the real outputs q of output rows [r0, r1) of a chunk (rows (n, od, oh) of its images)
-// of x (q + off[r]) * dy^T (q, J * kLanes channels from dyt), one FMA per output in order,
-// where dy^T is dy transposed to (images, P, C_out) and off[r] the offset of an (input
-// channel, tap) pair in the padded copy at x. No virtual outputs and no horizontal sums: every
+// inside win (the rest read only padding: see kTapBlockPadding) of x (q + off[r]) * dy^T (q,
+// J * kLanes channels from dyt), one FMA per output in order, where dy^T is dy transposed to
+// (images, P, C_out) and off[r] the offset of an (input channel, tap) pair in the padded copy
+// at x. No virtual outputs and no horizontal sums: every
 // output adds R broadcast inputs times J vectors of dy. The sums carry on from where the last
 // tile left them (not a tile's sum added to them: those adds were a pass over the block per
 // call), so each dw element is one chain of FMAs over the outputs in order, whatever the tiles.
 template <class V, int J, int R>
 void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, int64_t r0,
-                        int64_t r1, const int64_t* pair_off, bool first, float* sums) {
+                        int64_t r1, const int64_t* pair_off, const TapWindow& win, bool first,
+                        float* sums, int64_t ld) {
   using Vec = typename V::Vec;
   constexpr int L = V::kLanes;
   const int64_t C = p.C_out;
@@ -398,7 +400,7 @@ void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, 
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (int j = 0; j < J; ++j) acc[r][j] = first ? V::zero() : V::load(sums + r * C + j * L);
+    for (int j = 0; j < J; ++j) acc[r][j] = first ? V::zero() : V::load(sums + r * ld + j * L);
   int64_t off[R];
   for (int r = 0; r < R; ++r) off[r] = pair_off[r];
   const int64_t rows = p.out[0] * p.out[1];
@@ -406,15 +408,18 @@ void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, 
   // 7-output rows a tenth of their time).
   int64_t n = r0 / rows, od = r0 % rows / p.out[1], oh = r0 % p.out[1];
   const float* dr = dyt + r0 * p.out[2] * C;
-  for (int64_t row = r0; row < r1; ++row) {
-    const float* xr = xc + n * p.plane + (od * p.q[1] + oh) * p.q[2];
+  for (int64_t row = r0; row < r1; ++row, dr += p.out[2] * C) {
+    const float* xr = xc + n * p.plane + (od * p.q[1] + oh) * p.q[2] + win.lo[2];
+    const bool inside = od >= win.lo[0] && od < win.hi[0] && oh >= win.lo[1] && oh < win.hi[1];
     if (++oh == p.out[1]) {
       oh = 0;
       if (++od == p.out[0]) od = 0, ++n;
     }
-    for (int64_t ow = 0; ow < p.out[2]; ++ow, ++xr, dr += C) {
+    if (!inside) continue;
+    const float* dw = dr + win.lo[2] * C;
+    for (int64_t ow = win.lo[2]; ow < win.hi[2]; ++ow, ++xr, dw += C) {
       Vec d[J];
-      for (int j = 0; j < J; ++j) d[j] = V::in_register(V::load(dr + j * L));
+      for (int j = 0; j < J; ++j) d[j] = V::in_register(V::load(dw + j * L));
       for (int r = 0; r < R; ++r) {
         const Vec xv = V::broadcast(xr + off[r]);
         for (int j = 0; j < J; ++j) acc[r][j] = V::fma(xv, d[j], acc[r][j]);
@@ -424,11 +429,11 @@ void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, 
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (int j = 0; j < J; ++j) V::store(sums + r * C + j * L, acc[r][j]);
+    for (int j = 0; j < J; ++j) V::store(sums + r * ld + j * L, acc[r][j]);
 }
 
 using WeightLanesFn = void (*)(const DirectPlan&, const float*, const float*, int64_t, int64_t,
-                               const int64_t*, bool, float*);
+                               const int64_t*, const TapWindow&, bool, float*, int64_t);
 
 // Outputs per backward-weight tile with channels in the lanes: a channel block's dy^T rows of a
 // tile and the item's padded input rows that the tile reads (about copy_ics x phases floats per
@@ -440,6 +445,18 @@ using WeightLanesFn = void (*)(const DirectPlan&, const float*, const float*, in
 // 1024) 1.02x slower in tiles of 512 (one thread, user cycles).
 constexpr int64_t kLaneTileFloats = int64_t{1} << 17;
 constexpr int64_t kMinLaneTileOutputs = 512, kMaxLaneTileOutputs = 1024;
+
+// Blocks of one tap each in the weight gradient (backward_weight_lanes) leave out the products
+// with the padding, but each of their broadcasts comes from another channel's row, not from a
+// few taps of one: in the slow state (core_probe), ResNet-18's 3x3 weight gradients at batch 16,
+// 2 threads, Zen 5, 10 alternating runs, medians, layer 4 (18% of the products on padding) took
+// 7.07 ms against 7.75, layer 3 (9%) 7.45 against 7.49, layer 2 (5%) the same, layer 1 (2.4%) 1%
+// longer; so only layers with at least 8% of their products on padding take them. Quick state,
+// 8 runs, against blocks of taps: layer 4 6.33 against 7.36 (batch 1: 0.599 against 0.653), layer
+// 3 6.83 against 7.27 (0.454 against 0.494), the dilated layer 6.72 against 7.22, the
+// Fashion-MNIST CNN's second layer at batch 64 0.862 against 0.925, layer 4's stride-2 3x3 3.65
+// against 3.89.
+constexpr double kTapBlockPadding = 0.08;
 
 // Positions per item of the transpose of dy to dy^T (a multiple of any kLanes).
 constexpr int64_t kTransposeCols = 1024;
@@ -513,6 +530,17 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
   // R FMAs, and pairs, not taps, fill R across channels (27 taps in blocks of 14, not 9).
   const LaneShape shape = lanes_shape<V>(cvecs, p.copy_ics * K, V::kLanePairs);
   const int64_t nocb = div_up(cvecs, shape.J);
+  // Where an item's channels fill a block and at least kTapBlockPadding of the products read
+  // padding, an item's pairs go in blocks of one tap each, over the outputs whose input through
+  // that tap is not padding (direct_tap_window).
+  std::vector<TapWindow> windows(K);
+  int64_t needed = 0;
+  for (int k = 0; k < K; ++k) {
+    const TapWindow& w = windows[k] = direct_tap_window(p, k);
+    needed += (w.hi[0] - w.lo[0]) * (w.hi[1] - w.lo[1]) * (w.hi[2] - w.lo[2]);
+  }
+  const bool by_tap = p.copy_ics >= shape.R && needed <= (1 - kTapBlockPadding) * K * P;
+  const TapWindow everywhere{{0, 0, 0}, p.out};
   const int64_t tile_outputs =
       std::clamp(kLaneTileFloats / (p.copy_ics * p.phases + div_up(cvecs, nocb) * L),
                  kMinLaneTileOutputs, kMaxLaneTileOutputs);
@@ -527,20 +555,35 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
         pad_image_channel<V>(p, x, n0 + n, ic, padded + (ic - ic0) * p.chan + n * p.plane);
     const int64_t rows = nn * p.out[0] * p.out[1];
     const int64_t ntiles = std::min(rows, div_up(rows * p.out[2], tile_outputs));
-    const int64_t pairs = (ic1 - ic0) * K, npb = div_up(pairs, shape.R);
+    const int64_t ics = ic1 - ic0;
     for (int64_t tile = 0; tile < ntiles; ++tile)
       for (int64_t ocb = 0; ocb < nocb; ++ocb) {
         const int64_t v0 = cvecs * ocb / nocb, oc0 = v0 * L;
         const int vecs = static_cast<int>(cvecs * (ocb + 1) / nocb - v0);
-        for (int64_t pb = 0; pb < npb; ++pb) {
-          const int64_t a0 = pairs * pb / npb, a1 = pairs * (pb + 1) / npb;
-          const int n = static_cast<int>(a1 - a0);
-          int64_t off[kMaxR];
-          for (int r = 0; r < n; ++r) off[r] = (a0 + r) / K * p.chan + p.tap[(a0 + r) % K];
+        auto run = [&](int n, const int64_t* off, const TapWindow& win, int64_t a0, int64_t ld) {
           // Pair a is row a of the item's dw^T.
           table[(vecs - 1) * kMaxR + n - 1](p, padded, dyc + oc0, rows * tile / ntiles,
-                                            rows * (tile + 1) / ntiles, off, first && tile == 0,
-                                            dwt + a0 * C + oc0);
+                                            rows * (tile + 1) / ntiles, off, win,
+                                            first && tile == 0, dwt + a0 * C + oc0, ld);
+        };
+        int64_t off[kMaxR];
+        if (by_tap) {
+          // Tap by tap, its pairs with the item's channels in blocks, each over the outputs
+          // whose input through the tap is not padding.
+          const int64_t nb = div_up(ics, shape.R);
+          for (int k = 0; k < K; ++k)
+            for (int64_t b = 0; b < nb; ++b) {
+              const int64_t c0 = ics * b / nb, n = ics * (b + 1) / nb - c0;
+              for (int r = 0; r < n; ++r) off[r] = (c0 + r) * p.chan + p.tap[k];
+              run(static_cast<int>(n), off, windows[k], c0 * K + k, K * C);
+            }
+        } else {
+          const int64_t pairs = ics * K, npb = div_up(pairs, shape.R);
+          for (int64_t pb = 0; pb < npb; ++pb) {
+            const int64_t a0 = pairs * pb / npb, a1 = pairs * (pb + 1) / npb;
+            for (int r = 0; r < a1 - a0; ++r) off[r] = (a0 + r) / K * p.chan + p.tap[(a0 + r) % K];
+            run(static_cast<int>(a1 - a0), off, everywhere, a0, C);
+          }
         }
       }
   };

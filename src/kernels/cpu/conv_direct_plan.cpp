@@ -299,6 +299,21 @@ bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edg
   return exact;
 }
 
+TapWindow direct_tap_window(const DirectPlan& p, int k) {
+  const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
+  const Dims3 along = {pos / (p.kernel[1] * p.kernel[2]), pos / p.kernel[2] % p.kernel[1],
+                       pos % p.kernel[2]};
+  TapWindow w;
+  for (int a = 0; a < 3; ++a) {
+    // Output o reads input o * stride + shift.
+    const int64_t shift = along[a] * p.dilation[a] - p.pad_lo[a], s = p.stride[a];
+    w.lo[a] = std::clamp<int64_t>(shift >= 0 ? 0 : ceil_div(-shift, s), 0, p.out[a]);
+    w.hi[a] = std::clamp<int64_t>(p.in[a] - shift <= 0 ? 0 : ceil_div(p.in[a] - shift, s), w.lo[a],
+                                  p.out[a]);
+  }
+  return w;
+}
+
 std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p) {
   if (p.phases != 1 || p.in[0] != 1 || p.kernel[0] != 1 || p.taps_reversed) return std::nullopt;
   DirectPlan u = p;

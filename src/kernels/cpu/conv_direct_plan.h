@@ -172,6 +172,13 @@ TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh);
 // output at each end, 0 (none left out, zeros added) where more do. Returns whether every
 // product with the padding is left out.
 bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges);
+// The outputs [lo[a], hi[a]) along each axis a (depth, height, width) whose input through tap k
+// of p is not padding: elsewhere tap k only multiplies zeros.
+struct TapWindow {
+  Dims3 lo, hi;
+};
+TapWindow direct_tap_window(const DirectPlan& p, int k);
+
 // A forward with stride 1 in 1D or 2D (where direct_row_taps is exact): the plan p reading its
 // input in place, unpadded (chan and plane those of the input, q its extents, tap[k] the offset
 // of tap k's input from the output's own position), for runs whose edges leave out every
