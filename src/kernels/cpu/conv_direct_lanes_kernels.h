@@ -381,7 +381,7 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
 // Backward weight with output channels in the lanes (p.weight_lanes: C_out per group a
 // multiple of kLanes): sums (R rows of J * kLanes at stride ld) += (or, if first, =) the sum
 // over the real outputs q of output rows [r0, r1) of a chunk (rows (n, od, oh) of its images)
-// inside win (the rest read only padding: see kTapBlockPadding) of x (q + off[r]) * dy^T (q,
+// inside win (the rest read only padding: see backward_weight_lanes) of x (q + off[r]) * dy^T (q,
 // J * kLanes channels from dyt), one FMA per output in order, where dy^T is dy transposed to
 // (images, P, C_out) and off[r] the offset of an (input channel, tap) pair in the padded copy
 // at x. No virtual outputs and no horizontal sums: every
@@ -445,18 +445,6 @@ using WeightLanesFn = void (*)(const DirectPlan&, const float*, const float*, in
 // 1024) 1.02x slower in tiles of 512 (one thread, user cycles).
 constexpr int64_t kLaneTileFloats = int64_t{1} << 17;
 constexpr int64_t kMinLaneTileOutputs = 512, kMaxLaneTileOutputs = 1024;
-
-// Blocks of one tap each in the weight gradient (backward_weight_lanes) leave out the products
-// with the padding, but each of their broadcasts comes from another channel's row, not from a
-// few taps of one: in the slow state (core_probe), ResNet-18's 3x3 weight gradients at batch 16,
-// 2 threads, Zen 5, 10 alternating runs, medians, layer 4 (18% of the products on padding) took
-// 7.07 ms against 7.75, layer 3 (9%) 7.45 against 7.49, layer 2 (5%) the same, layer 1 (2.4%) 1%
-// longer; so only layers with at least 8% of their products on padding take them. Quick state,
-// 8 runs, against blocks of taps: layer 4 6.33 against 7.36 (batch 1: 0.599 against 0.653), layer
-// 3 6.83 against 7.27 (0.454 against 0.494), the dilated layer 6.72 against 7.22, the
-// Fashion-MNIST CNN's second layer at batch 64 0.862 against 0.925, layer 4's stride-2 3x3 3.65
-// against 3.89.
-constexpr double kTapBlockPadding = 0.08;
 
 // Positions per item of the transpose of dy to dy^T (a multiple of any kLanes).
 constexpr int64_t kTransposeCols = 1024;
@@ -530,16 +518,26 @@ void backward_weight_lanes(const DirectPlan& p, const float* x, const float* dy,
   // R FMAs, and pairs, not taps, fill R across channels (27 taps in blocks of 14, not 9).
   const LaneShape shape = lanes_shape<V>(cvecs, p.copy_ics * K, V::kLanePairs);
   const int64_t nocb = div_up(cvecs, shape.J);
-  // Where an item's channels fill a block and at least kTapBlockPadding of the products read
-  // padding, an item's pairs go in blocks of one tap each, over the outputs whose input through
-  // that tap is not padding (direct_tap_window).
+  // Where an item's channels fill a block and some products read padding, an item's pairs go
+  // in blocks of one tap each, over the outputs whose input through that tap is not padding
+  // (direct_tap_window). Each broadcast then comes from another channel's row, not from a few
+  // taps of one, which cost about what 1-5% of the products do in the slow state (core_probe),
+  // nothing measurable in the quick one. ResNet-18's 3x3 weight gradients at batch 16 against
+  // blocks of consecutive taps, 2 threads, Zen 5, 8-10 alternating runs, medians (ms):
+  //   layer (products on padding)   quick state     slow state
+  //   layer 4 (18%)                 6.33 / 7.36     7.07 / 7.75
+  //   layer 3 (9%)                  6.83 / 7.27     7.45 / 7.49
+  //   layer 2 (5%)                  7.05 / 7.29     7.69 / 7.68
+  //   layer 1 (2.4%)                7.31 / 7.41     7.57 / 7.50
+  // and quick, the dilated layer 6.72 / 7.22, layer 4's stride-2 3x3 3.65 / 3.89, the
+  // Fashion-MNIST CNN's second layer at batch 64 0.862 / 0.925; layers 2-4 at batch 1 3-8%.
   std::vector<TapWindow> windows(K);
   int64_t needed = 0;
   for (int k = 0; k < K; ++k) {
     const TapWindow& w = windows[k] = direct_tap_window(p, k);
     needed += (w.hi[0] - w.lo[0]) * (w.hi[1] - w.lo[1]) * (w.hi[2] - w.lo[2]);
   }
-  const bool by_tap = p.copy_ics >= shape.R && needed <= (1 - kTapBlockPadding) * K * P;
+  const bool by_tap = p.copy_ics >= shape.R && needed < K * P;
   const TapWindow everywhere{{0, 0, 0}, p.out};
   const int64_t tile_outputs =
       std::clamp(kLaneTileFloats / (p.copy_ics * p.phases + div_up(cvecs, nocb) * L),
