@@ -384,10 +384,10 @@ void forward_lanes(const DirectPlan& p, const float* x, const float* w, const Co
 // inside win (the rest read only padding: see backward_weight_lanes) of x (q + off[r]) * dy^T (q,
 // J * kLanes channels from dyt), one FMA per output in order, where dy^T is dy transposed to
 // (images, P, C_out) and off[r] the offset of an (input channel, tap) pair in the padded copy
-// at x. No virtual outputs and no horizontal sums: every
-// output adds R broadcast inputs times J vectors of dy. The sums carry on from where the last
-// tile left them (not a tile's sum added to them: those adds were a pass over the block per
-// call), so each dw element is one chain of FMAs over the outputs in order, whatever the tiles.
+// at x. No virtual outputs and no horizontal sums: every output adds R broadcast inputs times J
+// vectors of dy. The sums carry on from where the last tile left them (not a tile's sum added
+// to them: those adds were a pass over the block per call), so each dw element is one chain of
+// FMAs over the outputs in order, whatever the tiles.
 template <class V, int J, int R>
 void weight_lanes_block(const DirectPlan& p, const float* xc, const float* dyt, int64_t r0,
                         int64_t r1, const int64_t* pair_off, const TapWindow& win, bool first,
