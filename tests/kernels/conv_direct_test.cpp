@@ -415,9 +415,11 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
       if (!direct_supports(g, pass)) continue;
       SCOPED_TRACE(describe(g) + " " + std::string(to_string(pass)));
       const DirectPlan p = direct_plan(g, pass);
+      const std::vector<TapRange> row_taps = direct_row_taps(p);
+      ASSERT_EQ(row_taps.size(), static_cast<size_t>(p.out[0] * p.out[1]));
       for (int64_t od = 0; od < p.out[0]; ++od)
         for (int64_t oh = 0; oh < p.out[1]; ++oh) {
-          const TapRange t = direct_row_taps(p, od, oh);
+          const TapRange t = row_taps[od * p.out[1] + oh];
           std::vector<int> needed;
           for (int k = 0; k < p.K; ++k)
             if (tap_reads_input(p, k, 0, od) && tap_reads_input(p, k, 1, oh)) needed.push_back(k);
@@ -499,8 +501,9 @@ TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
       ASSERT_EQ(u.has_value(), expected && !p.taps_reversed);
       if (!u || !exact) continue;
       lanes_backward += p.fwd_lanes && pass == ConvPass::kBackwardData;
+      const std::vector<TapRange> row_taps = direct_row_taps(p);
       for (int64_t oh = 0; oh < p.out[1]; ++oh) {
-        const TapRange t = direct_row_taps(p, 0, oh);
+        const TapRange t = row_taps[oh];
         for (int k = t.k0; k < t.k1; ++k)
           for (int64_t ow = 0; ow < p.out[2]; ++ow) {
             if (((edges[k] & 1) && ow == 0) || ((edges[k] & 2) && ow == p.out[2] - 1)) continue;

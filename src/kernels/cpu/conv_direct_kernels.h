@@ -548,6 +548,7 @@ void backward_weight(const DirectPlan& p, const float* x, const float* dy, float
 // The kernels with output channels in the lanes (forward_lanes, backward_weight_lanes), written
 // the same way over V.
 #include "kernels/cpu/conv_direct_lanes_kernels.h"
+#include "kernels/cpu/conv_direct_lanes_weight_kernels.h"
 
 // The three passes on a ConvGeometry, what each instruction set's entry points call.
 template <class V>

@@ -252,8 +252,8 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   // The position kernel reads the weight in place with the taps reversed; forward_lanes packs
   // it with its taps reversed instead (weight k to tap K - 1 - k), so that its taps run over
   // each channel's rows downwards, as the forward's do: with the taps reversed, reading dy in
-  // place (direct_unpadded_plan), ResNet-18 layer 1 at batch 16 ran 8.2-9.9 ms against 7.8-8.0
-  // padded; with them in order, 7.28 against 7.68.
+  // place (direct_unpadded_plan), ResNet-18 layer 1 at batch 16 ran 8.8-10.4 ms against
+  // 7.9-8.0 padded; with them in order, 7.28 against 7.68.
   p.taps_reversed = in_place && !p.fwd_lanes;
   if (p.taps_reversed) std::reverse(p.tap.begin(), p.tap.begin() + p.K);
   p.w_oc = in_place ? p.K : p.cig * p.K;
@@ -261,48 +261,18 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   return p;
 }
 
-TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh) {
-  // Kernel positions [lo[a], hi[a]] of depth and height whose input o * stride - pad_lo + k *
-  // dilation lies inside the input.
-  int64_t lo[2], hi[2];
-  const int64_t o[2] = {od, oh};
-  for (int a = 0; a < 2; ++a) {
-    const int64_t first = o[a] * p.stride[a] - p.pad_lo[a];  // kernel position 0's input
-    const int64_t last = p.in[a] - 1 - first;                // its distance to the last input
-    if (last < 0) return {0, 0};
-    lo[a] = first >= 0 ? 0 : ceil_div(-first, p.dilation[a]);
-    hi[a] = std::min(p.kernel[a] - 1, last / p.dilation[a]);
-    if (lo[a] > hi[a]) return {0, 0};
-  }
-  // Taps run over (kd, kh, kw), kw fastest: the positions between the first and the last
-  // needed, which are all needed unless both depth and height crop (3D only).
-  const int64_t kw = p.kernel[2];
-  const int k0 = static_cast<int>((lo[0] * p.kernel[1] + lo[1]) * kw);
-  const int k1 = static_cast<int>((hi[0] * p.kernel[1] + hi[1] + 1) * kw);
-  if (p.taps_reversed) return {p.K - k1, p.K - k0};
-  return {k0, k1};
+namespace {
+
+// The kernel position (kd, kh, kw) that tap k of p stands for.
+Dims3 tap_position(const DirectPlan& p, int k) {
+  const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
+  return {pos / (p.kernel[1] * p.kernel[2]), pos / p.kernel[2] % p.kernel[1], pos % p.kernel[2]};
 }
 
-bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges) {
-  bool exact = true;
-  const int64_t kw = p.kernel[2], s = p.stride[2], in = p.in[2];
-  for (int k = 0; k < p.K; ++k) {
-    const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
-    // Output w0 + r reads input column first + r * s.
-    const int64_t first = w0 * s - p.pad_lo[2] + pos % kw * p.dilation[2];
-    int64_t lead = 0, trail = 0;
-    while (lead < len && first + lead * s < 0) ++lead;
-    while (trail < len - lead && first + (len - 1 - trail) * s >= in) ++trail;
-    exact = exact && lead <= 1 && trail <= 1;
-    edges[k] = lead <= 1 && trail <= 1 ? static_cast<uint8_t>(lead + 2 * trail) : 0;
-  }
-  return exact;
-}
+}  // namespace
 
 TapWindow direct_tap_window(const DirectPlan& p, int k) {
-  const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
-  const Dims3 along = {pos / (p.kernel[1] * p.kernel[2]), pos / p.kernel[2] % p.kernel[1],
-                       pos % p.kernel[2]};
+  const Dims3 along = tap_position(p, k);
   TapWindow w;
   for (int a = 0; a < 3; ++a) {
     // Output o reads input o * stride + shift.
@@ -314,6 +284,33 @@ TapWindow direct_tap_window(const DirectPlan& p, int k) {
   return w;
 }
 
+std::vector<TapRange> direct_row_taps(const DirectPlan& p) {
+  std::vector<TapRange> rows(p.out[0] * p.out[1], TapRange{0, 0});
+  for (int k = p.K - 1; k >= 0; --k) {
+    const TapWindow w = direct_tap_window(p, k);
+    for (int64_t od = w.lo[0]; od < w.hi[0]; ++od)
+      for (int64_t oh = w.lo[1]; oh < w.hi[1]; ++oh) {
+        TapRange& r = rows[od * p.out[1] + oh];
+        if (r.k1 == 0) r.k1 = k + 1;  // the row's last tap: the first met, counting down
+        r.k0 = k;
+      }
+  }
+  return rows;
+}
+
+bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges) {
+  bool exact = true;
+  for (int k = 0; k < p.K; ++k) {
+    const TapWindow w = direct_tap_window(p, k);
+    // The run's outputs before the window (their input before the row's first) and after it.
+    const int64_t lead = std::clamp<int64_t>(w.lo[2] - w0, 0, len);
+    const int64_t trail = std::clamp<int64_t>(w0 + len - w.hi[2], 0, len - lead);
+    exact = exact && lead <= 1 && trail <= 1;
+    edges[k] = lead <= 1 && trail <= 1 ? static_cast<uint8_t>(lead + 2 * trail) : 0;
+  }
+  return exact;
+}
+
 std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p) {
   if (p.phases != 1 || p.in[0] != 1 || p.kernel[0] != 1 || p.taps_reversed) return std::nullopt;
   DirectPlan u = p;
@@ -321,9 +318,9 @@ std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p) {
   u.plane = p.C_in * u.chan;
   u.q = p.in;
   for (int k = 0; k < p.K; ++k) {
-    const int64_t pos = p.taps_reversed ? p.K - 1 - k : k;
-    const int64_t kh = pos / p.kernel[2], kw = pos % p.kernel[2];
-    u.tap[k] = (kh * p.dilation[1] - p.pad_lo[1]) * p.in[2] + kw * p.dilation[2] - p.pad_lo[2];
+    const Dims3 along = tap_position(p, k);
+    u.tap[k] =
+        (along[1] * p.dilation[1] - p.pad_lo[1]) * p.in[2] + along[2] * p.dilation[2] - p.pad_lo[2];
   }
   return u;
 }

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/conv_geometry.h"
@@ -160,30 +161,32 @@ DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass);
 void direct_transpose_weights(const DirectPlan& p, const float* w, int64_t grp, int64_t oc0,
                               int64_t oc1, float* dst);
 
-// The taps [k0, k1) that output row (od, oh) of p needs: all but the leading and trailing ones
-// whose input slice or row lies wholly in the padding, where they would only add zeros (0 *
-// weight, as PyTorch leaves out too). Empty (k0 == k1) where the row reads padding alone.
-struct TapRange {
-  int k0, k1;
-};
-TapRange direct_row_taps(const DirectPlan& p, int64_t od, int64_t oh);
-// For each tap k of p, which end of the run of outputs [w0, w0 + len) of a row reads padding
-// there (input column < 0 or past the input): edges[k] = lead + 2 * trail for at most one
-// output at each end, 0 (none left out, zeros added) where more do. Returns whether every
-// product with the padding is left out.
-bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges);
 // The outputs [lo[a], hi[a]) along each axis a (depth, height, width) whose input through tap k
-// of p is not padding: elsewhere tap k only multiplies zeros.
+// of p is not padding: elsewhere tap k only multiplies zeros (0 * weight, which PyTorch's
+// oneDNN leaves out too). The one place the kernels with channels in the lanes work out which
+// products read padding; the two below derive from it.
 struct TapWindow {
   Dims3 lo, hi;
 };
 TapWindow direct_tap_window(const DirectPlan& p, int k);
+// For each output row (od, oh) of p, at od * out[1] + oh, the taps [k0, k1) it needs: from its
+// first tap whose window holds it to its last (all between, unless both depth and height crop:
+// 3D only). Empty (k0 == k1) where the row reads padding alone.
+struct TapRange {
+  int k0, k1;
+};
+std::vector<TapRange> direct_row_taps(const DirectPlan& p);
+// For each tap k of p, which end of the run of outputs [w0, w0 + len) of a row reads padding
+// there (outside the tap's window): edges[k] = lead + 2 * trail for at most one output at each
+// end, 0 (none left out, zeros added) where more do. Returns whether every product with the
+// padding is left out.
+bool direct_run_edges(const DirectPlan& p, int64_t w0, int64_t len, uint8_t* edges);
 
 // A forward with stride 1 in 1D or 2D (where direct_row_taps is exact): the plan p reading its
 // input in place, unpadded (chan and plane those of the input, q its extents, tap[k] the offset
 // of tap k's input from the output's own position), for runs whose edges leave out every
 // product with the padding; nullopt elsewhere (and with taps_reversed, whose taps would read
-// each channel's rows upwards, which ran 8-24% slower in place). The padded copy was 6% of
+// each channel's rows upwards, which ran 10-31% slower in place). The padded copy was 6% of
 // ResNet-18 layer 1's forward at batch 16.
 std::optional<DirectPlan> direct_unpadded_plan(const DirectPlan& p);
 
