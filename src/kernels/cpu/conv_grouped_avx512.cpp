@@ -296,9 +296,12 @@ using WeightTileFn = void (*)(const GroupedPlan&, const float*, const float*, in
 template <int J, int... T>
 constexpr std::array<WeightTileFn, sizeof...(T)> kWeightTiles = {weight_tile<J, T>...};
 
-// dst[0, plane_floats) = the n floats at src, then zeros.
+// dst[0, plane_floats) = the n floats at src, then zeros. Whole vectors with plain loads, the
+// mask on the last alone: with a mask made for every vector, the copy took 3.5 cycles a vector.
 void copy_plane(const float* src, int64_t n, int64_t plane_floats, float* dst) {
-  for (int64_t i = 0; i < plane_floats; i += kLanes)
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm512_store_ps(dst + i, _mm512_loadu_ps(src + i));
+  for (; i < plane_floats; i += kLanes)
     _mm512_store_ps(dst + i, _mm512_maskz_loadu_ps(first_lanes(n - i), src + i));
 }
 
