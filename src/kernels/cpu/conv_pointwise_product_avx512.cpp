@@ -193,6 +193,17 @@ constexpr std::array<std::array<TileFn, kVectors>, kRows> kernel_table(std::inde
 // kTileKernels[rows - 1][vectors - 1].
 constexpr auto kTileKernels = kernel_table(std::make_index_sequence<kRows>{});
 
+// Splits of the row tiles per (image, chunk): the fewest that give every thread as many tasks
+// (static shares of contiguous tasks), else enough for kTasksPerThread each. Fewer, larger
+// tasks read each chunk's B panel from L2 fewer times: ResNet-18's 1x1/2 at batch 1, 2 threads,
+// one task per thread against four: layer 3's backward data 0.0301 against 0.0320 ms, layer 4's
+// 0.0294 against 0.0311, the forwards 1-3% faster.
+int64_t even_row_splits(int64_t items, int64_t threads, int64_t row_tiles) {
+  for (int64_t s = 1; s <= row_tiles; ++s)
+    if (items * s % threads == 0) return s;
+  return std::clamp(ceil_div(kTasksPerThread * threads, items), int64_t{1}, row_tiles);
+}
+
 }  // namespace
 
 // Declared, with what it does, in conv_pointwise_avx512.h.
@@ -212,11 +223,10 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
   // 56x56 and 16->96 at 112x112, two threads: 1.08-1.11x faster alone).
   const bool rows_outer =
       threads > 1 && pr.N == 1 && pixel_chunks > 1 && row_tiles >= kTasksPerThread * threads;
-  const int64_t row_splits =
-      threads == 1 ? 1
-      : rows_outer ? threads
-                   : std::clamp(ceil_div(kTasksPerThread * threads, pr.N * pixel_chunks),
-                                int64_t{1}, row_tiles);
+  const int64_t row_splits = threads == 1 ? 1
+                             : rows_outer
+                                 ? threads
+                                 : even_row_splits(pr.N * pixel_chunks, threads, row_tiles);
   const int64_t tasks = pr.N * pixel_chunks * row_splits;
   const bool clamp = pr.ep.clamps();
   // Pixels past the last whole vector go by dot products where those cost less than a masked
