@@ -28,7 +28,9 @@ constexpr int64_t kTilePixels = kVectors * kLanes;
 // Pixels of a chunk times K stay under this many floats (256 KiB, a quarter of Zen 5's L2): the
 // chunk's B panel is read from memory by the first row tile and from L2 by the others.
 constexpr int64_t kPanelFloats = int64_t{1} << 16;
-// With several threads, aim for this many tasks per thread so static shares come out even.
+// With several threads and no split that shares the tasks evenly (even_row_splits), aim for
+// this many tasks per thread so static shares come out near even; also the row tiles a thread
+// needs before a batch-1 product splits its rows outermost.
 constexpr int64_t kTasksPerThread = 4;
 
 // One register tile: C rows [0, R) × pixels [0, 16·V), the last vector's lanes in `last`.
