@@ -298,6 +298,25 @@ TEST(ConvDirect, LanesSplitByChannels) {
     expect_same_bits_on_one_and_two_threads(algorithm_named("direct_avx512"), g, 13);
 }
 
+// Which forward kernel a 7x7 plane at batch 1 (49 outputs) gets: the lanes kernel only for
+// AVX-512 on a CPU that halves its FMAs (kMinLaneOutputsHalfRate), where the position kernel's
+// 64 lanes would be a quarter idle; never for AVX2 (56 lanes) or backward data. A 10x10 plane
+// (100 outputs) shows the lanes kernel suits the layer otherwise.
+TEST(ConvDirect, SevenBySevenForwardTakesTheLanesWhereFmasAreHalved) {
+  const ConvGeometry small = make_geometry(1, 64, 64, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
+  const ConvGeometry large =
+      make_geometry(1, 64, 64, 1, {{10, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}});
+  testing::with_one_and_two_threads([&] {
+    for (int lanes : {16, 8}) {
+      SCOPED_TRACE("vector lanes " + std::to_string(lanes));
+      ASSERT_TRUE(direct_plan(large, ConvPass::kForward, lanes).fwd_lanes);
+      EXPECT_EQ(direct_plan(small, ConvPass::kForward, lanes).fwd_lanes,
+                lanes == 16 && cpu_halves_avx512());
+      EXPECT_FALSE(direct_plan(small, ConvPass::kBackwardData, lanes).fwd_lanes);
+    }
+  });
+}
+
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads
 // into a buffer of its own (on 2 threads): shares of the output vectors (few output channels,
 // large planes) or of the output-channel blocks (weights larger than the padded chunk), a

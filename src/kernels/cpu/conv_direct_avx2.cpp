@@ -117,7 +117,7 @@ bool conv_direct_avx2_supports(const ConvGeometry& g, ConvPass pass) {
 }
 
 size_t conv_direct_avx2_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  return direct_workspace_floats(g, pass);
+  return direct_workspace_floats(g, pass, Avx2::kLanes);
 }
 
 void conv_forward_direct_avx2(const ConvGeometry& g, const float* x, const float* w,

@@ -197,7 +197,7 @@ bool conv_direct_avx512_supports(const ConvGeometry& g, ConvPass pass) {
 }
 
 size_t conv_direct_avx512_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  return direct_workspace_floats(g, pass);
+  return direct_workspace_floats(g, pass, Avx512::kLanes);
 }
 
 void conv_forward_direct_avx512(const ConvGeometry& g, const float* x, const float* w,

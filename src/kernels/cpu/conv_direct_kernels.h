@@ -554,7 +554,7 @@ void backward_weight(const DirectPlan& p, const float* x, const float* dy, float
 template <class V>
 void run_forward(const ConvGeometry& g, const float* x, const float* w, const ConvEpilogue& ep,
                  float* y, float* ws) {
-  const DirectPlan p = direct_plan(g, ConvPass::kForward);
+  const DirectPlan p = direct_plan(g, ConvPass::kForward, V::kLanes);
   if (p.fwd_lanes) {
     forward_lanes<V>(p, x, w, ep, y, ws);
   } else {
@@ -565,7 +565,7 @@ void run_forward(const ConvGeometry& g, const float* x, const float* w, const Co
 template <class V>
 void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx,
                        float* ws) {
-  const DirectPlan p = direct_plan(g, ConvPass::kBackwardData);
+  const DirectPlan p = direct_plan(g, ConvPass::kBackwardData, V::kLanes);
   if (p.fwd_lanes) {
     forward_lanes<V>(p, dy, w, {}, dx, ws);
   } else {
@@ -576,7 +576,7 @@ void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, f
 template <class V>
 void run_backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dw,
                          float* ws) {
-  const DirectPlan p = direct_plan(g, ConvPass::kBackwardWeight);
+  const DirectPlan p = direct_plan(g, ConvPass::kBackwardWeight, V::kLanes);
   if (p.weight_lanes) {
     backward_weight_lanes<V>(p, x, dy, dw, ws);
   } else {

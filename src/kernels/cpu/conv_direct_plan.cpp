@@ -19,6 +19,13 @@ constexpr int64_t kMinWeightChunkOutputs = 1024;
 // this many outputs per channel. Strided planes larger than kMaxLanePlane take the position
 // kernel (see fwd_lanes), except on AMD with whole images per thread.
 constexpr int64_t kMinLaneOutputs = 96;
+// The AVX-512 forward from this many on a CPU that halves 512-bit FMAs (cpu_halves_avx512):
+// there the position kernel's idle lanes on 7x7 planes (49 of 64 busy) cost more than the
+// packing. ResNet-18 layer 4 at batch 1 on a Zen 4, 2 threads, 12 alternating runs, min / median:
+// 3x3 forward 1.06 / 1.10 ms against 1.32 / 1.32, stride-2 forward 0.564 / 0.572 against 0.688 /
+// 0.693 (one thread 2.45 against 2.64 and 1.14 against 1.35 ms, min). The AVX2 kernels keep 96:
+// 49 of their 56 lanes are busy, and their lanes forward ran those rows 1.15x and 1.36x slower.
+constexpr int64_t kMinLaneOutputsHalfRate = 48;
 constexpr int64_t kMaxLanePlane = 196;
 // Input channels per backward-weight work item with channels in the lanes: each pads them, for
 // a chunk of images, into its thread's copy (32 x 27 KB on ResNet-18 layer 2 on 2 threads),
@@ -83,8 +90,8 @@ bool direct_supports(const ConvGeometry& g, ConvPass pass) {
   return true;
 }
 
-size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  const DirectPlan p = direct_plan(g, pass);
+size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass, int vector_lanes) {
+  const DirectPlan p = direct_plan(g, pass, vector_lanes);
   int64_t floats = p.x_all_floats();
   if (p.fwd_lanes || p.transpose_weights) floats += p.C_out * p.cig * p.K;
   if (pass == ConvPass::kBackwardWeight) floats += p.dy_floats();
@@ -92,7 +99,7 @@ size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   return static_cast<size_t>(floats);
 }
 
-DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
+DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass, int vector_lanes) {
   ConvGeometry g = geometry;
   if (pass == ConvPass::kBackwardData) {
     // dx[i] = sum_k dy[i + pad_lo - k*dil] * w[k] = sum_k' dy[i - lo' + k'*dil] * w[K-1-k']
@@ -204,9 +211,13 @@ DirectPlan direct_plan(const ConvGeometry& geometry, ConvPass pass) {
   const bool split_channels = p.by_threads && channels_share && virtual_outputs;
   const bool plane_suits = p.out[0] > 1 || p.out[1] * p.out[2] <= kMaxLanePlane || p.phases == 1 ||
                            (p.by_images && !cpu_is_intel() && virtual_outputs);
+  const int64_t min_lane_outputs =
+      pass == ConvPass::kForward && vector_lanes == 16 && cpu_halves_avx512()
+          ? kMinLaneOutputsHalfRate
+          : kMinLaneOutputs;
   p.fwd_lanes = pass != ConvPass::kBackwardWeight && (p.by_images || split_channels) &&
                 p.cog % 16 == 0 && (pass == ConvPass::kForward || p.cog >= 32) && p.cig >= 16 &&
-                p.N * p.out_pixels() >= kMinLaneOutputs && plane_suits;
+                p.N * p.out_pixels() >= min_lane_outputs && plane_suits;
   // Whole chunks per thread share the packed weights between the cores: each thread packs
   // some blocks and reads all. Where the weights outweigh twice the padded input of the
   // whole batch, the threads share out the channels instead, each padding every chunk itself: the
