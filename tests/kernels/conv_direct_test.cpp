@@ -301,7 +301,8 @@ TEST(ConvDirect, LanesSplitByChannels) {
 // Which forward kernel a 7x7 plane at batch 1 (49 outputs) gets: the lanes kernel only for
 // AVX-512 on a CPU that halves its FMAs (kMinLaneOutputsHalfRate), where the position kernel's
 // 64 lanes would be a quarter idle; never for AVX2 (56 lanes) or backward data. A 10x10 plane
-// (100 outputs) shows the lanes kernel suits the layer otherwise.
+// (100 outputs) shows the lanes kernel suits the layer otherwise; the 7x7 layer is then held
+// equal to the reference.
 TEST(ConvDirect, SevenBySevenForwardTakesTheLanesWhereFmasAreHalved) {
   const ConvGeometry small = make_geometry(1, 64, 64, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}});
   const ConvGeometry large =
@@ -315,6 +316,8 @@ TEST(ConvDirect, SevenBySevenForwardTakesTheLanesWhereFmasAreHalved) {
       EXPECT_FALSE(direct_plan(small, ConvPass::kBackwardData, lanes).fwd_lanes);
     }
   });
+  // And the 7x7 plane at batch 1 equals the reference whichever kernel it got.
+  check_threads({small});
 }
 
 // One chunk holding every image (batch 1-3), each thread padding the rows its share reads
