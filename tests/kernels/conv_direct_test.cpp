@@ -22,6 +22,9 @@
 namespace fovea::kernels {
 namespace {
 
+// Floats per vector of the plans each row runs.
+constexpr int kAvx512Lanes = 16, kAvx2Lanes = 8;
+
 // The two rows (one kernel source) and whether this CPU runs them.
 struct Row {
   const char* name;
@@ -308,11 +311,11 @@ TEST(ConvDirect, SevenBySevenForwardTakesTheLanesWhereFmasAreHalved) {
   const ConvGeometry large =
       make_geometry(1, 64, 64, 1, {{10, 3, 1, 1, 1, 1}, {10, 3, 1, 1, 1, 1}});
   testing::with_one_and_two_threads([&] {
-    for (int lanes : {16, 8}) {
+    for (int lanes : {kAvx512Lanes, kAvx2Lanes}) {
       SCOPED_TRACE("vector lanes " + std::to_string(lanes));
       ASSERT_TRUE(direct_plan(large, ConvPass::kForward, lanes).fwd_lanes);
       EXPECT_EQ(direct_plan(small, ConvPass::kForward, lanes).fwd_lanes,
-                lanes == 16 && cpu_halves_avx512());
+                lanes == kAvx512Lanes && cpu_halves_avx512());
       EXPECT_FALSE(direct_plan(small, ConvPass::kBackwardData, lanes).fwd_lanes);
     }
   });
@@ -378,7 +381,7 @@ TEST(ConvDirect, SmallPlanesPaddedBySpans) {
   };
   for (const auto& [g, expected] : cases) {
     SCOPED_TRACE(describe(g));
-    const DirectPlan p = direct_plan(g, ConvPass::kForward);
+    const DirectPlan p = direct_plan(g, ConvPass::kForward, kAvx512Lanes);
     ASSERT_EQ(p.spans > 0, expected);
     if (!expected) continue;
     ASSERT_EQ(p.spans * 16, p.plane);
@@ -436,7 +439,7 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
     for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
       if (!direct_supports(g, pass)) continue;
       SCOPED_TRACE(describe(g) + " " + std::string(to_string(pass)));
-      const DirectPlan p = direct_plan(g, pass);
+      const DirectPlan p = direct_plan(g, pass, kAvx512Lanes);
       const std::vector<TapRange> row_taps = direct_row_taps(p);
       ASSERT_EQ(row_taps.size(), static_cast<size_t>(p.out[0] * p.out[1]));
       for (int64_t od = 0; od < p.out[0]; ++od)
@@ -513,7 +516,7 @@ TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
     for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
       if (!direct_supports(g, pass)) continue;
       SCOPED_TRACE(describe(g) + " " + std::string(to_string(pass)));
-      const DirectPlan p = direct_plan(g, pass);
+      const DirectPlan p = direct_plan(g, pass, kAvx512Lanes);
       if (p.fwd_lanes) {
         ASSERT_FALSE(p.taps_reversed);
       }
@@ -542,8 +545,8 @@ TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
   EXPECT_GE(lanes_backward, 2);
   // One batch of a small plane, one vector of the convolution's input channels: the position
   // kernel, reading the weight in place with the taps reversed, on a padded copy.
-  const DirectPlan small =
-      direct_plan(make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}}), ConvPass::kBackwardData);
+  const DirectPlan small = direct_plan(make_geometry(1, 16, 16, 1, {{7, 3, 1, 1, 1, 1}}),
+                                       ConvPass::kBackwardData, kAvx512Lanes);
   EXPECT_FALSE(small.fwd_lanes);
   EXPECT_TRUE(small.taps_reversed);
   EXPECT_FALSE(direct_unpadded_plan(small).has_value());

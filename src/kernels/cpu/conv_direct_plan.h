@@ -145,14 +145,14 @@ bool direct_supports(const ConvGeometry& g, ConvPass pass);
 // The workspace of a pass: the padded chunk, plus the packed weights (forward with channels in
 // the lanes), the transposed weights (backward data's copy) or the virtual dy chunk (backward
 // weight). vector_lanes: the kernels' floats per vector (16: AVX-512, 8: AVX2).
-size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass, int vector_lanes = 16);
+size_t direct_workspace_floats(const ConvGeometry& g, ConvPass pass, int vector_lanes);
 
 // The pass of g as a forward-shaped plan. Backward data (stride 1 only) is the forward
 // convolution of dy with padding (K-1)*dilation - pad_lo, C_in and C_out swapped and the taps
 // reversed: the weights' (transpose_weights, or as forward_lanes packs them) or the taps' order;
 // backward weight sizes its chunks for x and dy. vector_lanes: the kernels' floats per vector
 // (which kernel pays can depend on it).
-DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass, int vector_lanes = 16);
+DirectPlan direct_plan(const ConvGeometry& g, ConvPass pass, int vector_lanes);
 
 // Rows [oc0, oc1) of group grp of the forward weight (C_out, cig, K) of p, the backward-data
 // plan of a convolution with weight w: forward weight (oc, ic, k) of p is w[ic, oc, K-1-k] of
