@@ -2,8 +2,8 @@
 // (conv_im2col_gemm.h): images side by side below kIm2colNarrowPixels output pixels (blocks of
 // nb-1, nb, nb+1 images and the batches between), images cut into chunks of lines when the
 // col would pass kIm2colChunkFloats (chunk-1, chunk, chunk+1 lines), backward data's steps
-// over input channels, the transposed backward-weight GEMM, strided 1x1 kernels moved as whole
-// planes, and every pass with one and two threads.
+// over input channels, the transposed backward-weight and backward-data GEMMs, strided 1x1 kernels
+// moved as whole planes, and every pass with one and two threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -137,6 +137,37 @@ TEST(ConvIm2colGemm, BackwardWeightTransposesForFewOutputChannels) {
   // 64 and 65 output channels against K = 144, reductions of 1504 and 1536 pixels.
   for (int64_t C_out : {64, 65})
     for (int64_t h : {47, 48}) v.push_back(conv3x3(1, 16, C_out, h, 32));
+  check_with_threads(v);
+}
+
+TEST(ConvIm2colGemm, BackwardDataTransposesTheDcolOfNarrowBlocks) {
+  auto transposed = [](const ConvGeometry& g) {
+    return im2col_gemm_plan(g, ConvPass::kBackwardData, 1).transposed_dcol;
+  };
+  // 7x7 outputs of one image: 49 columns against 9 dcol rows per input channel, so from 11
+  // input channels (99 rows) on; two images side by side (98 columns) from 22.
+  EXPECT_FALSE(transposed(conv3x3(1, 10, 4, 7, 7)));
+  EXPECT_TRUE(transposed(conv3x3(1, 11, 4, 7, 7)));
+  EXPECT_EQ(im2col_gemm_plan(conv3x3(2, 21, 4, 7, 7), ConvPass::kBackwardData, 1).images, 2);
+  EXPECT_FALSE(transposed(conv3x3(2, 21, 4, 7, 7)));
+  EXPECT_TRUE(transposed(conv3x3(2, 22, 4, 7, 7)));
+  // Only backward data; not a pointwise block of one image (its GEMM writes dx in place).
+  EXPECT_FALSE(im2col_gemm_plan(conv3x3(1, 11, 4, 7, 7), ConvPass::kForward, 1).transposed_dcol);
+  EXPECT_FALSE(transposed(make_geometry(1, 128, 4, 1, {{7, 1}, {7, 1}})));
+  EXPECT_TRUE(transposed(make_geometry(3, 300, 4, 1, {{7, 1}, {7, 1}})));
+  // Steps over channels: 600 channels of 441 dcol floats each pass kIm2colDcolStepFloats.
+  const ConvGeometry wide = conv3x3(1, 600, 2, 7, 7);
+  EXPECT_LT(im2col_gemm_plan(wide, ConvPass::kBackwardData, 1).channels, 600);
+  EXPECT_TRUE(transposed(wide));
+  // Around the threshold, with edges of the 16 x 16 transpose blocks on both sides (49 and 98
+  // columns, 90 to 297 rows), images side by side, strided, grouped, 1D and pointwise.
+  std::vector<ConvGeometry> v = {wide};
+  for (int64_t N : {1, 2, 3})
+    for (int64_t C_in : {10, 11, 16, 22, 33}) v.push_back(conv3x3(N, C_in, 5, 7, 7));
+  v.push_back(conv3x3(1, 24, 6, 14, 14, 2));
+  v.push_back(make_geometry(2, 48, 8, 2, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}));
+  v.push_back(make_geometry(1, 40, 6, 1, {{30, 5, 1, 2, 2, 2}}));
+  v.push_back(make_geometry(3, 300, 4, 1, {{7, 1}, {7, 1}}));
   check_with_threads(v);
 }
 

@@ -49,7 +49,9 @@ struct Blocks {
   int64_t staging_floats() const {
     return plan.images > 1 ? g.C_out_per_group() * max_columns() : 0;
   }
-  int64_t buffer_floats() const { return col_floats() + staging_floats(); }
+  // Backward data's dcolᵀ, as large as dcol (Im2colGemmPlan::transposed_dcol).
+  int64_t dcol_t_floats() const { return plan.transposed_dcol ? col_floats() : 0; }
+  int64_t buffer_floats() const { return col_floats() + staging_floats() + dcol_t_floats(); }
   int64_t buffers() const { return plan.split ? omp_get_max_threads() : 1; }
 };
 
@@ -171,6 +173,9 @@ Im2colGemmPlan im2col_gemm_plan(const ConvGeometry& g, ConvPass pass, int64_t th
   const int64_t reduction = plan.images * plan.lines * g.out[2];
   plan.transposed_dw = pass == ConvPass::kBackwardWeight && g.groups == 1 &&
                        (cog <= 32 || (cog <= 64 && 2 * cog <= K && reduction >= 1536));
+  plan.transposed_dcol = pass == ConvPass::kBackwardData &&
+                         !(g.is_pointwise() && plan.images == 1) &&
+                         2 * b.max_columns() <= plan.channels * g.kernel_pixels();
   return plan;
 }
 
@@ -243,7 +248,14 @@ void conv_backward_data_im2col_gemm(const ConvGeometry& g, const float* dy, cons
       const int64_t step = blocks.plan.channels, kp = g.kernel_pixels();
       for (int64_t c0 = 0; c0 < cig; c0 += step) {
         const int64_t channels = std::min(step, cig - c0);
-        sgemm('T', 'N', channels * kp, cols, cog, w_g + c0 * kp, K, B, ldb, 0.0f, col, cols);
+        const int64_t rows = channels * kp;
+        if (blocks.plan.transposed_dcol) {
+          float* dcol_t = staging + blocks.staging_floats();
+          sgemm('T', 'N', cols, rows, cog, B, ldb, w_g + c0 * kp, K, 0.0f, dcol_t, rows);
+          transpose_matrix(dcol_t, cols, rows, rows, col, cols, inner);
+        } else {
+          sgemm('T', 'N', rows, cols, cog, w_g + c0 * kp, K, B, ldb, 0.0f, col, cols);
+        }
         col2im_block(g, col, grp, c0, channels, blk, dx, inner);
       }
     }

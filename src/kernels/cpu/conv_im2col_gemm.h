@@ -59,6 +59,16 @@ struct Im2colGemmPlan {
   // 10-20% slower transposed): 32 or fewer output channels, or 64 or fewer with at least twice
   // as many col rows and blocks of 1536 columns or more.
   bool transposed_dw = false;
+  // Backward data only: dcolᵀ (columns, channels·k) = dy_blkᵀ · w_g, both operands as they lie,
+  // then transposed into dcol for col2im (transpose_matrix), for blocks with at most half as
+  // many columns as dcol rows. dnnl_sgemm's TN kernel is slow with a short N: measured on the Zen
+  // 4 (2 threads, ResNet-18 layer 4's 2304 x 49, reduction 512) 0.75 ms against 0.53 the other way
+  // round; 1152 x 196 (layer 3) 0.58 against 0.54, 1 thread 1.11 against 1.00; but 288 x 784
+  // (layer 2) 0.51 both ways on 1 thread. Whole passes, the transpose included, alternating
+  // builds, best of 8: layer 4's stride-2 3x3 at batch 1 0.568 ms against 0.768, at batch 16
+  // 8.99 against 9.47; layer 3's 0.554 against 0.586 and 8.97 against 9.41. Blocks wider than
+  // that lost 1-10% (layers 1 and 2, the Fashion-MNIST CNN's 1 -> 32, grouped layers).
+  bool transposed_dcol = false;
 };
 
 // The plan the kernels below follow for this shape, pass and thread count (exposed for the

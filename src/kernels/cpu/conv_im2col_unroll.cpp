@@ -202,6 +202,21 @@ void col2im_block(const ConvGeometry& g, float* col, int64_t grp, int64_t c0, in
   }
 }
 
+void transpose_matrix(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
+                      int64_t ldd, bool parallel) {
+  constexpr int64_t kTile = 16;
+  const bool vector = cpu_has_avx512();
+  const int64_t tiled_rows = vector ? rows / kTile * kTile : 0;
+#pragma omp parallel for if (parallel) schedule(static)
+  for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+    const int64_t c1 = std::min(cols, c0 + kTile);
+    const int64_t r0 = c1 - c0 == kTile ? tiled_rows : 0;
+    if (r0 > 0) transpose_columns_avx512(src + c0, r0, lds, dst + c0 * ldd, ldd);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t r = r0; r < rows; ++r) dst[c * ldd + r] = src[r * lds + c];
+  }
+}
+
 void gather_images(const float* t, int64_t C, int64_t P, int64_t c0, int64_t channels, int64_t n0,
                    int64_t images, float* block, bool parallel) {
 #pragma omp parallel for if (parallel) schedule(static)

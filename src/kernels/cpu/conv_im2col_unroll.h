@@ -59,6 +59,17 @@ inline constexpr int64_t kCol2imTapGroup = 8;
 void col2im_add_taps_stride2(const float* src, int64_t tap_ld, int64_t src_ld, const LineRange* w,
                              int64_t taps, int64_t lines, float* dst, int64_t dst_ld) noexcept;
 
+// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: backward data's dcol from the
+// dcolᵀ its GEMM writes (Im2colGemmPlan::transposed_dcol). Blocks of 16 x 16 go through
+// registers with AVX-512 (transpose_columns_avx512), the rest element by element; threads
+// split the columns of src when `parallel`.
+void transpose_matrix(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
+                      int64_t ldd, bool parallel);
+// transpose_matrix on 16 columns of src and rows a multiple of 16. Compiled for AVX-512
+// (conv_im2col_unroll_avx512.cpp): call only when cpu_has_avx512().
+void transpose_columns_avx512(const float* src, int64_t rows, int64_t lds, float* dst,
+                              int64_t ldd) noexcept;
+
 // Copies between channels [c0, c0 + channels) of whole images [n0, n0 + images) of t
 // (N, C, P) and a block (channels, images * P). scatter applies the forward epilogue on the way
 // (bias of channel c0 + c to row c, then the clamp).

@@ -94,4 +94,10 @@ void col2im_add_taps_stride2(const float* src, int64_t tap_ld, int64_t src_ld, c
   }
 }
 
+void transpose_columns_avx512(const float* src, int64_t rows, int64_t lds, float* dst,
+                              int64_t ldd) noexcept {
+  for (int64_t r = 0; r < rows; r += kLanes)
+    avx512::transpose16x16(src + r * lds, lds, dst + r, ldd);
+}
+
 }  // namespace fovea::kernels
