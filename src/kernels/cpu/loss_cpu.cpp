@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/row_exp_sum.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace fovea::kernels {
@@ -22,14 +23,8 @@ void for_each_row(const ClassLossGeometry& g, F&& f) {
 // log sum_c exp(x[c]), shifted by the largest logit; the reference's rule when that is
 // infinite (no finite shift exists).
 float log_sum_exp(int64_t C, const float* __restrict x) {
-  float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-  for (int64_t c = 0; c < C; ++c) m = x[c] > m ? x[c] : m;
-  if (std::isinf(m)) return m;
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t c = 0; c < C; ++c) s += vmath::exp(x[c] - m);
-  return m + std::log(s);
+  const auto [m, s] = row_exp_sum(C, x, nullptr);
+  return std::isinf(m) ? m : m + std::log(s);
 }
 
 // sum_c w[c] * (x[c] - lse), w = 1 when weight is null: the smoothing term.
@@ -87,15 +82,7 @@ void cross_entropy_backward_cpu(const ClassLossGeometry& g, const float* x, cons
     const float* __restrict row = x + i * C;
     const float s = scale[i * scale_stride], a = (1.0f - eps) * weight_of(weight, t);
     // p[c] = e^(x[c] - m) / sum_k e^(x[k] - m), the exponentials kept in d between the passes.
-    float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-    for (int64_t c = 0; c < C; ++c) m = row[c] > m ? row[c] : m;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < C; ++c) {
-      d[c] = vmath::exp(row[c] - m);
-      sum += d[c];
-    }
+    const auto [m, sum] = row_exp_sum(C, row, d);
     float p_scale = 1.0f / sum;
     if (std::isinf(m)) {  // no finite shift exists: the reference's p = e^(x - m), m infinite
 #pragma omp simd

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/row_exp_sum.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace fovea::kernels {
@@ -26,22 +27,12 @@ void for_each_task(const SoftmaxGeometry& g, int64_t tasks, F&& f) {
 // ---- contiguous lines (inner == 1) ----
 
 void forward_row(int64_t n, const float* __restrict x, float* __restrict y, bool log) {
-  float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-  for (int64_t k = 0; k < n; ++k) m = x[k] > m ? x[k] : m;
-  float sum = 0.0f;
+  const auto [m, sum] = row_exp_sum(n, x, log ? nullptr : y);
   if (log) {
-#pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < n; ++k) sum += vmath::exp(x[k] - m);
     const float log_sum = std::log(sum);
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) - log_sum;
     return;
-  }
-#pragma omp simd reduction(+ : sum)
-  for (int64_t k = 0; k < n; ++k) {
-    y[k] = vmath::exp(x[k] - m);
-    sum += y[k];
   }
   const float inv = 1.0f / sum;
 #pragma omp simd
