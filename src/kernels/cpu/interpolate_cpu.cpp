@@ -104,6 +104,16 @@ const float* combine_rows(const AxisTable& t, int64_t p, const float* rows, int6
     const float w = t.w(k)[p];
     const float* __restrict row = rows + r * stride;
     if (used == 0 && t.taps == 1 && w == 1.0f) return row;
+    // The first two rows in one pass over scratch (nearest and bilinear by 2: every row).
+    if (used == 0 && k + 1 < t.taps && t.idx(k + 1)[p] >= 0) {
+      const float w1 = t.w(k + 1)[p];
+      const float* __restrict row1 = rows + t.idx(k + 1)[p] * stride;
+#pragma omp simd
+      for (int64_t i = 0; i < length; ++i) scratch[i] = w * row[i] + w1 * row1[i];
+      used = 2;
+      ++k;
+      continue;
+    }
     if (used++ == 0) {
 #pragma omp simd
       for (int64_t i = 0; i < length; ++i) scratch[i] = w * row[i];
