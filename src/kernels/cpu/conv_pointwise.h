@@ -30,6 +30,10 @@ namespace fovea::kernels {
 // that sweep around them).
 inline constexpr int64_t kPointwiseRows = 8;
 inline constexpr int64_t kPointwiseVectors = 3;
+// Pixels of a chunk of the product times its reduction stay under this many floats (256 KiB, a
+// quarter of Zen 5's L2): the chunk's B panel is read from memory by the first row tile and from
+// L2 by the others.
+inline constexpr int64_t kPointwisePanelFloats = int64_t{1} << 16;
 // The weight gradient's register tile: dW rows (output channels) × columns (input channels).
 inline constexpr int64_t kPointwiseWeightRows = 4;
 inline constexpr int64_t kPointwiseWeightCols = 6;

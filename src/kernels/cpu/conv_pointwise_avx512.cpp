@@ -17,6 +17,7 @@
 // by these three files. So no function compiled for AVX-512 can be picked by the linker for code
 // that runs before supports() said yes.
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -34,6 +35,17 @@ namespace {
 // the passes then go through a panel of the sampled pixels, (N, C_in, output pixels).
 bool samples(const ConvGeometry& g) {
   return g.in != g.out;
+}
+
+// Whether each thread of the forward samples the whole panel into one of its own: one image in
+// one pixel chunk (kPointwisePanelFloats), whose product splits its rows, so that every thread
+// reads all of the panel. Then no barrier separates the sampling from the product and no core
+// reads planes the other sampled, for twice the sampling. ResNet-18's stride-2 1x1 layers at
+// batch 1, 2 threads on the Zen 4, 16 alternating rounds (32 calls each), median / tenth
+// percentile: layer 2 0.081 / 0.077 ms against 0.091 / 0.080, layer 3 0.075 / 0.070 against
+// 0.082 / 0.073; layer 4 (49 pixels) the same, 0.071 / 0.066 against 0.070 / 0.065.
+bool private_panels(const ConvGeometry& g) {
+  return samples(g) && g.N == 1 && g.C_in * g.out_pixels() <= kPointwisePanelFloats;
 }
 
 // Whether the weight gradient goes as a plain product dW = dy · xᵀ over a transposed panel of
@@ -67,7 +79,8 @@ bool conv_pointwise_supports(const ConvGeometry& g, ConvPass) {
 size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
   if (pass == ConvPass::kBackwardWeight && weight_transposes(g))
     return static_cast<size_t>(g.C_in * g.out_pixels() * (samples(g) ? 2 : 1));
-  const int64_t panel = samples(g) ? g.N * g.C_in * panel_pitch(g, pass) : 0;
+  int64_t panel = samples(g) ? g.N * g.C_in * panel_pitch(g, pass) : 0;
+  if (pass == ConvPass::kForward && private_panels(g)) panel *= omp_get_max_threads();
   if (pass != ConvPass::kBackwardWeight ||
       g.out_pixels() <= pointwise_weight_chunk(g.C_out, g.C_in))
     return static_cast<size_t>(panel);
@@ -251,6 +264,15 @@ void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* 
     return;
   }
   const int64_t pitch = panel_pitch(g, ConvPass::kForward);
+  if (private_panels(g)) {
+    with_team([&](bool team) {
+      float* panel = workspace + (team ? omp_get_thread_num() : 0) * g.C_in * pitch;
+      const PlaneSampler sample(g);
+      for (int64_t c = 0; c < g.C_in; ++c) sample(x + c * g.in_pixels(), panel + c * pitch);
+      multiply({1, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, panel, y, ep, pitch}, team);
+    });
+    return;
+  }
   with_team([&](bool team) {
     resample(g, true, x, workspace, pitch, team);
     multiply({g.N, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, workspace, y, ep, pitch}, team);

@@ -25,9 +25,6 @@ using avx512::first_lanes;
 
 constexpr int64_t kRows = kPointwiseRows, kVectors = kPointwiseVectors;
 constexpr int64_t kTilePixels = kVectors * kLanes;
-// Pixels of a chunk times K stay under this many floats (256 KiB, a quarter of Zen 5's L2): the
-// chunk's B panel is read from memory by the first row tile and from L2 by the others.
-constexpr int64_t kPanelFloats = int64_t{1} << 16;
 // With several threads and no split that shares the tasks evenly (even_row_splits), aim for
 // this many tasks per thread so static shares come out near even; also the row tiles a thread
 // needs before a batch-1 product splits its rows outermost.
@@ -212,8 +209,8 @@ int64_t even_row_splits(int64_t items, int64_t threads, int64_t row_tiles) {
 void multiply(const Product& pr, bool team, bool last) noexcept {
   const int64_t threads = omp_get_max_threads();
   const int64_t ldb = pr.ldb > 0 ? pr.ldb : pr.P;
-  // Pixel chunks whose B panel fits kPanelFloats, rounded to whole vectors.
-  const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPanelFloats), 1);
+  // Pixel chunks whose B panel fits kPointwisePanelFloats, rounded to whole vectors.
+  const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPointwisePanelFloats), 1);
   const int64_t chunk = ceil_div(ceil_div(pr.P, chunks), kLanes) * kLanes;
   const int64_t pixel_chunks = ceil_div(pr.P, chunk);
   // Row tiles split among tasks when images and chunks are too few to share out evenly.
@@ -317,7 +314,7 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
     // 1.8x as long that way.
     if (p_end <= p0) {
       for (int64_t rt = rt_begin; rt < rt_end; ++rt) dot_products(rt);
-    } else if ((rt_end - rt_begin) * kRows * (p1 - p0) <= kPanelFloats) {
+    } else if ((rt_end - rt_begin) * kRows * (p1 - p0) <= kPointwisePanelFloats) {
       for (int64_t p = p0; p < p_end; p += kTilePixels)
         for (int64_t rt = rt_begin; rt < rt_end; ++rt) tile(rt, p);
     } else {
