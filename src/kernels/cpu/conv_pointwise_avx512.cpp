@@ -37,15 +37,17 @@ bool samples(const ConvGeometry& g) {
   return g.in != g.out;
 }
 
-// Whether each thread of the forward samples the whole panel into one of its own: one image in
-// one pixel chunk (kPointwisePanelFloats), whose product splits its rows, so that every thread
-// reads all of the panel. Then no barrier separates the sampling from the product and no core
-// reads planes the other sampled, for twice the sampling. ResNet-18's stride-2 1x1 layers at
-// batch 1, 2 threads on the Zen 4, 16 alternating rounds (32 calls each), median / tenth
-// percentile: layer 2 0.081 / 0.077 ms against 0.091 / 0.080, layer 3 0.075 / 0.070 against
-// 0.082 / 0.073; layer 4 (49 pixels) the same, 0.071 / 0.066 against 0.070 / 0.065.
+// Whether each thread makes the whole panel (sampled, or transposed for the weight gradient)
+// into one of its own: one image in one pixel chunk (kPointwisePanelFloats), whose product
+// splits its rows, so that every thread reads all of the panel. Then no barrier separates the
+// sampling from the product and no core reads planes the other sampled, for twice the sampling.
+// ResNet-18's stride-2 1x1 layers at batch 1, 2 threads on the Zen 4, 16 alternating rounds (32
+// calls each), median / tenth percentile: layer 2 0.081 / 0.077 ms against 0.091 / 0.080, layer 3
+// 0.075 / 0.070 against 0.082 / 0.073; layer 4 (49 pixels) the same, 0.071 / 0.066 against 0.070 /
+// 0.065. The weight gradient's transposed panel (weight_transposes) likewise: 2 threads, 12 rounds,
+// tenth percentiles, layer 2 0.073 ms against 0.076, layer 3 0.067 against 0.070, layer 4 the same.
 bool private_panels(const ConvGeometry& g) {
-  return samples(g) && g.N == 1 && g.C_in * g.out_pixels() <= kPointwisePanelFloats;
+  return g.N == 1 && g.C_in * g.out_pixels() <= kPointwisePanelFloats;
 }
 
 // Whether the weight gradient goes as a plain product dW = dy · xᵀ over a transposed panel of
@@ -77,10 +79,11 @@ bool conv_pointwise_supports(const ConvGeometry& g, ConvPass) {
 }
 
 size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
+  const int64_t copies = private_panels(g) ? omp_get_max_threads() : 1;
   if (pass == ConvPass::kBackwardWeight && weight_transposes(g))
-    return static_cast<size_t>(g.C_in * g.out_pixels() * (samples(g) ? 2 : 1));
+    return static_cast<size_t>(copies * g.C_in * g.out_pixels() * (samples(g) ? 2 : 1));
   int64_t panel = samples(g) ? g.N * g.C_in * panel_pitch(g, pass) : 0;
-  if (pass == ConvPass::kForward && private_panels(g)) panel *= omp_get_max_threads();
+  if (pass == ConvPass::kForward) panel *= copies;
   if (pass != ConvPass::kBackwardWeight ||
       g.out_pixels() <= pointwise_weight_chunk(g.C_out, g.C_in))
     return static_cast<size_t>(panel);
@@ -297,22 +300,31 @@ void conv_backward_weight_pointwise(const ConvGeometry& g, const float* x, const
   if (weight_transposes(g)) {
     // dW (C_out, C_in) = dy (C_out, P) · panel (P, C_in), the panel transposed from x or from
     // its sampled pixels (after it in the workspace).
-    // Threads split the channels, 16 at a time, each sampling and then transposing its own:
-    // one barrier before the product, not one after each step, and the transpose reads what
-    // its own core just wrote.
-    float* sampled = workspace + g.C_in * g.out_pixels();
+    // With private panels (private_panels) each thread makes all of one of its own; else the
+    // threads split the channels, 16 at a time, each sampling and then transposing its own: one
+    // barrier before the product, not one after each step, and the transpose reads what its own
+    // core just wrote.
+    const bool own = private_panels(g);
+    const int64_t floats = g.C_in * g.out_pixels() * (samples(g) ? 2 : 1);
     with_team([&](bool team) {
+      float* panel = workspace + (own && team ? omp_get_thread_num() : 0) * floats;
+      float* sampled = panel + g.C_in * g.out_pixels();
       const PlaneSampler sample(g);
-      run_tasks(ceil_div(g.C_in, kLanes), team, [&](int64_t j) {
+      auto channels = [&](int64_t j) {
         const int64_t c0 = j * kLanes;
         if (samples(g))
           for (int64_t c = c0; c < std::min(g.C_in, c0 + kLanes); ++c)
             sample(x + c * g.in_pixels(), sampled + c * g.out_pixels());
-        transpose_channels(samples(g) ? sampled : x, g.C_in, g.out_pixels(), c0, workspace);
-      });
-      multiply({1, g.C_out, g.out_pixels(), g.C_in, dy, g.out_pixels(), 1, workspace, dw,
-                ConvEpilogue{}},
-               team);
+        transpose_channels(samples(g) ? sampled : x, g.C_in, g.out_pixels(), c0, panel);
+      };
+      if (own) {
+        for (int64_t j = 0; j < ceil_div(g.C_in, kLanes); ++j) channels(j);
+      } else {
+        run_tasks(ceil_div(g.C_in, kLanes), team, channels);
+      }
+      multiply(
+          {1, g.C_out, g.out_pixels(), g.C_in, dy, g.out_pixels(), 1, panel, dw, ConvEpilogue{}},
+          team);
     });
     return;
   }
