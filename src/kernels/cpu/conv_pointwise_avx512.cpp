@@ -44,8 +44,10 @@ bool samples(const ConvGeometry& g) {
 // ResNet-18's stride-2 1x1 layers at batch 1, 2 threads on the Zen 4, 16 alternating rounds (32
 // calls each), median / tenth percentile: layer 2 0.081 / 0.077 ms against 0.091 / 0.080, layer 3
 // 0.075 / 0.070 against 0.082 / 0.073; layer 4 (49 pixels) the same, 0.071 / 0.066 against 0.070 /
-// 0.065. The weight gradient's transposed panel (weight_transposes) likewise: 2 threads, 12 rounds,
-// tenth percentiles, layer 2 0.073 ms against 0.076, layer 3 0.067 against 0.070, layer 4 the same.
+// 0.065. The weight gradient's transposed panel (weight_transposes) likewise: 2 threads, 10-12
+// rounds, tenth percentiles, those layers 0.073 / 0.067 ms against 0.076 / 0.070 (layer 4 the
+// same); MobileNet-v2's unstrided 32 -> 192 at 28x28 0.049 against 0.053, 96 -> 576 at 14x14
+// 0.101 against 0.106, 160 -> 960 at 7x7 the same.
 bool private_panels(const ConvGeometry& g) {
   return g.N == 1 && g.C_in * g.out_pixels() <= kPointwisePanelFloats;
 }
