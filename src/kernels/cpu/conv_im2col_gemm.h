@@ -66,8 +66,10 @@ struct Im2colGemmPlan {
   // round; 1152 x 196 (layer 3) 0.58 against 0.54, 1 thread 1.11 against 1.00; but 288 x 784
   // (layer 2) 0.51 both ways on 1 thread. Whole passes, the transpose included, alternating
   // builds, best of 8: layer 4's stride-2 3x3 at batch 1 0.568 ms against 0.768, at batch 16
-  // 8.99 against 9.47; layer 3's 0.554 against 0.586 and 8.97 against 9.41. Blocks wider than
-  // that lost 1-10% (layers 1 and 2, the Fashion-MNIST CNN's 1 -> 32, grouped layers).
+  // 8.99 against 9.47; layer 3's 0.554 against 0.586 and 8.97 against 9.41. Transposed, the
+  // other blocks lost (best of 8): 1-15% with many rows (ResNet-18's layers 1-2, the dilated and
+  // 1D layers), 1.3-3.2x with few rows per column (depthwise, grouped, the stem, 3D, the
+  // Fashion-MNIST CNN's 1 -> 32).
   bool transposed_dcol = false;
 };
 
