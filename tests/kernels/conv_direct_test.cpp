@@ -499,6 +499,8 @@ TEST(ConvDirect, LanesLeaveOutOnlyProductsWithPadding) {
 // the input the geometry names (backward data's taps in order, its weight packed reversed).
 // Strided, 3D and the position kernel's backward data (taps reversed) keep the padded copy.
 TEST(ConvDirect, UnpaddedPlanReadsTheInputsTheGeometryNames) {
+  // The lanes kernel's backward data is chosen for two threads' shares (see the count below).
+  const testing::ThreadCount two(2);
   const std::vector<std::pair<ConvGeometry, bool>> cases = {
       {make_geometry(4, 32, 16, 1, {{7, 3, 1, 1, 1, 1}, {7, 3, 1, 1, 1, 1}}), true},
       {make_geometry(4, 32, 16, 1, {{9, 3, 1, 2, 2, 2}, {8, 3, 1, 1, 1, 0}}), true},
