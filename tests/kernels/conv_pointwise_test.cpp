@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "conv_harness.h"
@@ -125,6 +126,25 @@ TEST(ConvPointwise, StridedAndCropped) {
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 
+// One strided 1D or 2D image with enough pixels splits them between the threads, each sampling
+// and multiplying its own (forward), whole vectors but for the last: rows split mid-row, strides
+// 2 and 3, cropped trailing inputs, pixel chunks within a thread's share; with 2 and 3 threads.
+TEST(ConvPointwise, ForwardSplitsThePixelsOfOneImage) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  const std::vector<ConvGeometry> v = {
+      make_geometry(1, 24, 37, 1, {{57, 1, 2}, {61, 1, 2}}),
+      make_geometry(1, 17, 20, 1, {{80, 1, 3}, {70, 1, 3}}),
+      make_geometry(1, 9, 70, 1, {{60, 1, 2, 1, 0, -3}, {60, 1, 2, 1, 0, -1}}),
+      make_geometry(1, 160, 8, 1, {{64, 1, 2}, {66, 1, 2}}),
+      make_geometry(1, 20, 12, 1, {{1601, 1, 2}}),
+  };
+  for (int threads : {2, 3}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    const testing::ThreadCount count(threads);
+    check_all(v, kName);
+  }
+}
+
 // The plane sampler against each output's input worked out on its own: 1D, 2D and 3D planes,
 // strides 1 to 3, trailing inputs left unread, rows of 1 to 17 outputs (by spans up to
 // kSamplerMaxRow, row by row past it), planes around 32 inputs and kSamplerMaxSpans vectors of
@@ -198,7 +218,10 @@ TEST(ConvPointwise, BitwiseSameWithOneAndTwoThreads) {
         make_geometry(1, 48, 9, 1, {{40}, {40}}), make_geometry(2, 30, 20, 1, {{33}, {33}}),
         make_geometry(1, 40, 30, 1, {{28, 1, 2}, {28, 1, 2}}),
         make_geometry(1, 90, 20, 1, {{14, 1, 2}, {14, 1, 2}}),
-        make_geometry(5, 24, 40, 1, {{14, 1, 2}, {14, 1, 2}})}) {
+        make_geometry(5, 24, 40, 1, {{14, 1, 2}, {14, 1, 2}}),
+        // Pixels split between the threads (ForwardSplitsThePixelsOfOneImage): 578, the last 2
+        // by dot products.
+        make_geometry(1, 64, 20, 1, {{68, 1, 2}, {34, 1, 2}})}) {
     const ConvAlgorithm* algo = select_conv(g, ConvPass::kForward, "pointwise_avx512");
     ASSERT_EQ(algo->name, "pointwise_avx512");
     expect_same_bits_on_one_and_two_threads(*algo, g, 7, true);

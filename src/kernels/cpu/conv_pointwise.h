@@ -14,8 +14,9 @@
 // gathered from x (forward, backward_weight) or scattered into dx, zeros between
 // (backward_data). The weight gradient is the same tile kernel over a transposed panel of x at
 // batch 1 with few pixels, else kPointwiseWeightRows × kPointwiseWeightCols tiles of dot products
-// over pixel slices. Threads split tasks that each write their own outputs, every sum in one
-// order: results are bitwise the same for any thread count. AVX-512 is required (supports()
+// over pixel slices. Threads split tasks that each write their own outputs (one strided image
+// with many pixels: each thread samples and multiplies its own pixels), every sum in one order:
+// results are bitwise the same for any thread count. AVX-512 is required (supports()
 // says false without).
 #pragma once
 

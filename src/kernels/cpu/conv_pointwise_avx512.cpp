@@ -52,6 +52,30 @@ bool private_panels(const ConvGeometry& g) {
   return g.N == 1 && g.C_in * g.out_pixels() <= kPointwisePanelFloats;
 }
 
+// Floats of the panel each thread makes for itself in the forward (private_panels,
+// splits_pixels): the planes on cache lines (panel_pitch).
+int64_t own_panel_floats(const ConvGeometry& g) {
+  return g.C_in * round_up(g.out_pixels(), 16);
+}
+
+// Whether a strided forward of one 1D or 2D image splits its pixels between the threads, each
+// sampling x at its own pixels into its own panel and multiplying them by all of w: no pixel
+// sampled twice (private_panels samples all of them on each thread), no barrier, no core
+// reading what the other wrote. Only with enough pixels a thread for the product's register
+// tiles. ResNet-18's stride-2 1x1 at batch 1, 2 threads on the Zen 4, 10 alternating rounds,
+// min / median: layer 2 (392 pixels a thread) 0.0666 / 0.0696 ms against 0.0766 / 0.0786. With
+// the threshold at 64, layer 3 (98 and 84 pixels) ran 0.0721 / 0.0735 against 0.0678 / 0.0699
+// (12 rounds); split by rows, layer 4 (24 or 25) 0.0839 / 0.0868 against 0.0639 / 0.0656. Backward
+// data split by rows (each thread spreading its own rows of dx, no barrier) ran layer 2 slower,
+// 0.073-0.082 ms against 0.069-0.072: its threads' dy columns start mid-vector, and it wrote dx in
+// 64 pieces a thread instead of 32 whole planes.
+inline constexpr int64_t kSplitPixels = 256;  // the fewest a thread
+bool splits_pixels(const ConvGeometry& g) {
+  const int64_t threads = omp_get_max_threads();
+  return threads > 1 && g.N == 1 && samples(g) && g.in[0] == 1 &&
+         g.out_pixels() >= kSplitPixels * threads;
+}
+
 // Whether the weight gradient goes as a plain product dW = dy · xᵀ over a transposed panel of
 // x's (sampled) pixels: one image, few pixels (the per-tile dot products of the other way
 // would spend more on their horizontal sums than on the few vectors of pixels).
@@ -81,11 +105,13 @@ bool conv_pointwise_supports(const ConvGeometry& g, ConvPass) {
 }
 
 size_t conv_pointwise_workspace_floats(const ConvGeometry& g, ConvPass pass) {
-  const int64_t copies = private_panels(g) ? omp_get_max_threads() : 1;
+  const int64_t threads = omp_get_max_threads();
   if (pass == ConvPass::kBackwardWeight && weight_transposes(g))
-    return static_cast<size_t>(copies * g.C_in * g.out_pixels() * (samples(g) ? 2 : 1));
-  int64_t panel = samples(g) ? g.N * g.C_in * panel_pitch(g, pass) : 0;
-  if (pass == ConvPass::kForward) panel *= copies;
+    return static_cast<size_t>((private_panels(g) ? threads : 1) * g.C_in * g.out_pixels() *
+                               (samples(g) ? 2 : 1));
+  if (pass == ConvPass::kForward && samples(g) && (splits_pixels(g) || private_panels(g)))
+    return static_cast<size_t>(threads * own_panel_floats(g));
+  const int64_t panel = samples(g) ? g.N * g.C_in * panel_pitch(g, pass) : 0;
   if (pass != ConvPass::kBackwardWeight ||
       g.out_pixels() <= pointwise_weight_chunk(g.C_out, g.C_in))
     return static_cast<size_t>(panel);
@@ -162,6 +188,17 @@ void gather_row(const float* src, int64_t s, int64_t n, float* dst) {
                           ? _mm512_maskz_loadu_ps(first_lanes(in - kLanes), src + 2 * i + kLanes)
                           : _mm512_setzero_ps();
     _mm512_mask_storeu_ps(dst + i, first_lanes(n - i), _mm512_permutex2var_ps(lo, even, hi));
+  }
+}
+
+// Pixels [p0, p1) of a 2D plane's sampled pixels (g.out's, row by row) from the plane of x at
+// src, into dst: row by row, the first and last in part.
+void sample_pixels(const ConvGeometry& g, const float* src, int64_t p0, int64_t p1, float* dst) {
+  const int64_t W = g.out[2], row = g.stride[1] * g.in[2];
+  for (int64_t p = p0, n = 0; p < p1; p += n) {
+    const int64_t oh = p / W, ow = p % W;
+    n = std::min(W - ow, p1 - p);
+    gather_row(src + oh * row + ow * g.stride[2], g.stride[2], n, dst + (p - p0));
   }
 }
 
@@ -268,10 +305,25 @@ void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* 
     multiply({g.N, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, x, y, ep}, false);
     return;
   }
+  if (splits_pixels(g)) {
+    with_team([&](bool) {
+      // This thread's pixels [p0, p1) of y, whole vectors but for the image's last: the
+      // product's vectors, and its dot products past the last, are the single thread's.
+      const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t P = g.out_pixels(), share = round_up(ceil_div(P, T), kLanes);
+      const int64_t p0 = std::min(P, t * share), p1 = std::min(P, p0 + share);
+      const int64_t pitch = round_up(p1 - p0, kLanes);
+      float* panel = workspace + t * own_panel_floats(g);
+      for (int64_t c = 0; c < g.C_in; ++c)
+        sample_pixels(g, x + c * g.in_pixels(), p0, p1, panel + c * pitch);
+      multiply({1, g.C_out, g.C_in, p1 - p0, w, g.C_in, 1, panel, y + p0, ep, pitch, P}, false);
+    });
+    return;
+  }
   const int64_t pitch = panel_pitch(g, ConvPass::kForward);
   if (private_panels(g)) {
     with_team([&](bool team) {
-      float* panel = workspace + (team ? omp_get_thread_num() : 0) * g.C_in * pitch;
+      float* panel = workspace + (team ? omp_get_thread_num() : 0) * own_panel_floats(g);
       const PlaneSampler sample(g);
       for (int64_t c = 0; c < g.C_in; ++c) sample(x + c * g.in_pixels(), panel + c * pitch);
       multiply({1, g.C_out, g.C_in, g.out_pixels(), w, g.C_in, 1, panel, y, ep, pitch}, team);

@@ -23,11 +23,19 @@ namespace fovea::kernels::pointwise_avx512 {
 
 inline constexpr int64_t kLanes = 16;
 
+// The threads that share a call's tasks: the team's when `team` (see with_team), else those of
+// a team the call starts, or one where a thread of a team calls alone (as each thread does on
+// its own rows of an image, see splits_rows in conv_pointwise_avx512.cpp).
+inline int64_t task_threads(bool team) {
+  if (team) return omp_get_num_threads();
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+}
+
 // Runs task(i) for i in [0, tasks) over the threads, in contiguous static shares: those of the
 // team every thread of which makes this call when `team` (see with_team), else a team started
-// here. `last`: the team's last step, whose end needs no barrier of its own (the team's end is
-// one): a barrier is a wait for the slowest thread, and on a loaded machine for one the OS has
-// put off.
+// here (or the calling thread alone, see task_threads). `last`: the team's last step, whose end
+// needs no barrier of its own (the team's end is one): a barrier is a wait for the slowest thread,
+// and on a loaded machine for one the OS has put off.
 template <class Task>
 void run_tasks(int64_t tasks, bool team, Task&& task, bool last = false) {
   if (team && last) {
@@ -40,8 +48,8 @@ void run_tasks(int64_t tasks, bool team, Task&& task, bool last = false) {
     for (int64_t i = 0; i < tasks; ++i) task(i);
     return;
   }
-  // One thread: no team to start.
-  if (omp_get_max_threads() == 1 || tasks == 1) {
+  // One thread, or one thread of a team working alone: no team to start.
+  if (task_threads(false) == 1 || tasks == 1) {
     for (int64_t i = 0; i < tasks; ++i) task(i);
     return;
   }
@@ -85,7 +93,8 @@ template <int R, int C>
 }
 
 // C[n] = A · B[n] for every image, B[n] = b + n·K·ldb (rows of B at stride ldb: P, or more)
-// and C[n] = c + n·M·P, with `ep` (bias of C's rows, clamp) applied before the store.
+// and C[n] = c + n·M·ldc (rows at stride ldc: P, or more), with `ep` (bias of C's rows, clamp)
+// applied before the store.
 struct Product {
   int64_t N, M, K, P;
   const float* a;
@@ -94,6 +103,7 @@ struct Product {
   float* c;
   ConvEpilogue ep;
   int64_t ldb = 0;  // 0: P
+  int64_t ldc = 0;  // rows of C at this stride; 0: P
 };
 
 // Over the team when `team`; `last` says, as to run_tasks, that it is the team's last step.

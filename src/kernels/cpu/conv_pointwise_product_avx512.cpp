@@ -207,8 +207,9 @@ int64_t even_row_splits(int64_t items, int64_t threads, int64_t row_tiles) {
 
 // Declared, with what it does, in conv_pointwise_avx512.h.
 void multiply(const Product& pr, bool team, bool last) noexcept {
-  const int64_t threads = omp_get_max_threads();
+  const int64_t threads = task_threads(team);
   const int64_t ldb = pr.ldb > 0 ? pr.ldb : pr.P;
+  const int64_t ldc = pr.ldc > 0 ? pr.ldc : pr.P;
   // Pixel chunks whose B panel fits kPointwisePanelFloats, rounded to whole vectors.
   const int64_t chunks = std::max<int64_t>(ceil_div(pr.K * pr.P, kPointwisePanelFloats), 1);
   const int64_t chunk = ceil_div(ceil_div(pr.P, chunks), kLanes) * kLanes;
@@ -244,7 +245,7 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
     const int64_t n = i / row_splits / pixel_chunks;
     const int64_t p0 = pc * chunk, p1 = std::min(pr.P, p0 + chunk);
     const float* b = pr.b + n * pr.K * ldb;
-    float* c = pr.c + n * pr.M * pr.P;
+    float* c = pr.c + n * pr.M * ldc;
     // The dot products' pixels (in this chunk) as contiguous columns of B.
     alignas(64) float columns_of_b[kDotPixels][kDotMaxK];
     for (int64_t p = std::max(p0, vector_end); dots && p < p1; ++p)
@@ -259,8 +260,8 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
                   b,
                   ldb,
                   pr.K,
-                  c + r0 * pr.P,
-                  pr.P,
+                  c + r0 * ldc,
+                  ldc,
                   0,
                   pr.ep.bias ? pr.ep.bias + r0 : nullptr,
                   clamp,
