@@ -63,8 +63,8 @@ int64_t own_panel_floats(const ConvGeometry& g) {
 // sampled twice (private_panels samples all of them on each thread), no barrier, no core
 // reading what the other wrote. Only with enough pixels a thread for the product's register
 // tiles. ResNet-18's stride-2 1x1 at batch 1, 2 threads on the Zen 4, 10 alternating rounds,
-// min / median: layer 2 (392 pixels a thread) 0.0666 / 0.0696 ms against 0.0766 / 0.0786. With
-// the threshold at 64, layer 3 (98 and 84 pixels) ran 0.0721 / 0.0735 against 0.0678 / 0.0699
+// min / median: layer 2 (400 and 384 pixels a thread) 0.0666 / 0.0696 ms against 0.0766 / 0.0786.
+// With the threshold at 64, layer 3 (112 and 84 pixels) ran 0.0721 / 0.0735 against 0.0678 / 0.0699
 // (12 rounds); split by rows, layer 4 (24 or 25) 0.0839 / 0.0868 against 0.0639 / 0.0656. Backward
 // data split by rows (each thread spreading its own rows of dx, no barrier) ran layer 2 slower,
 // 0.073-0.082 ms against 0.069-0.072: its threads' dy columns start mid-vector, and it wrote dx in
@@ -191,7 +191,7 @@ void gather_row(const float* src, int64_t s, int64_t n, float* dst) {
   }
 }
 
-// Pixels [p0, p1) of a 2D plane's sampled pixels (g.out's, row by row) from the plane of x at
+// Pixels [p0, p1) of a 1D or 2D plane's sampled pixels (g.out's, row by row) from the plane of x at
 // src, into dst: row by row, the first and last in part.
 void sample_pixels(const ConvGeometry& g, const float* src, int64_t p0, int64_t p1, float* dst) {
   const int64_t W = g.out[2], row = g.stride[1] * g.in[2];

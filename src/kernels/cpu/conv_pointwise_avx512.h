@@ -25,7 +25,7 @@ inline constexpr int64_t kLanes = 16;
 
 // The threads that share a call's tasks: the team's when `team` (see with_team), else those of
 // a team the call starts, or one where a thread of a team calls alone (as each thread does on
-// its own rows of an image, see splits_rows in conv_pointwise_avx512.cpp).
+// its own pixels of an image, see splits_pixels in conv_pointwise_avx512.cpp).
 inline int64_t task_threads(bool team) {
   if (team) return omp_get_num_threads();
   return omp_in_parallel() ? 1 : omp_get_max_threads();
