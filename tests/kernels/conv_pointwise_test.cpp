@@ -143,6 +143,9 @@ TEST(ConvPointwise, ForwardSplitsThePixelsOfOneImage) {
     const testing::ThreadCount count(threads);
     check_all(v, kName);
   }
+  // 19 threads on 4870 pixels: shares of 272, so the last thread's starts past the end.
+  const testing::ThreadCount many(19);
+  check_all({make_geometry(1, 3, 5, 1, {{973, 1, 2}, {19, 1, 2}})}, kName);
 }
 
 // The plane sampler against each output's input worked out on its own: 1D, 2D and 3D planes,

@@ -314,6 +314,8 @@ void conv_forward_pointwise(const ConvGeometry& g, const float* x, const float* 
       const int64_t p0 = std::min(P, t * share), p1 = std::min(P, p0 + share);
       const int64_t pitch = round_up(p1 - p0, kLanes);
       float* panel = workspace + t * own_panel_floats(g);
+      // Shares rounded up to whole vectors can leave the last threads of a large team none.
+      if (p1 == p0) return;
       for (int64_t c = 0; c < g.C_in; ++c)
         sample_pixels(g, x + c * g.in_pixels(), p0, p1, panel + c * pitch);
       multiply({1, g.C_out, g.C_in, p1 - p0, w, g.C_in, 1, panel, y + p0, ep, pitch, P}, false);
