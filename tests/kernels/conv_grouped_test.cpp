@@ -6,6 +6,7 @@
 // gradient's tiles of 8 channels x 3 taps and 4 x 5; plus the shapes it must refuse.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "conv_harness.h"
@@ -98,6 +99,19 @@ TEST(ConvGrouped, BatchesAroundTheWeightPasses) {
   std::vector<ConvGeometry> v;
   for (int64_t N : {2, 4, 5, 8, 9})
     v.push_back(make_geometry(N, 12, 20, 4, {{5, 3, 1, 1, 1, 1}, {6, 3, 1, 1, 1, 1}}));
+  testing::with_one_and_two_threads([&] { check_all(v, kName); });
+}
+
+// The most (source channel, tap) pairs a block's weights pack: up to 32 channels per group on
+// each side with kernels of 49 and 64 taps (the forward's pairs in one run per row, backward
+// data's in runs of 8 taps per source channel, the last shorter), blocks of 8 and of 4.
+TEST(ConvGrouped, LargestKernelsAndChannels) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<ConvGeometry> v;
+  for (int64_t k : {7, 8})
+    for (auto [cig, cog] : {std::pair<int64_t, int64_t>{32, 32}, {31, 12}, {5, 32}})
+      v.push_back(make_geometry(2, 2 * cig, 2 * cog, 2,
+                                {{k + 3, k, 1, 1, k / 2, (k - 1) / 2}, same_w(9, k, 1, k / 2)}));
   testing::with_one_and_two_threads([&] { check_all(v, kName); });
 }
 

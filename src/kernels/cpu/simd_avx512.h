@@ -97,6 +97,28 @@ inline void sum_each(const __m512* v, int64_t n, float* out) {
   std::copy_n(t, 16, r);
 }
 
+// r[0..7], 8 rows of 8 floats, transposed in registers: r[j] becomes column j, by the stages of
+// transpose16x16 on 256-bit registers (24 shuffles).
+[[gnu::always_inline]] inline void transpose8x8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_maskz_unpacklo_ps(0xFF, r[i], r[i + 1]);
+    t[i + 1] = _mm256_maskz_unpackhi_ps(0xFF, r[i], r[i + 1]);
+  }
+  // u[4g + k], half H: column 4H + k of rows 4g .. 4g + 3.
+  __m256 u[8];
+  for (int g = 0; g < 8; g += 4) {
+    u[g] = _mm256_maskz_shuffle_ps(0xFF, t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm256_maskz_shuffle_ps(0xFF, t[g], t[g + 2], 0xEE);
+    u[g + 2] = _mm256_maskz_shuffle_ps(0xFF, t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm256_maskz_shuffle_ps(0xFF, t[g + 1], t[g + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+    r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+  }
+}
+
 // dst[j * ldd + i] = src[i * lds + j], i, j < 16: the 16 x 16 block at src (rows lds floats
 // apart) transposed into dst (rows ldd apart) through registers, instead of 256 scalar moves.
 inline void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
