@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "conv_harness.h"
@@ -188,6 +190,37 @@ TEST(InvertedResidual, MobileNetV2Blocks) {
   for (const Shape& s : shapes) v.push_back(block(1, s.c_in, s.t, s.c_out, s.plane, s.plane, s.s));
   v.push_back(block(3, 24, 6, 24, 28, 28, 1));
   check(v);
+}
+
+// Planes of fewer than 64 output pixels, whose GEMMs hand the 1-4 pixels past their last whole
+// vector to dot products where the sums are long enough (7x7: 49 = 3 x 16 + 1; 6x6: 36; 5x10:
+// 50; 3x17: 51): rows in fours and a partial last four, with and without expansion and
+// residual, stride 2 from planes whose own pixels go either way (14x14: 196 = 12 x 16 + 4),
+// sums too short for the dots beside them, batch 1 and 3; the split by channels on 2 threads
+// and one band on 1 sum each pixel the same way (bitwise equal).
+TEST(InvertedResidual, SmallPlanesSumTheirLastPixelsAsDots) {
+  if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  std::vector<InvertedResidualGeometry> v;
+  int i = 0;
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{7, 7}, {6, 6}, {5, 10}, {3, 17}})
+    for (auto [c_in, t, c_out] : {std::tuple<int64_t, int64_t, int64_t>{160, 6, 160},
+                                  {24, 4, 18},
+                                  {96, 1, 97},
+                                  {7, 3, 5},
+                                  {33, 6, 31}})
+      v.push_back(block(1 + 2 * (i++ % 2), c_in, t, c_out, h, w, 1));
+  for (auto [c_in, c_out] : {std::pair<int64_t, int64_t>{96, 160}, {20, 21}})
+    for (int64_t hw : {13, 14}) v.push_back(block(1, c_in, 6, c_out, hw, hw, 2));
+  check(v);
+  // Whole planes on any number of threads: the dots there; not where bands or parts cut them.
+  for (int threads : {1, 2, 3}) {
+    EXPECT_TRUE(inverted_residual_plan(block(1, 160, 6, 160, 7, 7, 1), threads).pixel_dots);
+    EXPECT_TRUE(inverted_residual_plan(block(2, 16, 6, 24, 14, 14, 2), threads).pixel_dots);
+    // 576 expanded channels of 14 x 14 rows overflow one band's L2 budget on one thread.
+    EXPECT_FALSE(inverted_residual_plan(block(1, 96, 6, 160, 14, 14, 2), threads).pixel_dots);
+    EXPECT_FALSE(inverted_residual_plan(block(1, 96, 6, 96, 14, 14, 1), threads).pixel_dots);
+    EXPECT_FALSE(inverted_residual_plan(block(1, 160, 6, 160, 7, 7, 1, 3), threads).pixel_dots);
+  }
 }
 
 TEST(InvertedResidual, SupportedShapes) {

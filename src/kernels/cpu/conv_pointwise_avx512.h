@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/conv_algorithm.h"
+#include "kernels/cpu/simd_avx512.h"
 #include "kernels/rounding.h"
 
 #pragma GCC push_options
@@ -70,15 +71,7 @@ void with_team(Body&& body) {
   body(true);
 }
 
-// The lanes of v summed. (GCC 12 warns falsely inside _mm512_reduce_add_ps and the unmasked
-// 512-to-256 casts and extracts.)
-inline float horizontal_sum(__m512 v) {
-  const __m256 half = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xFF, v, 0),
-                                    _mm512_maskz_extractf32x8_ps(0xFF, v, 1));
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
-}
+using avx512::horizontal_sum;
 
 // A register tile's accumulators at its start: 0, or the R·C vectors stored row by row at
 // `from` (a weight tile's partial sums from its last slice). Unrolled: an indexed access would

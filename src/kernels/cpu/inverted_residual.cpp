@@ -48,6 +48,9 @@ InvertedResidualPlan inverted_residual_plan(const InvertedResidualGeometry& g, i
   if (p.by_channels) p.band = oh, p.parts = 1;
   const int64_t most = g.max_band > 0 ? std::min(g.max_band, oh) : oh;
   while (p.band < most && bytes(p.band + 1) <= kBandBytes) ++p.band;
+  // Below kMinPartPixels output pixels, more than one part means the split by channels, and
+  // one band holds the plane whenever bytes(oh) fits: whole planes for any thread count.
+  p.pixel_dots = oh * ow < kMinPartPixels && g.max_band == 0 && bytes(oh) <= kBandBytes;
   p.e_rows = e_rows(p.band);
   p.lde = round_up(p.e_rows * g.W, 16);
   p.ldd = round_up(p.band * ow, 16);

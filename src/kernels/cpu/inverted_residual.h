@@ -9,17 +9,18 @@
 // Here each thread walks a range of output rows in bands of a few rows. For a band, the
 // expansion computes the input rows the band's depthwise reads into a per-thread buffer E
 // (C_mid, rows, W): a GEMM on the band's rows of x, which are contiguous in NCHW, pixels in the
-// 16 lanes and tiles of 6 output channels x 64 pixels, relu6 in registers. Rows the previous
-// band already expanded (the 3x3 window's overlap) are moved to the front, not recomputed. The
-// depthwise reads E per row with pixels in the lanes (stride 2 through an even/odd lane
-// permute of two loads) into D (C_mid, band pixels); the projection is the same GEMM on D,
-// whose output pixels are the band's contiguous run of each NCHW output plane, bias and
-// residual added as it stores. E and D stay in the thread's L2; only x and y touch memory, and
-// x is prefetched: the next band's rows during this band's depthwise, or, without expansion
-// (the depthwise reads x itself), the next channel's rows. On small planes with more threads
-// than images the threads split the channels instead of the rows (InvertedResidualPlan).
-// Every output is one fixed sequence of operations whatever the band or thread split: results
-// are bitwise the same on any number of threads.
+// 16 lanes and tiles of 6 output channels x 64 pixels, relu6 in registers (on planes of fewer
+// than 64 output pixels, the few pixels past the last whole vector as dot products). Rows the
+// previous band already expanded (the 3x3 window's overlap) are moved to the front, not recomputed.
+// The depthwise reads E per row with pixels in the lanes (stride 2 through an even/odd lane permute
+// of two loads) into D (C_mid, band pixels); the projection is the same GEMM on D, whose output
+// pixels are the band's contiguous run of each NCHW output plane, bias and residual added as it
+// stores. E and D stay in the thread's L2; only x and y touch memory, and x is prefetched: the next
+// band's rows during this band's depthwise, or, without expansion (the depthwise reads x itself),
+// the next channel's rows. On small planes with more threads than images the threads split the
+// channels instead of the rows (InvertedResidualPlan). Every output is one fixed sequence of
+// operations whatever the band or thread split: results are bitwise the same on any number of
+// threads.
 #pragma once
 
 #include <cstddef>
@@ -61,6 +62,11 @@ struct InvertedResidualWeights {
 struct InvertedResidualPlan {
   int64_t band = 1, e_rows = 0, lde = 0, ldd = 0, parts = 1;
   bool by_channels = false;
+  // Whether the GEMMs hand the pixels past a plane's last whole vector to dot products (where
+  // those cost less): only on planes small enough that every thread count runs each image's
+  // GEMMs over whole planes (one band, one part or the split by channels), so that which way a
+  // pixel is summed never depends on the threads.
+  bool pixel_dots = false;
   int64_t thread_floats(int64_t C_mid) const;
   int64_t workspace_floats(int64_t C_mid, int threads) const;
 };

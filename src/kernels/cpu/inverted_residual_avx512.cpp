@@ -22,10 +22,21 @@ namespace {
 
 using avx512::Clamp;
 using avx512::first_lanes;
+using avx512::horizontal_sum;
 
 constexpr int kTileRows = 6;     // output channels of a GEMM tile
 constexpr int kTileVectors = 4;  // 16-pixel vectors of a GEMM tile: 24 accumulators
 constexpr int64_t kMaxVectors = kInvertedResidualMaxWidth / 16;
+// The most pixels past a plane's last whole vector that go by dot products, and the longest
+// sums they take (their columns of b are copied to the stack).
+constexpr int kDotPixels = 4;
+constexpr int64_t kDotMaxK = 2048;
+
+// Whether `left` pixels past the last whole vector cost less as dot products than as a masked
+// vector: per row, left x (K / 16 FMAs + a horizontal sum of about 16 FMAs' time) against K.
+bool pixel_dots(int64_t left, int64_t K) {
+  return left > 0 && left <= kDotPixels && left * (K / 16 + 16) < K && K <= kDotMaxK;
+}
 
 // c = clamp(w b + bias) + r over P pixels: w (M, K) row-major, b (K, P) with rows ldb apart, c
 // and r (M, P) with rows ldc and ldr apart. The expansion (b = rows of x, relu6) and the
@@ -100,13 +111,73 @@ constexpr std::array<std::array<TileFn, kTileVectors>, kTileRows> kTiles = {
     kTilesOfRows<1>, kTilesOfRows<2>, kTilesOfRows<3>,
     kTilesOfRows<4>, kTilesOfRows<5>, kTilesOfRows<6>};
 
-void gemm(const Gemm& g, int64_t P) {
-  for (int64_t p0 = 0; p0 < P; p0 += 16 * kTileVectors) {
-    const int64_t n = std::min<int64_t>(P - p0, 16 * kTileVectors);
+// Rows m0 .. m0 + rows (at most kTileRows) of c at pixels [p0, p1) (at most kDotPixels, past
+// the last whole vector) as dot products along k: a masked vector would spend 16 lanes of FMAs
+// on each of them (a 7x7 plane: 4 vectors for 49 pixels). Called after the rows' last tile,
+// while their weights are in L1. Each sum: 16-lane partial sums over k in order, the lanes
+// summed by a fixed tree, then the bias, the clamp and the residual, as gemm_tile adds them.
+// cols: the pixels' columns of b, K floats each.
+void dot_rows(const Gemm& g, int64_t m0, int rows, int64_t p0, int64_t p1, const float* cols) {
+  const int64_t n = p1 - p0, K = g.K;
+  __m512 acc[kTileRows][kDotPixels];
+#pragma GCC unroll 6
+  for (int i = 0; i < kTileRows; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < kDotPixels; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; k += 16) {
+    const __mmask16 lanes = first_lanes(K - k);
+    __m512 col[kDotPixels];
+#pragma GCC unroll 4
+    for (int j = 0; j < kDotPixels; ++j)
+      col[j] = j < n ? _mm512_maskz_loadu_ps(lanes, cols + j * K + k) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int i = 0; i < kTileRows; ++i) {
+      if (i >= rows) break;
+      const __m512 wv = _mm512_maskz_loadu_ps(lanes, g.w + (m0 + i) * K + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < kDotPixels; ++j)
+        if (j < n) acc[i][j] = _mm512_fmadd_ps(wv, col[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < kTileRows; ++i) {
+    if (i >= rows) break;
+    const int64_t m = m0 + i;
+#pragma GCC unroll 4
+    for (int j = 0; j < kDotPixels; ++j) {
+      if (j >= n) break;
+      float s = horizontal_sum(acc[i][j]) + (g.bias ? g.bias[m] : 0.0f);
+      if (g.clamp.on) s = _mm512_cvtss_f32(g.clamp(_mm512_set1_ps(s)));
+      if (g.r) s += g.r[m * g.ldr + p0 + j];
+      g.c[m * g.ldc + p0 + j] = s;
+    }
+  }
+}
+
+// c over P pixels, by tiles of kTileRows x kTileVectors vectors; with `dots` (pixel_dots),
+// the pixels past the last whole vector by dot_rows.
+void gemm(const Gemm& g, int64_t P, bool dots) {
+  const int64_t left = P % 16;
+  dots = dots && pixel_dots(left, g.K);
+  const int64_t vector_end = dots ? P - left : P;
+  alignas(64) float cols[kDotPixels * kDotMaxK];
+  if (dots)
+    for (int64_t j = 0; j < left; ++j)
+      for (int64_t k = 0; k < g.K; ++k) cols[j * g.K + k] = g.b[k * g.ldb + vector_end + j];
+  auto row_dots = [&](int64_t m0) {
+    dot_rows(g, m0, static_cast<int>(std::min<int64_t>(kTileRows, g.M - m0)), vector_end, P, cols);
+  };
+  if (dots && vector_end == 0)
+    for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows) row_dots(m0);
+  for (int64_t p0 = 0; p0 < vector_end; p0 += 16 * kTileVectors) {
+    const int64_t n = std::min<int64_t>(vector_end - p0, 16 * kTileVectors);
     const int64_t vectors = ceil_div(n, 16);
     const __mmask16 tail = first_lanes(n - 16 * (vectors - 1));
-    for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows)
+    const bool last = p0 + n == vector_end;
+    for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows) {
       kTiles[std::min<int64_t>(kTileRows, g.M - m0) - 1][vectors - 1](g, m0, p0, tail);
+      if (dots && last) row_dots(m0);
+    }
   }
 }
 
@@ -306,7 +377,7 @@ void run_rows(const InvertedResidualGeometry& g, const InvertedResidualPlan& pla
             .ldb = HW,
             .c = E + keep * g.W,
             .ldc = plan.lde},
-           (hi - lo - keep) * g.W);
+           (hi - lo - keep) * g.W, plan.pixel_dots);
       e_lo = lo;
       e_hi = hi;
       if (oy1 < oy_b) {
@@ -332,7 +403,7 @@ void run_rows(const InvertedResidualGeometry& g, const InvertedResidualPlan& pla
           .ldc = OH * OW,
           .r = g.residual ? x + oy0 * OW : nullptr,
           .ldr = HW},
-         (oy1 - oy0) * OW);
+         (oy1 - oy0) * OW, plan.pixel_dots);
   }
 }
 
@@ -370,7 +441,7 @@ void run_channels(const InvertedResidualGeometry& g, const InvertedResidualPlan&
           .ldb = HW,
           .c = E + m0 * plan.lde,
           .ldc = plan.lde},
-         HW);
+         HW, plan.pixel_dots);
     dw.src = E + m0 * plan.lde;
     dw.ld = plan.lde;
   }
@@ -387,7 +458,7 @@ void run_channels(const InvertedResidualGeometry& g, const InvertedResidualPlan&
         .ldc = OHW,
         .r = g.residual ? x + o0 * HW : nullptr,
         .ldr = HW},
-       OHW);
+       OHW, plan.pixel_dots);
   // D is read to the end before the next image overwrites it.
 #pragma omp barrier
 }

@@ -38,6 +38,16 @@ struct Clamp {
   }
 };
 
+// The lanes of v summed. (GCC 12 warns falsely inside _mm512_reduce_add_ps and the unmasked
+// 512-to-256 casts and extracts.)
+inline float horizontal_sum(__m512 v) {
+  const __m256 half = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xFF, v, 0),
+                                    _mm512_maskz_extractf32x8_ps(0xFF, v, 1));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
 // out[i] = the sum of the lanes of v[i], i < n, 16 vectors at a time through a tree of shuffles
 // (33 instructions, not 16 reductions of 8): every vector's lanes are added in one fixed order,
 // wherever it stands. Masked forms (all lanes) throughout: GCC 12 warns (-Wuninitialized) inside
