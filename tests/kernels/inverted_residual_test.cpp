@@ -194,15 +194,15 @@ TEST(InvertedResidual, MobileNetV2Blocks) {
 
 // Planes of fewer than 64 output pixels, whose GEMMs hand the 1-4 pixels past their last whole
 // vector to dot products where the sums are long enough (7x7: 49 = 3 x 16 + 1; 6x6: 36; 5x10:
-// 50; 3x17: 51): rows in fours and a partial last four, with and without expansion and
-// residual, stride 2 from planes whose own pixels go either way (14x14: 196 = 12 x 16 + 4),
-// sums too short for the dots beside them, batch 1 and 3; the split by channels on 2 threads
-// and one band on 1 sum each pixel the same way (bitwise equal).
+// 50; 3x17: 51; 2x2: 4, no whole vector at all): rows in the tiles' sixes and a partial last
+// tile, with and without expansion and residual, stride 2 from planes whose own pixels go either
+// way (14x14: 196 = 12 x 16 + 4), sums too short for the dots beside them, batch 1 and 3; the
+// split by channels on 2 threads and one band on 1 sum each pixel the same way (bitwise equal).
 TEST(InvertedResidual, SmallPlanesSumTheirLastPixelsAsDots) {
   if (!cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   std::vector<InvertedResidualGeometry> v;
   int i = 0;
-  for (auto [h, w] : {std::pair<int64_t, int64_t>{7, 7}, {6, 6}, {5, 10}, {3, 17}})
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{7, 7}, {6, 6}, {5, 10}, {3, 17}, {2, 2}})
     for (auto [c_in, t, c_out] : {std::tuple<int64_t, int64_t, int64_t>{160, 6, 160},
                                   {24, 4, 18},
                                   {96, 1, 97},
