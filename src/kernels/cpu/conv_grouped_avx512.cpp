@@ -233,12 +233,12 @@ void run_dst(const GroupedPlan& p, const float* src, const float* w, const ConvE
   const int64_t items = p.N * p.groups;
   const int64_t group_weights = p.src_ch * p.dst_ch * p.K;
   float* parts = thread_parts(p, workspace);
+  PackRun runs[kMaxPackRuns];
+  const int run_count = pack_runs(p, runs);
 #pragma omp parallel if (items > 1)
   {
     float* packed = parts + omp_get_thread_num() * p.packed_floats();
     int64_t packed_group = -1;
-    PackRun runs[kMaxPackRuns];
-    const int run_count = pack_runs(p, runs);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < items; ++i) {
       const int64_t grp = i / p.N, n = i % p.N;
@@ -333,7 +333,7 @@ constexpr std::array<WeightTileFn, sizeof...(T)> kWeightTiles = {weight_tile<J, 
 // vectors, vector by vector: vector v of channel j at (v · blocks + j) · 16 (blocks:
 // dst_blocks4), zeros past the last position, on cache lines. A tile's loads of one vector of
 // its channels then lie at fixed offsets from one pointer, where a plane per channel took a
-// general register per channel (the g=32 layer's weight gradient 2.6-3.6% slower at batch 16
+// general register per channel (the g=32 layer's weight gradient 2.6-3.7% slower at batch 16
 // and 1, Zen 4). Whole vectors with plain loads, the mask on the last alone: with a mask made
 // for every vector, the copy took 3.5 cycles a vector.
 void copy_dy(const GroupedPlan& p, const float* src, float* dst) {

@@ -89,7 +89,8 @@ void tile_kernel(const Tile& t) noexcept {
 // contiguous once per task for all its row tiles (multiply): with a gather per 16 k's of each
 // row tile instead, the dot products took a tenth of ResNet-18's 7×7 downsampling forward (one
 // thread, perf), for 2% of its products.
-inline constexpr int64_t kDotPixels = 4, kDotMaxK = 2048;  // the most dot pixels, their k's
+using avx512::kDotMaxK;
+using avx512::kDotPixels;
 
 template <int R>
 void dot_kernel(const Tile& t) noexcept {
@@ -232,8 +233,7 @@ void multiply(const Product& pr, bool team, bool last) noexcept {
   // Pixels past the last whole vector go by dot products where those cost less than a masked
   // vector: per row, `left` × (K/16 FMAs + a horizontal sum of about 16 FMAs' time) against K.
   const int64_t left = pr.P % kLanes;
-  const bool dots = pr.a_step == 1 && left > 0 && left <= kDotPixels &&
-                    left * (pr.K / kLanes + 16) < pr.K && pr.K <= kDotMaxK;
+  const bool dots = pr.a_step == 1 && avx512::dots_pay(left, pr.K);
   // Where A's columns are contiguous, such pixels go by column_kernel (its scatters' 32-bit
   // offsets reach 16 rows of C).
   const bool columns = !dots && pr.a_row == 1 && left > 0 && left <= kColumnPixels &&

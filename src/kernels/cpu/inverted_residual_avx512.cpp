@@ -23,20 +23,12 @@ namespace {
 using avx512::Clamp;
 using avx512::first_lanes;
 using avx512::horizontal_sum;
+using avx512::kDotMaxK;
+using avx512::kDotPixels;
 
 constexpr int kTileRows = 6;     // output channels of a GEMM tile
 constexpr int kTileVectors = 4;  // 16-pixel vectors of a GEMM tile: 24 accumulators
 constexpr int64_t kMaxVectors = kInvertedResidualMaxWidth / 16;
-// The most pixels past a plane's last whole vector that go by dot products, and the longest
-// sums they take (their columns of b are copied to the stack).
-constexpr int kDotPixels = 4;
-constexpr int64_t kDotMaxK = 2048;
-
-// Whether `left` pixels past the last whole vector cost less as dot products than as a masked
-// vector: per row, left x (K / 16 FMAs + a horizontal sum of about 16 FMAs' time) against K.
-bool pixel_dots(int64_t left, int64_t K) {
-  return left > 0 && left <= kDotPixels && left * (K / 16 + 16) < K && K <= kDotMaxK;
-}
 
 // c = clamp(w b + bias) + r over P pixels: w (M, K) row-major, b (K, P) with rows ldb apart, c
 // and r (M, P) with rows ldc and ldr apart. The expansion (b = rows of x, relu6) and the
@@ -154,11 +146,12 @@ void dot_rows(const Gemm& g, int64_t m0, int rows, int64_t p0, int64_t p1, const
   }
 }
 
-// c over P pixels, by tiles of kTileRows x kTileVectors vectors; with `dots` (pixel_dots),
-// the pixels past the last whole vector by dot_rows.
+// c over P pixels, by tiles of kTileRows x kTileVectors vectors; with `dots`
+// (InvertedResidualPlan::pixel_dots), the pixels past the last whole vector by dot_rows where
+// that pays (avx512::dots_pay).
 void gemm(const Gemm& g, int64_t P, bool dots) {
   const int64_t left = P % 16;
-  dots = dots && pixel_dots(left, g.K);
+  dots = dots && avx512::dots_pay(left, g.K);
   const int64_t vector_end = dots ? P - left : P;
   alignas(64) float cols[kDotPixels * kDotMaxK];
   if (dots)

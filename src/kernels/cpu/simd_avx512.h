@@ -48,6 +48,16 @@ inline float horizontal_sum(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
+// Pixels past a product's last whole vector of pixels can go by dot products along its sums of
+// K terms instead (the pointwise product, the fused inverted residual's GEMMs): at most
+// kDotPixels of them, sums of at most kDotMaxK (their columns of B are copied to the stack).
+inline constexpr int64_t kDotPixels = 4, kDotMaxK = 2048;
+// Whether `left` such pixels cost less as dot products than as a masked vector: per row, left x
+// (K/16 FMAs + a horizontal sum of about 16 FMAs' time) against K.
+inline bool dots_pay(int64_t left, int64_t K) {
+  return left > 0 && left <= kDotPixels && left * (K / 16 + 16) < K && K <= kDotMaxK;
+}
+
 // out[i] = the sum of the lanes of v[i], i < n, 16 vectors at a time through a tree of shuffles
 // (33 instructions, not 16 reductions of 8): every vector's lanes are added in one fixed order,
 // wherever it stands. Masked forms (all lanes) throughout: GCC 12 warns (-Wuninitialized) inside
